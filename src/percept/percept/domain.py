@@ -1,0 +1,378 @@
+"""Decoded domain objects: what nodes and the core see instead of ROS messages.
+
+One class per standard message the codecs handle (see ``percept.codecs``). Time is
+``stamp_ns: int`` nanoseconds; arrays say their shape, dtype, unit and frame. Arrays
+inside these frozen dataclasses may be views into a message buffer: treat them as
+read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from percept.geometry.camera import CameraModel
+from percept.geometry.pose import Pose
+
+__all__ = [
+    "IMAGE_ENCODINGS",
+    "CameraInfo",
+    "CompressedImage",
+    "Detection2D",
+    "Detection2DArray",
+    "Detection3D",
+    "Detection3DArray",
+    "DiagnosticArray",
+    "DiagnosticLevel",
+    "DiagnosticStatus",
+    "Disparity",
+    "Header",
+    "Image",
+    "ImuSample",
+    "ObjectHypothesis",
+    "Odometry",
+    "OccupancyGrid",
+    "Path",
+    "PointCloud",
+    "PoseStamped",
+    "TransformStamped",
+]
+
+# encoding -> (channels, numpy dtype); as in sensor_msgs/image_encodings.hpp.
+IMAGE_ENCODINGS: dict[str, tuple[int, str]] = {
+    "mono8": (1, "u1"),
+    "mono16": (1, "u2"),
+    "rgb8": (3, "u1"),
+    "bgr8": (3, "u1"),
+    "rgba8": (4, "u1"),
+    "bgra8": (4, "u1"),
+    "rgb16": (3, "u2"),
+    "bgr16": (3, "u2"),
+    "rgba16": (4, "u2"),
+    "bgra16": (4, "u2"),
+    "8UC1": (1, "u1"),
+    "8UC3": (3, "u1"),
+    "8UC4": (4, "u1"),
+    "16UC1": (1, "u2"),
+    "16SC1": (1, "i2"),
+    "32SC1": (1, "i4"),
+    "32FC1": (1, "f4"),
+    "64FC1": (1, "f8"),
+    "bayer_rggb8": (1, "u1"),
+    "bayer_bggr8": (1, "u1"),
+    "bayer_gbrg8": (1, "u1"),
+    "bayer_grbg8": (1, "u1"),
+    "bayer_rggb16": (1, "u2"),
+    "bayer_bggr16": (1, "u2"),
+    "bayer_gbrg16": (1, "u2"),
+    "bayer_grbg16": (1, "u2"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """std_msgs/Header.
+
+    Attributes:
+        stamp_ns: acquisition time, integer nanoseconds since the epoch (or sim time).
+        frame_id: the frame the data is expressed in (REP 103/105 names).
+    """
+
+    stamp_ns: int = 0
+    frame_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Image:
+    """sensor_msgs/Image, decoded.
+
+    Attributes:
+        header: stamp and optical frame.
+        encoding: ROS image encoding (``bgr8``, ``mono8``, ``32FC1``, ``bayer_rggb8``...).
+        data: (H, W) or (H, W, C) array in native byte order; dtype per encoding. May be
+            a read-only view into the message buffer.
+    """
+
+    header: Header
+    encoding: str
+    data: npt.NDArray[np.generic]
+
+    @property
+    def height(self) -> int:
+        """Rows."""
+        return int(self.data.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Columns."""
+        return int(self.data.shape[1])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompressedImage:
+    """sensor_msgs/CompressedImage.
+
+    Attributes:
+        header: stamp and frame.
+        format: ``jpeg`` or ``png`` (ROS also writes ``bgr8; jpeg compressed bgr8``).
+        data: (N,) uint8 compressed bytes.
+    """
+
+    header: Header
+    format: str
+    data: npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CameraInfo:
+    """sensor_msgs/CameraInfo: a stamped camera model."""
+
+    header: Header
+    model: CameraModel
+
+
+def _cov(n: int) -> npt.NDArray[np.float64]:
+    return np.zeros((n, n))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ImuSample:
+    """sensor_msgs/Imu.
+
+    Attributes:
+        header: stamp and IMU frame.
+        angular_velocity_rad_s: (3,) float64, rad/s, IMU frame.
+        linear_acceleration_m_s2: (3,) float64, m/s^2, IMU frame (includes gravity).
+        orientation_xyzw: (4,) float64 Hamilton quaternion, or None when the message
+            says orientation is unknown (``orientation_covariance[0] == -1``).
+        orientation_covariance: (3, 3) float64, rad^2 (ROS convention kept: all -1 row
+            marks "no estimate").
+        angular_velocity_covariance: (3, 3) float64, (rad/s)^2.
+        linear_acceleration_covariance: (3, 3) float64, (m/s^2)^2.
+    """
+
+    header: Header
+    angular_velocity_rad_s: npt.NDArray[np.float64]
+    linear_acceleration_m_s2: npt.NDArray[np.float64]
+    orientation_xyzw: npt.NDArray[np.float64] | None = None
+    orientation_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(3))
+    angular_velocity_covariance: npt.NDArray[np.float64] = field(
+        default_factory=lambda: _cov(3)
+    )
+    linear_acceleration_covariance: npt.NDArray[np.float64] = field(
+        default_factory=lambda: _cov(3)
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PointCloud:
+    """sensor_msgs/PointCloud2 as a numpy structured array.
+
+    Attributes:
+        header: stamp and frame of the points.
+        points: structured array, shape (H, W) for an organised cloud or (N,) for an
+            unorganised one; one named field per PointField (``x``, ``y``, ``z``,
+            ``rgb``, ``intensity``...), offsets and padding as in the message. Invalid
+            points of organised clouds hold NaN coordinates (REP 117-style).
+        is_dense: True when no point is invalid.
+    """
+
+    header: Header
+    points: npt.NDArray[np.void]
+    is_dense: bool = False
+
+    @property
+    def is_organized(self) -> bool:
+        """True for an (H, W) cloud that keeps the image layout."""
+        return self.points.ndim == 2
+
+    def xyz(self) -> npt.NDArray[np.float32]:
+        """(..., 3) float32 coordinates, metres, in ``header.frame_id`` (a copy)."""
+        out = np.empty((*self.points.shape, 3), dtype=np.float32)
+        for i, name in enumerate(("x", "y", "z")):
+            out[..., i] = self.points[name]
+        return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Disparity:
+    """stereo_msgs/DisparityImage.
+
+    Attributes:
+        header: stamp and left optical frame.
+        image: (H, W) float32 disparity, pixels; invalid pixels < ``min_disparity``.
+        focal_length_px: focal length of the rectified cameras, pixels.
+        baseline_m: stereo baseline, metres.
+        min_disparity: smallest disparity searched, pixels.
+        max_disparity: largest disparity searched, pixels.
+        delta_d: smallest resolvable disparity step, pixels.
+        valid_window: (x_offset, y_offset, width, height) region of valid disparities.
+    """
+
+    header: Header
+    image: npt.NDArray[np.float32]
+    focal_length_px: float
+    baseline_m: float
+    min_disparity: float = 0.0
+    max_disparity: float = 0.0
+    delta_d: float = 0.0
+    valid_window: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PoseStamped:
+    """geometry_msgs/PoseStamped: ``pose`` is the pose of the body in ``header.frame_id``."""
+
+    header: Header
+    pose: Pose
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Odometry:
+    """nav_msgs/Odometry.
+
+    Attributes:
+        header: stamp; ``frame_id`` is the parent (``odom``).
+        child_frame_id: the body frame (``base_link``).
+        pose: ``T_parent_child``.
+        pose_covariance: (6, 6) float64, order (x, y, z, rot_x, rot_y, rot_z), parent frame.
+        linear_velocity_m_s: (3,) float64, child frame.
+        angular_velocity_rad_s: (3,) float64, child frame.
+        twist_covariance: (6, 6) float64, child frame.
+    """
+
+    header: Header
+    child_frame_id: str
+    pose: Pose
+    pose_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(6))
+    linear_velocity_m_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    angular_velocity_rad_s: npt.NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros(3)
+    )
+    twist_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(6))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Path:
+    """nav_msgs/Path."""
+
+    header: Header
+    poses: tuple[PoseStamped, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OccupancyGrid:
+    """nav_msgs/OccupancyGrid.
+
+    Attributes:
+        header: stamp and map frame.
+        resolution_m: cell edge, metres.
+        origin: pose of cell (0, 0)'s corner in ``header.frame_id``.
+        data: (H, W) int8, row-major from the origin; -1 unknown, 0..100 occupancy %.
+        map_load_time_ns: when the map was loaded / last rebuilt.
+    """
+
+    header: Header
+    resolution_m: float
+    origin: Pose
+    data: npt.NDArray[np.int8]
+    map_load_time_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHypothesis:
+    """vision_msgs/ObjectHypothesisWithPose without the pose: a class id and a score."""
+
+    class_id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Detection2D:
+    """vision_msgs/Detection2D (Humble layout).
+
+    Attributes:
+        center_uv: (u, v) box centre in pixels, u = column, v = row.
+        size_uv: (width, height) in pixels.
+        results: hypotheses, best first.
+        id: tracking id, empty when untracked.
+        theta_rad: box rotation, radians.
+    """
+
+    center_uv: tuple[float, float]
+    size_uv: tuple[float, float]
+    results: tuple[ObjectHypothesis, ...] = ()
+    id: str = ""
+    theta_rad: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Detection2DArray:
+    """vision_msgs/Detection2DArray; each detection shares ``header``."""
+
+    header: Header
+    detections: tuple[Detection2D, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Detection3D:
+    """vision_msgs/Detection3D (Humble layout).
+
+    Attributes:
+        center: box pose in the array's frame.
+        size_m: (3,) float64 box extent along its own axes, metres.
+        results: hypotheses, best first.
+        id: tracking id.
+    """
+
+    center: Pose
+    size_m: npt.NDArray[np.float64]
+    results: tuple[ObjectHypothesis, ...] = ()
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Detection3DArray:
+    """vision_msgs/Detection3DArray."""
+
+    header: Header
+    detections: tuple[Detection3D, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TransformStamped:
+    """geometry_msgs/TransformStamped: ``transform`` is ``T_frame_child``."""
+
+    header: Header
+    child_frame_id: str
+    transform: Pose
+
+
+class DiagnosticLevel:
+    """diagnostic_msgs/DiagnosticStatus levels."""
+
+    OK = 0
+    WARN = 1
+    ERROR = 2
+    STALE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticStatus:
+    """diagnostic_msgs/DiagnosticStatus; ``values`` are (key, value) pairs in order."""
+
+    level: int
+    name: str
+    message: str = ""
+    hardware_id: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticArray:
+    """diagnostic_msgs/DiagnosticArray."""
+
+    header: Header
+    status: tuple[DiagnosticStatus, ...] = ()

@@ -1,0 +1,369 @@
+"""The node model: what a Percept node declares and how it is called.
+
+A node class declares its inputs, outputs, time-synchronised input groups, timers and
+parameters as class attributes, and implements callbacks on decoded domain objects
+(``percept.domain``). It never sees a ROS message, a transport or rclpy: a runtime
+(``percept.runtime`` locally, ``percept_ros`` on ROS 2) wires it to topics.
+
+Callbacks:
+    * an input that is in no ``Sync`` group calls ``on_<input name>(obj)``;
+    * a ``Sync`` group calls its ``callback`` with one object per input, in order;
+    * a ``Timer`` calls its ``callback`` with no argument.
+
+A callback returns ``None`` or a mapping ``{output name: domain object}`` (a list value
+publishes several messages in order); ``context.publish`` does the same from anywhere.
+A callback raises ``InputRejected`` for input it cannot use; the runtime counts and logs
+it and the node carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias
+
+from percept.errors import ConfigError
+
+if TYPE_CHECKING:
+    from percept.geometry.pose import Pose
+
+__all__ = [
+    "LATCHED",
+    "RELIABLE",
+    "SENSOR_DATA",
+    "Input",
+    "Node",
+    "NodeContext",
+    "Output",
+    "ParamType",
+    "ParamValue",
+    "Parameter",
+    "QosProfile",
+    "Sync",
+    "Timer",
+]
+
+ParamValue: TypeAlias = (
+    bool | int | float | str | list[bool] | list[int] | list[float] | list[str]
+)
+ParamType = Literal[
+    "bool", "integer", "double", "string", "bool_array", "integer_array", "double_array",
+    "string_array",
+]
+_PY_TYPES: dict[str, type] = {"bool": bool, "integer": int, "double": float, "string": str}
+
+
+@dataclass(frozen=True, slots=True)
+class QosProfile:
+    """The parts of a ROS 2 QoS profile that a node chooses.
+
+    Attributes:
+        reliability: ``reliable`` or ``best_effort``.
+        durability: ``volatile`` or ``transient_local`` (latched).
+        depth: history depth (KEEP_LAST); also the local runtime's queue depth.
+    """
+
+    reliability: Literal["reliable", "best_effort"] = "reliable"
+    durability: Literal["volatile", "transient_local"] = "volatile"
+    depth: int = 10
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            msg = f"QoS depth must be >= 1, got {self.depth}"
+            raise ValueError(msg)
+
+
+# rclpy.qos.qos_profile_sensor_data: best effort, volatile, depth 5.
+SENSOR_DATA = QosProfile("best_effort", "volatile", 5)
+RELIABLE = QosProfile("reliable", "volatile", 10)
+# Maps, static TF: late subscribers get the last message.
+LATCHED = QosProfile("reliable", "transient_local", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A subscription.
+
+    Attributes:
+        name: the node-local name, used for the callback (``on_<name>``) and remaps.
+        topic: default topic, relative (``left/image_raw``) so a namespace places it.
+        msg_type: ROS type name, ``sensor_msgs/msg/Image``.
+        qos: QoS of the subscription; sensor streams use ``SENSOR_DATA``.
+        description: one line for README and ``--help``.
+    """
+
+    name: str
+    topic: str
+    msg_type: str
+    qos: QosProfile = RELIABLE
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A publisher (same fields as ``Input``)."""
+
+    name: str
+    topic: str
+    msg_type: str
+    qos: QosProfile = RELIABLE
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """A group of inputs delivered together when their header stamps match.
+
+    Semantics are those of message_filters' ``TimeSynchronizer`` (exact) and
+    ``ApproximateTimeSynchronizer`` (approximate); see ``percept.sync``.
+
+    Attributes:
+        inputs: input names, in the order the callback takes them.
+        callback: method name called with one decoded object per input.
+        approximate: ApproximateTime policy when True, ExactTime when False.
+        slop_s: largest stamp spread of a set, seconds (approximate only).
+        queue_size: messages kept per input while waiting for a match.
+        approximate_param: name of a bool parameter that overrides ``approximate``.
+        slop_param: name of a double parameter (seconds) that overrides ``slop_s``.
+        queue_size_param: name of an integer parameter that overrides ``queue_size``.
+    """
+
+    inputs: tuple[str, ...]
+    callback: str
+    approximate: bool = False
+    slop_s: float = 0.0
+    queue_size: int = 10
+    approximate_param: str | None = None
+    slop_param: str | None = None
+    queue_size_param: str | None = None
+
+    def resolve(self, params: Mapping[str, ParamValue]) -> tuple[bool, int, int]:
+        """(approximate, slop_ns, queue_size) with parameter overrides applied."""
+        approximate = self.approximate
+        slop_s = self.slop_s
+        queue_size = self.queue_size
+        if self.approximate_param is not None:
+            approximate = bool(params[self.approximate_param])
+        if self.slop_param is not None:
+            slop_s = float(params[self.slop_param])  # type: ignore[arg-type]
+        if self.queue_size_param is not None:
+            queue_size = int(params[self.queue_size_param])  # type: ignore[call-overload]
+        return approximate, round(slop_s * 1e9), queue_size
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A periodic callback driven by the runtime's clock (message time in replay)."""
+
+    period_s: float
+    callback: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A declared parameter: one place for type, default, range and documentation.
+
+    Attributes:
+        name: ROS parameter name; reuse upstream names, new ones carry a unit suffix.
+        type: ROS parameter type.
+        default: default value, of ``type``.
+        description: one line, shown in ``ros2 param describe`` and the README.
+        min_value: inclusive lower bound for numbers, None for none.
+        max_value: inclusive upper bound for numbers, None for none.
+        choices: allowed values for strings, empty for any.
+        read_only: True when the value can only be set at start-up.
+    """
+
+    name: str
+    type: ParamType
+    default: ParamValue
+    description: str
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        problem = self.check(self.default)
+        if problem is not None:
+            msg = f"parameter {self.name}: default {problem}"
+            raise ValueError(msg)
+
+    def check(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable, or None when it is."""
+        if self.type.endswith("_array"):
+            if not isinstance(value, list | tuple):
+                return f"must be a list ({self.type}), got {type(value).__name__} {value!r}"
+            base = self.type.removesuffix("_array")
+            for item in value:
+                problem = self._check_scalar(base, item)
+                if problem is not None:
+                    return f"item {problem}"
+            return None
+        return self._check_scalar(self.type, value)
+
+    def _check_scalar(self, kind: str, value: object) -> str | None:
+        expected = _PY_TYPES[kind]
+        # bool is an int in Python but not in ROS; ROS also refuses 1 for a double.
+        if type(value) is not expected:
+            hint = " (write 1.0, not 1)" if kind == "double" and type(value) is int else ""
+            return f"must be {kind}, got {type(value).__name__} {value!r}{hint}"
+        if kind in ("integer", "double"):
+            number = float(value)  # type: ignore[arg-type]
+            if self.min_value is not None and number < self.min_value:
+                return f"must be >= {self.min_value}, got {value}"
+            if self.max_value is not None and number > self.max_value:
+                return f"must be <= {self.max_value}, got {value}"
+            if number != number:
+                return "must not be NaN"
+        if kind == "string" and self.choices and value not in self.choices:
+            return f"must be one of {list(self.choices)}, got {value!r}"
+        return None
+
+
+class NodeContext(Protocol):
+    """What a runtime gives a node: clock, logger, TF and publishing."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The node's logger (rclpy's logger on ROS 2)."""
+        ...
+
+    def now_ns(self) -> int:
+        """Current time of the runtime's clock (message time in replay), nanoseconds."""
+        ...
+
+    def lookup_transform(self, target_frame: str, source_frame: str, stamp_ns: int) -> Pose:
+        """``T_target_source`` at ``stamp_ns`` (0: latest); raises ``TransformError``."""
+        ...
+
+    def publish(self, output: str, obj: object) -> None:
+        """Publish a domain object on a declared output."""
+        ...
+
+
+OutputMap: TypeAlias = Mapping[str, object]
+
+
+class Node:
+    """Base class of every Percept node.
+
+    Subclasses set the class attributes and implement the callbacks they declare.
+    """
+
+    #: Default node name (ROS node name and parameter-file key).
+    NAME: ClassVar[str] = ""
+    #: One-line summary, used in README tables and console-script help.
+    DESCRIPTION: ClassVar[str] = ""
+    INPUTS: ClassVar[tuple[Input, ...]] = ()
+    OUTPUTS: ClassVar[tuple[Output, ...]] = ()
+    SYNCS: ClassVar[tuple[Sync, ...]] = ()
+    TIMERS: ClassVar[tuple[Timer, ...]] = ()
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = ()
+
+    def __init__(self, context: NodeContext, params: Mapping[str, ParamValue]) -> None:
+        """Create the node with validated parameter values (defaults filled in)."""
+        self.ctx = context
+        self.params: dict[str, ParamValue] = dict(params)
+        self.setup()
+
+    # -- hooks -----------------------------------------------------------------------
+    def setup(self) -> None:
+        """Called once after construction; allocate state from ``self.params`` here."""
+
+    def on_parameters(self, changed: Mapping[str, ParamValue]) -> str | None:
+        """Accept (return None) or refuse (return the reason) a run-time change.
+
+        The default accepts and stores the values, then calls ``setup`` again so that
+        state derived from parameters is rebuilt.
+        """
+        self.params.update(changed)
+        self.setup()
+        return None
+
+    def diagnostic_values(self) -> list[tuple[str, str]]:
+        """Extra key/values for this node's /diagnostics status."""
+        return []
+
+    # -- declarations ----------------------------------------------------------------
+    @classmethod
+    def input(cls, name: str) -> Input:
+        """The declared input called ``name``."""
+        for spec in cls.INPUTS:
+            if spec.name == name:
+                return spec
+        msg = f"{cls.__name__} has no input {name!r}"
+        raise KeyError(msg)
+
+    @classmethod
+    def output(cls, name: str) -> Output:
+        """The declared output called ``name``."""
+        for spec in cls.OUTPUTS:
+            if spec.name == name:
+                return spec
+        msg = f"{cls.__name__} has no output {name!r}"
+        raise KeyError(msg)
+
+    @classmethod
+    def parameter(cls, name: str) -> Parameter:
+        """The declared parameter called ``name``."""
+        for spec in cls.PARAMETERS:
+            if spec.name == name:
+                return spec
+        msg = f"{cls.__name__} has no parameter {name!r}"
+        raise KeyError(msg)
+
+    @classmethod
+    def sync_of(cls, input_name: str) -> Sync | None:
+        """The Sync group an input belongs to, if any."""
+        for group in cls.SYNCS:
+            if input_name in group.inputs:
+                return group
+        return None
+
+    @classmethod
+    def validate_declarations(cls) -> None:
+        """Check that the declarations are consistent; raise ConfigError otherwise."""
+        where = f"node class {cls.__module__}.{cls.__qualname__}"
+        if not cls.NAME:
+            msg = f"{where}: NAME must be set"
+            raise ConfigError(msg)
+        names = [i.name for i in cls.INPUTS]
+        for label, items in (
+            ("input", names),
+            ("output", [o.name for o in cls.OUTPUTS]),
+            ("parameter", [p.name for p in cls.PARAMETERS]),
+        ):
+            dupes = sorted({n for n in items if items.count(n) > 1})
+            if dupes:
+                msg = f"{where}: duplicate {label} names {dupes}"
+                raise ConfigError(msg)
+        seen: set[str] = set()
+        for group in cls.SYNCS:
+            for name in group.inputs:
+                if name not in names:
+                    msg = f"{where}: Sync names unknown input {name!r}"
+                    raise ConfigError(msg)
+                if name in seen:
+                    msg = f"{where}: input {name!r} is in two Sync groups"
+                    raise ConfigError(msg)
+                seen.add(name)
+            _require_method(cls, group.callback, where)
+            for pname in (group.approximate_param, group.slop_param, group.queue_size_param):
+                if pname is not None:
+                    cls.parameter(pname)
+        for name in names:
+            if name not in seen:
+                _require_method(cls, f"on_{name}", where)
+        for timer in cls.TIMERS:
+            _require_method(cls, timer.callback, where)
+            if timer.period_s <= 0:
+                msg = f"{where}: timer {timer.callback} period_s must be > 0"
+                raise ConfigError(msg)
+
+
+def _require_method(cls: type, name: str, where: str) -> None:
+    if not callable(getattr(cls, name, None)):
+        msg = f"{where}: callback method {name}() is declared but not defined"
+        raise ConfigError(msg)

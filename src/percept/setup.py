@@ -1,0 +1,38 @@
+"""ament_python / pip package of the ROS-free Percept core.
+
+colcon (ament_python) and ``pip install -e src/percept`` both use this file.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "percept"
+HERE = Path(__file__).parent
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="ROS-free core of the Percept perception stack",
+    long_description=(HERE / "package.xml").read_text(encoding="utf-8"),
+    python_requires=">=3.10",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["py.typed", "msg/**/*.msg"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=[
+        "numpy>=1.23",
+        "opencv-python-headless>=4.8",
+        "scipy>=1.10",
+        "pyyaml>=6",
+        "rosbags>=0.10",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "rosbags-image>=0.9"],
+    },
+    zip_safe=True,
+    entry_points={"console_scripts": ["percept = percept.cli.main:main"]},
+)
