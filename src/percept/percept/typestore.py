@@ -95,7 +95,7 @@ class RosbagsFactory:
         """Bind the factory to ``typestore``."""
         self._store = typestore if typestore is not None else get_typestore()
 
-    def new(self, msgtype: str, **fields: object) -> object:
+    def new(self, msgtype: str, /, **fields: object) -> object:
         """Build a message of ``msgtype`` (``sensor_msgs/msg/Image``) from all its fields.
 
         Raises:
@@ -107,24 +107,28 @@ class RosbagsFactory:
             msg = f"{msgtype}: unknown message type for the rosbags typestore"
             raise CodecError(msg) from err
         try:
-            return cls(**fields)
+            return cls(**fields)  # type: ignore[arg-type]
         except TypeError as err:
             msg = f"{msgtype}: cannot build message from fields {sorted(fields)}: {err}"
             raise CodecError(msg) from err
 
-    def uint8_array(self, buf: bytes | memoryview | npt.NDArray[np.generic]) -> object:
+    def uint8_array(self, buf: bytes | memoryview | npt.NDArray[np.generic], /) -> object:
         """A ``uint8[]`` field value: a (N,) uint8 view of ``buf`` (no copy)."""
         if isinstance(buf, np.ndarray):
             return np.ascontiguousarray(buf).reshape(-1).view(np.uint8)
         return np.frombuffer(buf, dtype=np.uint8)
 
-    def int8_array(self, buf: bytes | memoryview | npt.NDArray[np.generic]) -> object:
+    def int8_array(self, buf: bytes | memoryview | npt.NDArray[np.generic], /) -> object:
         """An ``int8[]`` field value: a (N,) int8 view of ``buf`` (no copy)."""
         if isinstance(buf, np.ndarray):
             return np.ascontiguousarray(buf).reshape(-1).view(np.int8)
         return np.frombuffer(buf, dtype=np.int8)
 
-    def float_array(self, values: npt.ArrayLike, *, fixed: bool) -> object:
+    def float_array(self, values: npt.ArrayLike, /, *, fixed: bool) -> object:
         """A ``float64[]`` or ``float64[N]`` field value: a (N,) float64 array."""
         del fixed  # rosbags holds fixed and variable arrays alike as numpy
         return np.asarray(values, dtype=np.float64).reshape(-1)
+
+    def byte(self, value: int, /) -> object:
+        """A ROS ``byte`` field value: rosbags holds it as an ``int``."""
+        return int(value)
