@@ -1,0 +1,340 @@
+"""Bags: read rosbag2 (sqlite3, MCAP) and ROS 1 bags, write MCAP, all through ``rosbags``.
+
+Time is integer nanoseconds. A bag that ends in the middle of a record (a recorder that
+was killed) is read up to the damage with one warning; everything before it is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from percept.errors import BagError
+from percept.typestore import get_typestore
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+
+__all__ = [
+    "BagMessage",
+    "BagReader",
+    "BagWriter",
+    "TopicSummary",
+    "format_summary",
+    "summarize_bag",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BagMessage:
+    """One message of a bag.
+
+    Attributes:
+        topic: topic name.
+        msgtype: ROS 2 type name (``sensor_msgs/msg/Image``), also for ROS 1 bags.
+        log_time_ns: receive time recorded in the bag.
+        raw: CDR bytes for ROS 2 bags; None for ROS 1 bags.
+        msg: the deserialised message for ROS 1 bags; None for ROS 2 bags.
+    """
+
+    topic: str
+    msgtype: str
+    log_time_ns: int
+    raw: bytes | None
+    msg: object | None
+
+
+class BagReader:
+    """Read any bag ``rosbags`` reads: rosbag2 folder, .db3, .mcap, ROS 1 .bag.
+
+    Use as a context manager::
+
+        with BagReader(Path("run.mcap")) as bag:
+            for m in bag.messages(["/imu/data"]):
+                ...
+
+    Raises:
+        BagError: the path does not exist or is not a bag (message names the path).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        """Remember the path; the bag is opened by ``__enter__``."""
+        self.path = Path(path)
+        self._reader: object | None = None
+        self.truncated = False
+
+    def __enter__(self) -> BagReader:
+        """Open the bag."""
+        from rosbags.highlevel import AnyReader
+
+        if not self.path.exists():
+            msg = f"{self.path}: no such bag"
+            raise BagError(msg)
+        paths = [self.path]
+        if self.path.is_file() and self.path.suffix == ".db3":
+            paths = [self.path.parent]
+        try:
+            reader = AnyReader(paths, default_typestore=get_typestore())
+            reader.open()
+        except Exception as err:
+            msg = f"{self.path}: cannot open bag: {err}"
+            raise BagError(msg) from err
+        self._reader = reader
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the bag."""
+        if self._reader is not None:
+            self._reader.close()  # type: ignore[attr-defined]
+            self._reader = None
+
+    @property
+    def _any(self):  # type: ignore[no-untyped-def]  # rosbags AnyReader
+        if self._reader is None:
+            msg = f"{self.path}: bag is not open (use 'with BagReader(...)')"
+            raise BagError(msg)
+        return self._reader
+
+    @property
+    def is_ros1(self) -> bool:
+        """True for a ROS 1 bag."""
+        return bool(getattr(self._any, 'is2', True) is False)
+
+    @property
+    def start_ns(self) -> int:
+        """Earliest receive time."""
+        return int(self._any.start_time)
+
+    @property
+    def end_ns(self) -> int:
+        """Latest receive time (exclusive end as rosbags reports it)."""
+        return int(self._any.end_time)
+
+    def connections(self) -> list[Connection]:
+        """The bag's connections (topic, msgtype, message count per connection)."""
+        return list(self._any.connections)
+
+    def topics(self) -> dict[str, str]:
+        """Topic -> message type."""
+        return {c.topic: c.msgtype for c in self._any.connections}
+
+    def messages(
+        self,
+        topics: Iterable[str] | None = None,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+    ) -> Iterator[BagMessage]:
+        """Messages in receive-time order, optionally filtered by topic and time window.
+
+        A truncated or corrupt bag ends the iteration with one warning; ``truncated``
+        becomes True.
+        """
+        wanted = None if topics is None else set(topics)
+        conns = [c for c in self._any.connections if wanted is None or c.topic in wanted]
+        if not conns:
+            return
+        ros1 = self.is_ros1
+        it = self._any.messages(connections=conns, start=start_ns, stop=stop_ns)
+        while True:
+            try:
+                conn, timestamp, rawdata = next(it)
+            except StopIteration:
+                return
+            except Exception as err:
+                self.truncated = True
+                logger.warning("%s: bag ends early (%s); keeping what was read", self.path, err)
+                return
+            if ros1:
+                try:
+                    msg = self._any.deserialize(rawdata, conn.msgtype)
+                except Exception as err:
+                    logger.warning("%s: undecodable %s message skipped: %s", self.path,
+                                   conn.topic, err)
+                    continue
+                yield BagMessage(conn.topic, conn.msgtype, int(timestamp), None, msg)
+            else:
+                yield BagMessage(conn.topic, conn.msgtype, int(timestamp), bytes(rawdata), None)
+
+
+class BagWriter:
+    """Write a rosbag2 MCAP bag with ``rosbags``.
+
+    ``path`` ending in ``.mcap`` gives a single MCAP file (what ``ros2 bag play`` and
+    Foxglove open directly); any other path gives a rosbag2 folder (metadata.yaml plus
+    the MCAP file). The output is deterministic: the same messages give the same bytes.
+
+    Raises:
+        BagError: the output exists or cannot be written.
+    """
+
+    def __init__(self, path: Path | str, *, overwrite: bool = False) -> None:
+        """Remember where to write; ``__enter__`` creates the bag."""
+        self.path = Path(path)
+        self.overwrite = overwrite
+        self._writer: object | None = None
+        self._tmp: Path | None = None
+        self._conns: dict[str, object] = {}
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> BagWriter:
+        """Create the bag."""
+        from rosbags.rosbag2 import StoragePlugin, Writer
+
+        if self.path.exists():
+            if not self.overwrite:
+                msg = f"{self.path}: exists already (pass overwrite=True / --force)"
+                raise BagError(msg)
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        target = self.path
+        if self.path.suffix == ".mcap":
+            self._tmp = Path(tempfile.mkdtemp(prefix="percept-bag-", dir=self.path.parent))
+            target = self._tmp / self.path.stem
+        try:
+            writer = Writer(target, version=9, storage_plugin=StoragePlugin.MCAP)
+            writer.open()
+        except Exception as err:
+            msg = f"{self.path}: cannot create bag: {err}"
+            raise BagError(msg) from err
+        self._writer = writer
+        return self
+
+    def add_topic(self, topic: str, msgtype: str) -> None:
+        """Declare a topic (done implicitly by ``write``)."""
+        if topic in self._conns:
+            return
+        assert self._writer is not None
+        try:
+            conn = self._writer.add_connection(  # type: ignore[attr-defined]
+                topic, msgtype, typestore=get_typestore()
+            )
+        except Exception as err:
+            msg = f"{self.path}: cannot add topic {topic} ({msgtype}): {err}"
+            raise BagError(msg) from err
+        self._conns[topic] = conn
+        self.counts[topic] = 0
+
+    def write(self, topic: str, msgtype: str, log_time_ns: int, raw: bytes) -> None:
+        """Append one CDR-serialised message."""
+        self.add_topic(topic, msgtype)
+        assert self._writer is not None
+        self._writer.write(  # type: ignore[attr-defined]
+            self._conns[topic], log_time_ns, raw
+        )
+        self.counts[topic] += 1
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the bag; a single-file output is moved into place."""
+        if self._writer is None:
+            return
+        self._writer.close()  # type: ignore[attr-defined]
+        self._writer = None
+        if self._tmp is not None:
+            inner = sorted(self._tmp.rglob("*.mcap"))
+            if inner:
+                shutil.move(str(inner[0]), self.path)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+@dataclass
+class TopicSummary:
+    """What ``percept bag info`` reports for one topic."""
+
+    topic: str
+    msgtype: str
+    count: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    rate_hz: float = 0.0
+    max_gap_s: float = 0.0
+    gaps: list[tuple[int, float]] = field(default_factory=list)
+
+
+def summarize_bag(path: Path | str, gap_factor: float = 3.0) -> tuple[
+        list[TopicSummary], dict[str, object]]:
+    """Topics, types, counts, rates and gaps of a bag.
+
+    A gap is an interval between consecutive messages longer than ``gap_factor`` times
+    the topic's median interval.
+
+    Returns:
+        (per-topic summaries sorted by topic, bag-level facts: path, format, start_ns,
+        end_ns, duration_s, messages, truncated).
+    """
+    times: dict[str, list[int]] = {}
+    with BagReader(path) as bag:
+        summaries = {t: TopicSummary(t, mt) for t, mt in sorted(bag.topics().items())}
+        for conn in bag.connections():
+            times.setdefault(conn.topic, [])
+        for m in bag.messages():
+            times[m.topic].append(m.log_time_ns)
+        facts: dict[str, object] = {
+            "path": str(path),
+            "format": "ROS 1" if bag.is_ros1 else "rosbag2",
+            "start_ns": bag.start_ns,
+            "end_ns": bag.end_ns,
+            "duration_s": max(0, bag.end_ns - bag.start_ns) / 1e9,
+            "truncated": bag.truncated,
+        }
+    total = 0
+    for topic, stamps in times.items():
+        s = summaries[topic]
+        s.count = len(stamps)
+        total += s.count
+        if not stamps:
+            continue
+        t = np.sort(np.asarray(stamps, dtype=np.int64))
+        s.first_ns, s.last_ns = int(t[0]), int(t[-1])
+        if t.size >= 2:
+            dt = np.diff(t)
+            span = int(t[-1] - t[0])
+            s.rate_hz = (t.size - 1) * 1e9 / span if span > 0 else 0.0
+            s.max_gap_s = float(dt.max()) / 1e9
+            median = float(np.median(dt))
+            if median > 0:
+                idx = np.flatnonzero(dt > gap_factor * median)
+                s.gaps = [(int(t[i]), float(dt[i]) / 1e9) for i in idx[:20]]
+    facts["messages"] = total
+    return list(summaries.values()), facts
+
+
+def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) -> str:
+    """Human-readable ``percept bag info`` text."""
+    lines = [
+        f"bag:       {facts['path']} ({facts['format']})",
+        f"duration:  {facts['duration_s']:.3f} s",
+        f"messages:  {facts['messages']}",
+    ]
+    if facts.get("truncated"):
+        lines.append("WARNING:   bag is truncated; counts cover the readable part")
+    width = max([len(s.topic) for s in summaries] + [5])
+    twidth = max([len(s.msgtype) for s in summaries] + [4])
+    lines.append(f"{'topic':<{width}}  {'type':<{twidth}}  {'count':>7}  {'rate Hz':>8}  "
+                 f"{'max gap s':>9}  gaps")
+    for s in summaries:
+        lines.append(
+            f"{s.topic:<{width}}  {s.msgtype:<{twidth}}  {s.count:>7}  {s.rate_hz:>8.2f}  "
+            f"{s.max_gap_s:>9.3f}  {len(s.gaps)}"
+        )
+        for start, length in s.gaps[:3]:
+            lines.append(f"{'':<{width}}    gap of {length:.3f} s at t={start / 1e9:.3f}")
+    return "\n".join(lines)

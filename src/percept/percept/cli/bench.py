@@ -1,0 +1,40 @@
+"""``percept bench``: speed benchmarks, each timed against a bare baseline in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+EPILOG = """examples:
+  percept bench codecs
+  percept bench codecs --repeats 100 --json out/bench_codecs.json
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the subcommand."""
+    p = subparsers.add_parser(
+        "bench", help="benchmarks (codecs, ...)", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Time Percept's hot paths against a bare baseline in the same run.",
+    )
+    p.add_argument("target", choices=["codecs"], help="what to benchmark")
+    p.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
+    p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``percept bench``."""
+    from percept.benchmark.codecs import format_report, run_codec_benchmark
+
+    results = run_codec_benchmark(repeats=args.repeats)
+    sys.stdout.write(format_report(results) + "\n")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0

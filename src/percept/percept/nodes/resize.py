@@ -1,0 +1,96 @@
+"""ResizeNode: image + camera_info -> resized image + scaled camera_info (image_proc resize)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from percept.domain import CameraInfo, Image
+from percept.errors import InputRejected
+from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
+
+__all__ = ["ResizeNode"]
+
+# cv2 interpolation flags by image_proc's `interpolation` parameter value.
+_INTERPOLATION = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA,
+                  cv2.INTER_LANCZOS4)
+
+
+class ResizeNode(Node):
+    """Resizes an image and scales its camera_info to match, as image_proc's resize node.
+
+    The image and its camera_info are paired by exact stamp (image_transport's
+    CameraSubscriber policy). K and P rows are scaled by the resize factors, so the
+    resized camera model projects exactly as the original one at the new size.
+    """
+
+    NAME = "resize"
+    DESCRIPTION = "image + camera_info -> resized image + scaled camera_info"
+    INPUTS: ClassVar[tuple[Input, ...]] = (
+        Input("image", "image/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA,
+              "image to resize"),
+        Input("camera_info", "image/camera_info", "sensor_msgs/msg/CameraInfo", SENSOR_DATA,
+              "calibration of the image"),
+    )
+    OUTPUTS: ClassVar[tuple[Output, ...]] = (
+        Output("image_out", "resize/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA,
+               "resized image"),
+        Output("camera_info_out", "resize/camera_info", "sensor_msgs/msg/CameraInfo",
+               SENSOR_DATA, "camera_info scaled to the resized image"),
+    )
+    SYNCS: ClassVar[tuple[Sync, ...]] = (
+        Sync(("image", "camera_info"), "on_image_info", approximate=False, queue_size=5,
+             queue_size_param="queue_size"),
+    )
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
+        Parameter("use_scale", "bool", True,
+                  "resize by scale_width/scale_height (true) or to width/height (false)"),
+        Parameter("scale_width", "double", 1.0, "width factor", 0.01, 100.0),
+        Parameter("scale_height", "double", 1.0, "height factor", 0.01, 100.0),
+        Parameter("width", "integer", -1, "output width in pixels (-1: keep)", -1, 65535),
+        Parameter("height", "integer", -1, "output height in pixels (-1: keep)", -1, 65535),
+        Parameter("interpolation", "integer", 1,
+                  "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4", 0, 4),
+        Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1,
+                  1000),
+    )
+
+    def _target_size(self, width: int, height: int) -> tuple[int, int]:
+        if self.params["use_scale"]:
+            w = round(width * float(self.params["scale_width"]))  # type: ignore[arg-type]
+            h = round(height * float(self.params["scale_height"]))  # type: ignore[arg-type]
+        else:
+            w = int(self.params["width"])  # type: ignore[call-overload]
+            h = int(self.params["height"])  # type: ignore[call-overload]
+            w = width if w < 0 else w
+            h = height if h < 0 else h
+        return max(w, 1), max(h, 1)
+
+    def on_image_info(self, image: Image, info: CameraInfo) -> dict[str, object]:
+        """Resize one image and its camera_info."""
+        model = info.model
+        if (model.width, model.height) != (image.width, image.height):
+            msg = (
+                f"image is {image.width}x{image.height} but camera_info says "
+                f"{model.width}x{model.height}"
+            )
+            raise InputRejected(msg)
+        w, h = self._target_size(image.width, image.height)
+        interp = _INTERPOLATION[int(self.params["interpolation"])]  # type: ignore[call-overload]
+        data = image.data
+        if data.dtype == np.float64 or data.dtype == np.int32:
+            data = data.astype(np.float32)
+        resized = cv2.resize(np.ascontiguousarray(data), (w, h), interpolation=interp)
+        if resized.dtype != image.data.dtype:
+            resized = resized.astype(image.data.dtype)
+        sx, sy = w / image.width, h / image.height
+        scale = np.diag([sx, sy, 1.0])
+        new_model = replace(model, width=w, height=h, K=scale @ model.K, P=scale @ model.P)
+        return {
+            "image_out": Image(image.header, image.encoding, resized.reshape(
+                (h, w, *image.data.shape[2:]))),
+            "camera_info_out": CameraInfo(info.header, new_model),
+        }
