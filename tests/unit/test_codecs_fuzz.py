@@ -1,0 +1,223 @@
+"""Seeded fuzzing of percept.codecs: malformed messages decode or raise CodecError only."""
+
+from __future__ import annotations
+
+import array
+import copy
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from percept.codecs import SUPPORTED_TYPES, decode, encode, make_point_cloud
+from percept.domain import (
+    CameraInfo,
+    CompressedImage,
+    Detection2D,
+    Detection2DArray,
+    Detection3D,
+    Detection3DArray,
+    DiagnosticArray,
+    DiagnosticStatus,
+    Disparity,
+    Header,
+    Image,
+    ImuSample,
+    ObjectHypothesis,
+    OccupancyGrid,
+    Odometry,
+    Path,
+    PoseStamped,
+    TransformStamped,
+)
+from percept.errors import CodecError
+from percept.geometry.camera import CameraModel
+from percept.geometry.pose import Pose
+from percept.typestore import RosbagsFactory, get_typestore
+
+VARIANTS_PER_TYPE = 1000
+CDR_VARIANTS_PER_TYPE = 200
+HEADER = Header(1_000_000_123, "frame")
+
+
+class PlainFactory:
+    """rclpy-like attribute messages (array('B') / array('d') / bytes for ``byte``)."""
+
+    def new(self, msgtype: str, /, **fields: object) -> object:
+        return SimpleNamespace(**fields)
+
+    def uint8_array(self, buf: Any, /) -> object:
+        out = array.array("B")
+        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
+        return out
+
+    def int8_array(self, buf: Any, /) -> object:
+        out = array.array("b")
+        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
+        return out
+
+    def float_array(self, values: Any, /, *, fixed: bool) -> object:
+        values = np.asarray(values, dtype=np.float64)
+        return values.copy() if fixed else array.array("d", values.tobytes())
+
+    def byte(self, value: int, /) -> object:
+        return bytes([value])
+
+
+def _domain_samples() -> dict[str, object]:
+    hyps = (ObjectHypothesis("a", 0.5),)
+    image = Image(HEADER, "bgr8", np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3))
+    png = np.frombuffer(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+            "3a7e9b550000000a4944415478da636000000002000185d114090000000049454e44ae426082"
+        ),
+        dtype=np.uint8,
+    )
+    return {
+        "sensor_msgs/msg/Image": image,
+        "sensor_msgs/msg/CompressedImage": CompressedImage(HEADER, "png", png),
+        "sensor_msgs/msg/CameraInfo": CameraInfo(
+            HEADER, CameraModel(4, 3, "plumb_bob", np.eye(3), np.zeros(5))
+        ),
+        "sensor_msgs/msg/Imu": ImuSample(HEADER, np.ones(3), np.ones(3), np.array([0, 0, 0, 1.0])),
+        "sensor_msgs/msg/PointCloud2": make_point_cloud(
+            HEADER, np.ones((3, 3)), rgb=np.ones((3, 3), dtype=np.uint8)
+        ),
+        "stereo_msgs/msg/DisparityImage": Disparity(
+            HEADER, np.ones((3, 4), dtype=np.float32), 100.0, 0.1
+        ),
+        "nav_msgs/msg/Odometry": Odometry(HEADER, "base_link", Pose()),
+        "nav_msgs/msg/Path": Path(HEADER, (PoseStamped(HEADER, Pose()),) * 2),
+        "nav_msgs/msg/OccupancyGrid": OccupancyGrid(
+            HEADER, 0.5, Pose(), np.zeros((2, 3), dtype=np.int8)
+        ),
+        "geometry_msgs/msg/PoseStamped": PoseStamped(HEADER, Pose()),
+        "geometry_msgs/msg/TransformStamped": TransformStamped(HEADER, "child", Pose()),
+        "tf2_msgs/msg/TFMessage": (TransformStamped(HEADER, "child", Pose()),),
+        "vision_msgs/msg/Detection2DArray": Detection2DArray(
+            HEADER, (Detection2D((1.0, 2.0), (3.0, 4.0), hyps, "x"),)
+        ),
+        "vision_msgs/msg/Detection3DArray": Detection3DArray(
+            HEADER, (Detection3D(Pose(), np.ones(3), hyps),)
+        ),
+        "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
+            HEADER, (DiagnosticStatus(1, "n", "m", "h", (("k", "v"),)),)
+        ),
+    }
+
+
+SAMPLES = _domain_samples()
+
+ENCODINGS = ["mono8", "bgr8", "rgb8", "32FC1", "16UC1", "8UC3", "bayer_rggb8", "64FC7", "x", ""]
+
+
+def _slots(node: object, out: list[tuple[object, str | int]]) -> None:
+    """Every (container, key) in a message tree: attributes and list items."""
+    if isinstance(node, SimpleNamespace):
+        for name, value in vars(node).items():
+            out.append((node, name))
+            _slots(value, out)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.append((node, i))
+            _slots(value, out)
+
+
+def _random_value(rng: np.random.Generator, old: object) -> object:
+    choice = int(rng.integers(0, 16))
+    if choice == 0:
+        return int(rng.integers(-(2**40), 2**40))
+    if choice == 1:
+        return int(rng.integers(-3, 64))
+    if choice == 2:
+        return float(rng.choice([np.nan, np.inf, -1.0, 0.5, 1e300]))
+    if choice == 3:
+        return "".join(rng.choice(list("abc8UC1;jpeg "), size=int(rng.integers(0, 8))))
+    if choice == 4:
+        return None
+    if choice == 5:
+        return rng.bytes(int(rng.integers(0, 80)))
+    if choice == 6:
+        return [int(v) for v in rng.integers(-300, 300, size=int(rng.integers(0, 12)))]
+    if choice == 7:
+        return array.array("d", rng.normal(size=int(rng.integers(0, 40))))
+    if choice == 8:
+        return rng.normal(size=(2, 2))
+    if choice == 9:
+        return SimpleNamespace()
+    if choice == 10:
+        return str(rng.choice(ENCODINGS))
+    if choice == 11 and hasattr(old, "__len__") and not isinstance(old, SimpleNamespace):
+        return old[: int(rng.integers(0, max(len(old), 1)))]  # type: ignore[index]
+    if choice == 12 and isinstance(old, (array.array, bytes, list)):
+        return old + old[: int(rng.integers(0, len(old) + 1))]
+    if choice == 13 and isinstance(old, (int, np.integer)) and not isinstance(old, bool):
+        return int(old) + int(rng.integers(-3, 4))
+    if choice == 14:
+        return True
+    return rng.integers(0, 255, size=int(rng.integers(0, 80)), dtype=np.uint8)
+
+
+def _mutate(rng: np.random.Generator, msg: object) -> object:
+    mutated = copy.deepcopy(msg)
+    for _ in range(int(rng.integers(1, 4))):
+        slots: list[tuple[object, str | int]] = []
+        _slots(mutated, slots)
+        if not slots:
+            break
+        parent, key = slots[int(rng.integers(0, len(slots)))]
+        if isinstance(parent, list):
+            if rng.random() < 0.3:
+                del parent[key]  # type: ignore[arg-type]
+            else:
+                parent[key] = _random_value(rng, parent[key])  # type: ignore[index]
+        elif rng.random() < 0.15:
+            delattr(parent, key)  # type: ignore[arg-type]
+        else:
+            setattr(parent, key, _random_value(rng, getattr(parent, key)))  # type: ignore[arg-type]
+    return mutated
+
+
+def _decode_or_codec_error(msgtype: str, msg: object) -> bool:
+    try:
+        decode(msgtype, msg)
+    except CodecError:
+        return False
+    return True
+
+
+def test_fuzz_samples_cover_every_supported_type() -> None:
+    assert set(SAMPLES) == set(SUPPORTED_TYPES)
+
+
+@pytest.mark.parametrize("msgtype", sorted(SAMPLES))
+def test_decode_of_mutated_messages_raises_only_codec_error(msgtype: str) -> None:
+    rng = np.random.default_rng(0)
+    base = encode(msgtype, SAMPLES[msgtype], PlainFactory())
+    assert _decode_or_codec_error(msgtype, base)
+    outcomes = [
+        _decode_or_codec_error(msgtype, _mutate(rng, base)) for _ in range(VARIANTS_PER_TYPE)
+    ]
+    assert len(outcomes) == VARIANTS_PER_TYPE
+    assert not all(outcomes), "no variant was rejected: the mutations do not reach the decoder"
+
+
+@pytest.mark.parametrize("msgtype", sorted(SAMPLES))
+def test_decode_of_corrupted_cdr_raises_only_codec_error(msgtype: str) -> None:
+    rng = np.random.default_rng(0)
+    store = get_typestore()
+    raw = store.serialize_cdr(encode(msgtype, SAMPLES[msgtype], RosbagsFactory()), msgtype)
+    decoded = 0
+    for _ in range(CDR_VARIANTS_PER_TYPE):
+        data = bytearray(raw)
+        for pos in rng.integers(4, len(data), size=int(rng.integers(1, 4))):
+            data[pos] = int(rng.integers(0, 256))
+        try:
+            msg = store.deserialize_cdr(bytes(data), msgtype)
+        except Exception:
+            continue
+        decoded += 1
+        _decode_or_codec_error(msgtype, msg)
+    assert decoded > 0
