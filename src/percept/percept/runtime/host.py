@@ -39,6 +39,9 @@ _NS = 1_000_000_000
 #: Stamps that jump back further than this start a new timeline (bag loop, restart)
 #: instead of being rejected one by one.
 TIME_RESET_NS = 2 * _NS
+#: This many messages in a row stamped before the last accepted one also start a new
+#: timeline: the last accepted stamp was the outlier.
+BACKWARDS_BEFORE_RESET = 3
 
 
 class HostServices(Protocol):
@@ -141,6 +144,7 @@ class NodeHost:
         self.topics = dict(topics or {})
         self.monitor = NodeMonitor(name, [i.name for i in node_cls.INPUTS], logger)
         self._last_stamp: dict[str, int] = {}
+        self._backwards: dict[str, int] = {}
         self._syncs: list[ExactTimeSynchronizer | ApproximateTimeSynchronizer] = []
         self._sync_index: dict[str, tuple[int, int]] = {}
         self.local_sync = local_sync
@@ -212,13 +216,18 @@ class NodeHost:
         last = self._last_stamp.get(input_name)
         if last is not None and stamp < last:
             back = last - stamp
-            if back > TIME_RESET_NS:
+            self._backwards[input_name] = self._backwards.get(input_name, 0) + 1
+            # A large jump, or several messages in a row behind one stamp (a lone bogus
+            # stamp from the future), starts a new timeline instead of blocking the input.
+            if back > TIME_RESET_NS or self._backwards[input_name] >= BACKWARDS_BEFORE_RESET:
                 self.monitor.time_reset(input_name, now, back)
                 self._last_stamp.clear()
+                self._backwards.clear()
                 for sync in self._syncs:
                     sync.reset()
             else:
                 return f"stamp went backwards by {back / 1e6:.3f} ms (last {last}, got {stamp})"
+        self._backwards.pop(input_name, None)
         self._last_stamp[input_name] = stamp
         return None
 

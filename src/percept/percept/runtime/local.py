@@ -41,6 +41,8 @@ __all__ = ["Envelope", "LocalRuntime", "resolve_topic"]
 _NS = 1_000_000_000
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TF_TOPICS = ("/tf", "/tf_static")
+#: QoS of tool subscriptions (recorders, tests): compatible with every publisher.
+MONITOR = QosProfile("best_effort", "volatile", 1000)
 
 
 def resolve_topic(name: str, namespace: str = "", node_name: str = "") -> str:
@@ -252,8 +254,12 @@ class LocalRuntime:
             raise ConfigError(msg)
 
     def subscribe(self, topic: str, callback: Callable[[Envelope], None],
-                  qos: QosProfile = RELIABLE) -> None:
-        """Call ``callback`` for every message on ``topic`` (after node callbacks queue)."""
+                  qos: QosProfile = MONITOR) -> None:
+        """Call ``callback`` for every message on ``topic``, queued like a node's input.
+
+        The default QoS (best effort, depth 1000) receives from every publisher, as
+        ``ros2 topic echo`` and ``ros2 bag record`` adapt to what is offered.
+        """
         sub = _Subscription(None, "", topic, self._topic_types.get(topic, ""), qos, callback)
         self._subs.setdefault(topic, []).append(sub)
         self._replay_latched(sub)

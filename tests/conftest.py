@@ -1,0 +1,42 @@
+"""Shared fixtures: where real data lives, and markers that skip cleanly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_data_dir() -> Path | None:
+    """The real-data folder: $PERCEPT_DATA, else ../shared/data beside the checkout."""
+    env = os.environ.get("PERCEPT_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Real public data sets (see ../shared/data/README.md); skips when absent."""
+    found = find_data_dir()
+    if found is None:
+        pytest.skip("real data not found: set PERCEPT_DATA or place it at ../shared/data")
+    return found
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The checkout's root folder."""
+    return REPO
+
+
+@pytest.fixture(autouse=True)
+def _config_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Robot files resolve against this checkout wherever pytest runs from."""
+    monkeypatch.setenv("PERCEPT_CONFIG_ROOT", str(REPO))

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from percept.errors import ConfigError
+from percept.nodes import NODE_TYPES, load_node_class
+from percept.runtime.params import load_parameter_file, validate_values
+from percept.runtime.robot import load_robot
+
+
+def test_every_shipped_robot_file_loads(repo_root: Path) -> None:
+    robots = sorted((repo_root / "config" / "robots").glob("*.yaml"))
+    assert robots, "config/robots holds no robot file"
+    for path in robots:
+        robot = load_robot(path)
+        assert robot.robot == path.stem
+        assert robot.nodes
+
+
+def test_every_node_default_file_matches_its_declarations(repo_root: Path) -> None:
+    for node_type in NODE_TYPES:
+        path = repo_root / "config" / f"{node_type}.yaml"
+        assert path.is_file(), f"config/{node_type}.yaml is missing"
+        cls = load_node_class(node_type)
+        blocks = load_parameter_file(path)
+        assert list(blocks) == [cls.NAME]
+        validate_values(cls, blocks[cls.NAME], str(path))
+        # Every declared parameter is documented in the defaults file.
+        assert set(blocks[cls.NAME]) == {p.name for p in cls.PARAMETERS}
+
+
+def _robot(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "config" / "robots").mkdir(parents=True)
+    path = tmp_path / "config" / "robots" / "r.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_load_robot_raises_on_unknown_node_type(tmp_path: Path) -> None:
+    path = _robot(tmp_path, "robot: r\nnodes:\n  - type: debayr\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: nodes\[0\]\.type must be one of"):
+        load_robot(path)
+
+
+def test_load_robot_raises_on_bad_parameter_override(tmp_path: Path) -> None:
+    path = _robot(tmp_path, "nodes:\n  - type: resize\n    parameters: {interpolation: -1}\n")
+    with pytest.raises(ConfigError, match=r"nodes\[0\]\.parameters\.interpolation must be >= 0"):
+        load_robot(path)
+
+
+def test_load_robot_raises_on_unknown_key(tmp_path: Path) -> None:
+    path = _robot(tmp_path, "nodes: []\nnamspace: x\n")
+    with pytest.raises(ConfigError, match=r"unknown keys \['namspace'\]"):
+        load_robot(path)
+
+
+def test_load_robot_raises_on_duplicate_node_names(tmp_path: Path) -> None:
+    path = _robot(tmp_path, "nodes:\n  - type: debayer\n  - type: debayer\n")
+    with pytest.raises(ConfigError, match="is used twice"):
+        load_robot(path)
+
+
+def test_load_robot_raises_on_missing_robot(repo_root: Path) -> None:
+    with pytest.raises(ConfigError, match="no such robot file"):
+        load_robot("no_such_robot", repo_root)
