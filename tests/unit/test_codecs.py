@@ -132,12 +132,14 @@ def _pose(seed: int) -> Pose:
 
 
 def _padded_big_endian_cloud() -> PointCloud:
-    dtype = np.dtype({
-        "names": ["x", "y", "z", "ring", "t", "normal"],
-        "formats": [">f4", ">f4", ">f4", ">u2", ">f8", (">f4", (3,))],
-        "offsets": [0, 4, 8, 12, 16, 24],
-        "itemsize": 48,
-    })
+    dtype = np.dtype(
+        {
+            "names": ["x", "y", "z", "ring", "t", "normal"],
+            "formats": [">f4", ">f4", ">f4", ">u2", ">f8", (">f4", (3,))],
+            "offsets": [0, 4, 8, 12, 16, 24],
+            "itemsize": 48,
+        }
+    )
     points = np.zeros(5, dtype=dtype)
     rng = _rng()
     for name in ("x", "y", "z"):
@@ -153,70 +155,138 @@ def _samples() -> list[tuple[str, str, object]]:
     rng = _rng()
     k = np.array([[500.0, 0, 320.5], [0, 501.0, 240.25], [0, 0, 1]])
     model = CameraModel(
-        width=640, height=480, distortion_model="plumb_bob", K=k,
-        D=np.array([-0.1, 0.01, 0.001, -0.002, 0.0]), R=np.eye(3),
-        P=np.hstack([k, [[-30.0], [0.0], [0.0]]]), binning_x=2, binning_y=1,
+        width=640,
+        height=480,
+        distortion_model="plumb_bob",
+        K=k,
+        D=np.array([-0.1, 0.01, 0.001, -0.002, 0.0]),
+        R=np.eye(3),
+        P=np.hstack([k, [[-30.0], [0.0], [0.0]]]),
+        binning_x=2,
+        binning_y=1,
         roi=RegionOfInterest(4, 8, 100, 200, True),
     )
     imu = ImuSample(
-        HEADER, rng.normal(size=3), rng.normal(size=3), _pose(1).quat_xyzw,
-        np.diag([0.1, 0.2, 0.3]), np.eye(3) * 1e-3, np.eye(3) * 1e-2,
+        HEADER,
+        rng.normal(size=3),
+        rng.normal(size=3),
+        _pose(1).quat_xyzw,
+        np.diag([0.1, 0.2, 0.3]),
+        np.eye(3) * 1e-3,
+        np.eye(3) * 1e-2,
     )
     imu_no_orientation = ImuSample(
-        HEADER, rng.normal(size=3), rng.normal(size=3), None,
+        HEADER,
+        rng.normal(size=3),
+        rng.normal(size=3),
+        None,
         np.diag([-1.0, 0.0, 0.0]),
     )
     disparity = rng.uniform(0, 64, size=(4, 5)).astype(np.float32)
     disparity[0, 0] = np.nan
     xyz = rng.normal(size=(7, 3))
     odom = Odometry(
-        HEADER, "base_link", _pose(2), rng.normal(size=(6, 6)), rng.normal(size=3),
-        rng.normal(size=3), rng.normal(size=(6, 6)),
+        HEADER,
+        "base_link",
+        _pose(2),
+        rng.normal(size=(6, 6)),
+        rng.normal(size=3),
+        rng.normal(size=3),
+        rng.normal(size=(6, 6)),
     )
     hyps = (ObjectHypothesis("person", 0.9), ObjectHypothesis("17", 0.25))
     samples: list[tuple[str, str, object]] = [
         (f"image-{enc}", "sensor_msgs/msg/Image", _random_image(enc)) for enc in IMAGE_ENCODINGS
     ]
     samples += [
-        ("compressed-png", "sensor_msgs/msg/CompressedImage",
-         compress_image(_random_image("bgr8"), "png")),
-        ("compressed-jpeg", "sensor_msgs/msg/CompressedImage",
-         compress_image(_random_image("rgb8"), "jpeg")),
+        (
+            "compressed-png",
+            "sensor_msgs/msg/CompressedImage",
+            compress_image(_random_image("bgr8"), "png"),
+        ),
+        (
+            "compressed-jpeg",
+            "sensor_msgs/msg/CompressedImage",
+            compress_image(_random_image("rgb8"), "jpeg"),
+        ),
         ("camera-info", "sensor_msgs/msg/CameraInfo", CameraInfo(HEADER, model)),
         ("imu", "sensor_msgs/msg/Imu", imu),
         ("imu-no-orientation", "sensor_msgs/msg/Imu", imu_no_orientation),
-        ("cloud-rgb-intensity", "sensor_msgs/msg/PointCloud2",
-         make_point_cloud(HEADER, xyz, rng.integers(0, 256, (7, 3)), rng.uniform(size=7))),
-        ("cloud-organised", "sensor_msgs/msg/PointCloud2",
-         make_point_cloud(HEADER, rng.normal(size=(3, 4, 3)))),
-        ("cloud-padded-big-endian", "sensor_msgs/msg/PointCloud2",
-         _padded_big_endian_cloud()),
-        ("disparity", "stereo_msgs/msg/DisparityImage",
-         Disparity(HEADER, disparity, 400.5, 0.125, 0.0, 64.0, 0.0625, (1, 2, 3, 2))),
+        (
+            "cloud-rgb-intensity",
+            "sensor_msgs/msg/PointCloud2",
+            make_point_cloud(HEADER, xyz, rng.integers(0, 256, (7, 3)), rng.uniform(size=7)),
+        ),
+        (
+            "cloud-organised",
+            "sensor_msgs/msg/PointCloud2",
+            make_point_cloud(HEADER, rng.normal(size=(3, 4, 3))),
+        ),
+        ("cloud-padded-big-endian", "sensor_msgs/msg/PointCloud2", _padded_big_endian_cloud()),
+        (
+            "disparity",
+            "stereo_msgs/msg/DisparityImage",
+            Disparity(HEADER, disparity, 400.5, 0.125, 0.0, 64.0, 0.0625, (1, 2, 3, 2)),
+        ),
         ("odometry", "nav_msgs/msg/Odometry", odom),
-        ("path", "nav_msgs/msg/Path",
-         Path(HEADER, (PoseStamped(HEADER, _pose(3)), PoseStamped(Header(5, "map"), _pose(4))))),
-        ("occupancy-grid", "nav_msgs/msg/OccupancyGrid",
-         OccupancyGrid(HEADER, 0.25, _pose(5),
-                       rng.integers(-1, 101, size=(3, 5)).astype(np.int8), 42)),
+        (
+            "path",
+            "nav_msgs/msg/Path",
+            Path(HEADER, (PoseStamped(HEADER, _pose(3)), PoseStamped(Header(5, "map"), _pose(4)))),
+        ),
+        (
+            "occupancy-grid",
+            "nav_msgs/msg/OccupancyGrid",
+            OccupancyGrid(
+                HEADER, 0.25, _pose(5), rng.integers(-1, 101, size=(3, 5)).astype(np.int8), 42
+            ),
+        ),
         ("pose-stamped", "geometry_msgs/msg/PoseStamped", PoseStamped(HEADER, _pose(6))),
-        ("transform-stamped", "geometry_msgs/msg/TransformStamped",
-         TransformStamped(HEADER, "imu_link", _pose(7))),
-        ("tf-message", "tf2_msgs/msg/TFMessage",
-         (TransformStamped(HEADER, "a", _pose(8)), TransformStamped(HEADER, "b", _pose(9)))),
-        ("detection2d", "vision_msgs/msg/Detection2DArray",
-         Detection2DArray(HEADER, (
-             Detection2D((10.5, 20.25), (4.0, 8.0), hyps, "track-1", 0.5),
-             Detection2D((1.0, 2.0), (3.0, 4.0)),
-         ))),
-        ("detection3d", "vision_msgs/msg/Detection3DArray",
-         Detection3DArray(HEADER, (Detection3D(_pose(10), np.array([1.0, 2.0, 0.5]), hyps, "7"),))),
-        ("diagnostics", "diagnostic_msgs/msg/DiagnosticArray",
-         DiagnosticArray(HEADER, (
-             DiagnosticStatus(2, "stereo: depth", "too few matches", "cam0",
-                              (("fps", "9.5"), ("rejected", "3"))),
-             DiagnosticStatus(0, "imu"),
-         ))),
+        (
+            "transform-stamped",
+            "geometry_msgs/msg/TransformStamped",
+            TransformStamped(HEADER, "imu_link", _pose(7)),
+        ),
+        (
+            "tf-message",
+            "tf2_msgs/msg/TFMessage",
+            (TransformStamped(HEADER, "a", _pose(8)), TransformStamped(HEADER, "b", _pose(9))),
+        ),
+        (
+            "detection2d",
+            "vision_msgs/msg/Detection2DArray",
+            Detection2DArray(
+                HEADER,
+                (
+                    Detection2D((10.5, 20.25), (4.0, 8.0), hyps, "track-1", 0.5),
+                    Detection2D((1.0, 2.0), (3.0, 4.0)),
+                ),
+            ),
+        ),
+        (
+            "detection3d",
+            "vision_msgs/msg/Detection3DArray",
+            Detection3DArray(
+                HEADER, (Detection3D(_pose(10), np.array([1.0, 2.0, 0.5]), hyps, "7"),)
+            ),
+        ),
+        (
+            "diagnostics",
+            "diagnostic_msgs/msg/DiagnosticArray",
+            DiagnosticArray(
+                HEADER,
+                (
+                    DiagnosticStatus(
+                        2,
+                        "stereo: depth",
+                        "too few matches",
+                        "cam0",
+                        (("fps", "9.5"), ("rejected", "3")),
+                    ),
+                    DiagnosticStatus(0, "imu"),
+                ),
+            ),
+        ),
     ]
     return samples
 
@@ -248,9 +318,7 @@ def test_round_trip_through_cdr(name: str, msgtype: str, obj: object) -> None:
 
 
 @pytest.mark.parametrize(("name", "msgtype", "obj"), SAMPLES, ids=SAMPLE_IDS)
-def test_round_trip_through_plain_attribute_message(
-    name: str, msgtype: str, obj: object
-) -> None:
+def test_round_trip_through_plain_attribute_message(name: str, msgtype: str, obj: object) -> None:
     msg = encode(msgtype, obj, PlainFactory())
     _assert_same(obj, decode(msgtype, msg))
 
@@ -301,7 +369,12 @@ def test_decode_image_honours_row_padding_with_a_strided_view() -> None:
     msg = RosbagsFactory().new(
         "sensor_msgs/msg/Image",
         header=encode_image(_random_image("mono8"), RosbagsFactory()).header,  # type: ignore[attr-defined]
-        height=height, width=width, encoding="bgr8", is_bigendian=0, step=step, data=raw,
+        height=height,
+        width=width,
+        encoding="bgr8",
+        is_bigendian=0,
+        step=step,
+        data=raw,
     )
     decoded = decode_image(msg)
     expected = raw.reshape(height, step)[:, : width * 3].reshape(height, width, 3)
@@ -316,8 +389,9 @@ def test_decode_image_honours_row_padding_with_a_strided_view() -> None:
 def _tight(msg: Any) -> Any:
     """The same image with packed rows (rosbags-image ignores ``step``)."""
     data = decode_image(msg)
-    return encode_image(Image(data.header, data.encoding, np.ascontiguousarray(data.data)),
-                        RosbagsFactory())
+    return encode_image(
+        Image(data.header, data.encoding, np.ascontiguousarray(data.data)), RosbagsFactory()
+    )
 
 
 @pytest.mark.parametrize("encoding", ["mono16", "16UC1", "32FC1", "64FC1", "bgr16"])
@@ -329,18 +403,41 @@ def test_decode_image_byteswaps_big_endian_data(encoding: str) -> None:
     decoded = decode_image(msg)
     assert decoded.data.dtype.isnative
     np.testing.assert_array_equal(decoded.data, image.data)
-    np.testing.assert_array_equal(decoded.data, message_to_cvimage(
-        encode_image(Image(HEADER, encoding, big), RosbagsFactory())
-    ))
+    np.testing.assert_array_equal(
+        decoded.data,
+        message_to_cvimage(encode_image(Image(HEADER, encoding, big), RosbagsFactory())),
+    )
 
 
 # --------------------------------------------------------------- rosbags-image agreement
 
 ROSBAGS_IMAGE_ENCODINGS = [
-    "mono8", "mono16", "rgb8", "bgr8", "rgba8", "bgra8", "rgb16", "bgr16", "rgba16", "bgra16",
-    "8UC1", "8UC3", "8UC4", "16UC1", "16SC1", "32SC1", "32FC1", "64FC1",
-    "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8",
-    "bayer_rggb16", "bayer_bggr16", "bayer_gbrg16", "bayer_grbg16",
+    "mono8",
+    "mono16",
+    "rgb8",
+    "bgr8",
+    "rgba8",
+    "bgra8",
+    "rgb16",
+    "bgr16",
+    "rgba16",
+    "bgra16",
+    "8UC1",
+    "8UC3",
+    "8UC4",
+    "16UC1",
+    "16SC1",
+    "32SC1",
+    "32FC1",
+    "64FC1",
+    "bayer_rggb8",
+    "bayer_bggr8",
+    "bayer_gbrg8",
+    "bayer_grbg8",
+    "bayer_rggb16",
+    "bayer_bggr16",
+    "bayer_gbrg16",
+    "bayer_grbg16",
 ]
 
 
@@ -354,13 +451,28 @@ def test_decode_image_agrees_with_rosbags_image(encoding: str) -> None:
 
 
 CONVERSIONS = [
-    ("rgb8", "bgr8"), ("bgr8", "rgb8"), ("bgr8", "mono8"), ("rgb8", "mono8"),
-    ("mono8", "bgr8"), ("mono8", "rgb8"), ("rgba8", "bgr8"), ("bgra8", "rgb8"),
-    ("bgra8", "bgr8"), ("8UC3", "bgr8"), ("8UC1", "mono8"), ("bgr16", "rgb16"),
+    ("rgb8", "bgr8"),
+    ("bgr8", "rgb8"),
+    ("bgr8", "mono8"),
+    ("rgb8", "mono8"),
+    ("mono8", "bgr8"),
+    ("mono8", "rgb8"),
+    ("rgba8", "bgr8"),
+    ("bgra8", "rgb8"),
+    ("bgra8", "bgr8"),
+    ("8UC3", "bgr8"),
+    ("8UC1", "mono8"),
+    ("bgr16", "rgb16"),
     ("mono16", "bgr16"),
-    ("bayer_rggb8", "bgr8"), ("bayer_bggr8", "bgr8"), ("bayer_gbrg8", "bgr8"),
-    ("bayer_grbg8", "bgr8"), ("bayer_rggb8", "rgb8"), ("bayer_rggb8", "mono8"),
-    ("bayer_grbg8", "mono8"), ("bayer_gbrg16", "bgr16"), ("bayer_bggr16", "rgb16"),
+    ("bayer_rggb8", "bgr8"),
+    ("bayer_bggr8", "bgr8"),
+    ("bayer_gbrg8", "bgr8"),
+    ("bayer_grbg8", "bgr8"),
+    ("bayer_rggb8", "rgb8"),
+    ("bayer_rggb8", "mono8"),
+    ("bayer_grbg8", "mono8"),
+    ("bayer_gbrg16", "bgr16"),
+    ("bayer_bggr16", "rgb16"),
 ]
 
 
@@ -374,9 +486,16 @@ def test_convert_image_agrees_with_rosbags_image(source: str, target: str) -> No
     np.testing.assert_array_equal(converted.data, expected)
 
 
-@pytest.mark.parametrize(("encoding", "fmt"), [
-    ("bgr8", "jpeg"), ("bgr8", "png"), ("mono8", "jpeg"), ("mono8", "png"), ("rgb8", "png"),
-])
+@pytest.mark.parametrize(
+    ("encoding", "fmt"),
+    [
+        ("bgr8", "jpeg"),
+        ("bgr8", "png"),
+        ("mono8", "jpeg"),
+        ("mono8", "png"),
+        ("rgb8", "png"),
+    ],
+)
 def test_decompress_image_agrees_with_rosbags_image(encoding: str, fmt: str) -> None:
     compressed = compress_image(_random_image(encoding, 16, 24), fmt)
     msg = encode("sensor_msgs/msg/CompressedImage", compressed, RosbagsFactory())
@@ -441,7 +560,10 @@ def test_decode_point_cloud_is_zero_copy_and_keeps_padding() -> None:
     msg: Any = encode_point_cloud(cloud, RosbagsFactory())
     assert msg.point_step == 32
     assert [(f.name, f.offset, f.datatype, f.count) for f in msg.fields] == [
-        ("x", 0, 7, 1), ("y", 4, 7, 1), ("z", 8, 7, 1), ("intensity", 16, 7, 1)
+        ("x", 0, 7, 1),
+        ("y", 4, 7, 1),
+        ("z", 8, 7, 1),
+        ("intensity", 16, 7, 1),
     ]
     decoded = decode_point_cloud(msg)
     assert np.shares_memory(decoded.points, msg.data)
@@ -468,8 +590,15 @@ def test_decode_point_cloud_honours_row_step_padding() -> None:
     padded[:, : 4 * 16] = rows
     fields = packed.fields
     msg = RosbagsFactory().new(
-        "sensor_msgs/msg/PointCloud2", header=packed.header, height=3, width=4, fields=fields,
-        is_bigendian=False, point_step=16, row_step=4 * 16 + 8, data=padded.reshape(-1),
+        "sensor_msgs/msg/PointCloud2",
+        header=packed.header,
+        height=3,
+        width=4,
+        fields=fields,
+        is_bigendian=False,
+        point_step=16,
+        row_step=4 * 16 + 8,
+        data=padded.reshape(-1),
         is_dense=True,
     )
     decoded = decode_point_cloud(msg)
@@ -563,16 +692,15 @@ def test_debayer_raises_on_non_bayer_input() -> None:
 def test_decompress_image_raises_on_garbage() -> None:
     msg = SimpleNamespace(
         header=encode_image(_random_image("mono8"), PlainFactory()).header,  # type: ignore[attr-defined]
-        format="jpeg", data=b"not a jpeg",
+        format="jpeg",
+        data=b"not a jpeg",
     )
     with pytest.raises(CodecError, match="cannot decode 10 bytes as jpeg"):
         decompress_image(decode_compressed_image(msg))
 
 
 def test_decode_compressed_image_raises_on_unknown_format() -> None:
-    msg: Any = encode(
-        "sensor_msgs/msg/CompressedImage", SAMPLE["compressed-png"], PlainFactory()
-    )
+    msg: Any = encode("sensor_msgs/msg/CompressedImage", SAMPLE["compressed-png"], PlainFactory())
     msg.format = "16UC1; compressedDepth png"
     with pytest.raises(CodecError, match="format: unsupported compression"):
         decode_compressed_image(msg)
@@ -636,8 +764,9 @@ def test_encode_raises_on_wrong_domain_class() -> None:
 
 
 def test_encode_imu_raises_on_orientation_flagged_unknown() -> None:
-    sample = ImuSample(HEADER, np.zeros(3), np.zeros(3), np.array([0, 0, 0, 1.0]),
-                       np.diag([-1.0, 0, 0]))
+    sample = ImuSample(
+        HEADER, np.zeros(3), np.zeros(3), np.array([0, 0, 0, 1.0]), np.diag([-1.0, 0, 0])
+    )
     with pytest.raises(CodecError, match=r"orientation_covariance: \[0, 0\] is -1"):
         encode("sensor_msgs/msg/Imu", sample, RosbagsFactory())
 
@@ -658,3 +787,16 @@ def test_cv2_bayer_constants_match_ros_naming() -> None:
     # ROS bayer_rggb is OpenCV's legacy BayerBG (cv_bridge, rosbags-image).
     assert codecs._cv_code("bayer_rggb", "BGR", "bayer_rggb8", "bgr8") == cv2.COLOR_BayerBG2BGR
     assert codecs._cv_code("bayer_grbg", "BGR", "bayer_grbg8", "bgr8") == cv2.COLOR_BayerGB2BGR
+
+
+def test_codec_benchmark_reports_every_payload_and_factory() -> None:
+    from percept.benchmark import format_report, run_codec_benchmark
+
+    results = run_codec_benchmark(repeats=1)
+    for payload in ("image_bgr8_1280x720", "cloud_xyzrgb_300k"):
+        assert results[f"{payload}.numpy_copy_ms"] > 0
+        for key in ("decode_rosbags", "encode_rosbags", "decode_array", "encode_array"):
+            assert results[f"{payload}.{key}_ms"] >= 0
+    report = format_report(results)
+    assert "cloud_xyzrgb_300k" in report
+    assert "encode array" in report

@@ -64,9 +64,7 @@ def _detection_array() -> object:
         size_x=10.0,
         size_y=20.0,
     )
-    det = f.new(
-        "vision_msgs/msg/Detection2D", header=header, results=[result], bbox=bbox, id="1"
-    )
+    det = f.new("vision_msgs/msg/Detection2D", header=header, results=[result], bbox=bbox, id="1")
     return f.new("vision_msgs/msg/Detection2DArray", header=header, detections=[det])
 
 

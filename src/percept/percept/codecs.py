@@ -401,9 +401,7 @@ def _enc_transform(pose: Pose, factory: MessageFactory) -> object:
     )
 
 
-def _fixed(
-    values: npt.ArrayLike, size: int, factory: MessageFactory, where: str
-) -> object:
+def _fixed(values: npt.ArrayLike, size: int, factory: MessageFactory, where: str) -> object:
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
     if arr.size != size:
         msg = f"{where}: expected {size} values, got {arr.size}"
@@ -412,7 +410,11 @@ def _fixed(
 
 
 def _enc_roi(
-    x_offset: int, y_offset: int, height: int, width: int, do_rectify: bool,
+    x_offset: int,
+    y_offset: int,
+    height: int,
+    width: int,
+    do_rectify: bool,
     factory: MessageFactory,
 ) -> object:
     return factory.new(
@@ -435,16 +437,29 @@ def _check_type(obj: object, cls: type, where: str) -> None:
 
 _GENERIC_RE: Final = re.compile(r"(8U|8S|16U|16S|32S|32F|64F)(?:C([0-9]+))?")
 _GENERIC_DTYPES: Final = {
-    "8U": "u1", "8S": "i1", "16U": "u2", "16S": "i2", "32S": "i4", "32F": "f4", "64F": "f8",
+    "8U": "u1",
+    "8S": "i1",
+    "16U": "u2",
+    "16S": "i2",
+    "32S": "i4",
+    "32F": "f4",
+    "64F": "f8",
 }
 # Packed YUV 4:2:2 (two bytes per pixel), as sensor_msgs/image_encodings.hpp.
 _YUV422: Final = {"uyvy": "UYVY", "yuv422": "UYVY", "yuyv": "YUY2", "yuv422_yuy2": "YUY2"}
 
 # Colour layout of named encodings, in OpenCV's naming; anything else is generic.
 _COLOR_FORMATS: Final = {
-    "mono8": "GRAY", "mono16": "GRAY",
-    "rgb8": "RGB", "rgb16": "RGB", "bgr8": "BGR", "bgr16": "BGR",
-    "rgba8": "RGBA", "rgba16": "RGBA", "bgra8": "BGRA", "bgra16": "BGRA",
+    "mono8": "GRAY",
+    "mono16": "GRAY",
+    "rgb8": "RGB",
+    "rgb16": "RGB",
+    "bgr8": "BGR",
+    "bgr16": "BGR",
+    "rgba8": "RGBA",
+    "rgba16": "RGBA",
+    "bgra8": "BGRA",
+    "bgra16": "BGRA",
 }
 # ROS names a Bayer pattern by its first row (rggb: R G / G B); OpenCV < 5 names it by
 # the 2x2 block starting at pixel (1, 1), so ROS bayer_rggb is OpenCV BayerBG (as in
@@ -518,11 +533,12 @@ def _image_array(
     swapped = itemsize > 1 and is_bigendian != _NATIVE_BIG
     wire = dtype.newbyteorder(">" if is_bigendian else "<") if itemsize > 1 else dtype
     strides = (step, channels * itemsize, itemsize)[: len(shape)]
-    view = np.ndarray(shape, dtype=wire, buffer=buf, strides=strides)
+    view: npt.NDArray[np.generic] = np.ndarray(shape, dtype=wire, buffer=buf, strides=strides)
     if swapped:
         return view.astype(dtype)  # one copy, byte-swapped into native order
     if not view.flags.aligned:
-        return view.copy()  # OpenCV and most numpy kernels want aligned data
+        aligned: npt.NDArray[np.generic] = view.copy()  # OpenCV wants aligned data
+        return aligned
     return view
 
 
@@ -643,7 +659,8 @@ def _convert_depth(
     if data.dtype == dtype:
         return data
     if data.dtype == np.uint8 and dtype == np.uint16:
-        return data.astype(np.uint16) * np.uint16(257)  # 65535 / 255 exactly
+        wide: npt.NDArray[np.uint16] = data.astype(np.uint16) * np.uint16(257)
+        return wide  # 65535 / 255 = 257 exactly
     if dtype.kind in "iu":
         info = np.iinfo(dtype.str)
         values = data.astype(np.float64)
@@ -918,9 +935,7 @@ def encode_camera_info(info: CameraInfo, factory: MessageFactory) -> object:
         p=_fixed(model.P, 12, factory, f"{where}.p"),
         binning_x=int(model.binning_x),
         binning_y=int(model.binning_y),
-        roi=_enc_roi(
-            roi.x_offset, roi.y_offset, roi.height, roi.width, roi.do_rectify, factory
-        ),
+        roi=_enc_roi(roi.x_offset, roi.y_offset, roi.height, roi.width, roi.do_rectify, factory),
     )
 
 
@@ -1004,14 +1019,18 @@ def encode_imu(sample: ImuSample, factory: MessageFactory) -> object:
             "geometry_msgs/msg/Vector3", np.asarray(sample.angular_velocity_rad_s), factory
         ),
         angular_velocity_covariance=_fixed(
-            sample.angular_velocity_covariance, 9, factory,
+            sample.angular_velocity_covariance,
+            9,
+            factory,
             f"{where}.angular_velocity_covariance",
         ),
         linear_acceleration=_enc_vector(
             "geometry_msgs/msg/Vector3", np.asarray(sample.linear_acceleration_m_s2), factory
         ),
         linear_acceleration_covariance=_fixed(
-            sample.linear_acceleration_covariance, 9, factory,
+            sample.linear_acceleration_covariance,
+            9,
+            factory,
             f"{where}.linear_acceleration_covariance",
         ),
     )
@@ -1021,7 +1040,14 @@ def encode_imu(sample: ImuSample, factory: MessageFactory) -> object:
 
 #: sensor_msgs/PointField datatype -> numpy type code (byte order added per message).
 POINTFIELD_DATATYPES: Final[dict[int, str]] = {
-    1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8",
+    1: "i1",
+    2: "u1",
+    3: "i2",
+    4: "u2",
+    5: "i4",
+    6: "u4",
+    7: "f4",
+    8: "f8",
 }
 _DATATYPE_OF: Final = {code: dt for dt, code in POINTFIELD_DATATYPES.items()}
 
@@ -1034,7 +1060,10 @@ def _struct_dtype(
 
 
 def point_cloud_dtype(
-    fields: Sequence[object], point_step: int, *, is_bigendian: bool = False,
+    fields: Sequence[object],
+    point_step: int,
+    *,
+    is_bigendian: bool = False,
     where: str = f"{POINT_CLOUD2}.fields",
 ) -> np.dtype[np.void]:
     """Structured dtype of a point from sensor_msgs/PointField descriptions.
@@ -1135,9 +1164,7 @@ def decode_point_cloud(msg: object) -> PointCloud:
     elif row_step == row:
         points = np.frombuffer(buf, dtype=dtype, count=npoints).reshape(shape)
     else:
-        grid = np.ndarray(
-            (height, width), dtype=dtype, buffer=buf, strides=(row_step, point_step)
-        )
+        grid = np.ndarray((height, width), dtype=dtype, buffer=buf, strides=(row_step, point_step))
         points = grid if height > 1 else grid[0]
     return PointCloud(header=header, points=points, is_dense=dense)
 
@@ -1165,8 +1192,9 @@ def _dtype_fields(
             )
             raise CodecError(msg)
         if base.itemsize > 1:
-            orders.add(">" if base.byteorder == ">" or (
-                base.byteorder == "=" and _NATIVE_BIG) else "<")
+            orders.add(
+                ">" if base.byteorder == ">" or (base.byteorder == "=" and _NATIVE_BIG) else "<"
+            )
         fields.append((name, int(offset), datatype, count))
     return fields, orders
 
@@ -1211,7 +1239,10 @@ def encode_point_cloud(cloud: PointCloud, factory: MessageFactory) -> object:
         fields=[
             factory.new(
                 "sensor_msgs/msg/PointField",
-                name=name, offset=offset, datatype=datatype, count=count,
+                name=name,
+                offset=offset,
+                datatype=datatype,
+                count=count,
             )
             for name, offset, datatype, count in fields
         ],
@@ -1415,9 +1446,7 @@ def _transform_stamped(msg: object, where: str) -> TransformStamped:
     )
 
 
-def _enc_transform_stamped(
-    obj: TransformStamped, factory: MessageFactory, where: str
-) -> object:
+def _enc_transform_stamped(obj: TransformStamped, factory: MessageFactory, where: str) -> object:
     _check_type(obj, TransformStamped, where)
     return factory.new(
         TRANSFORM_STAMPED,
@@ -1462,9 +1491,7 @@ def decode_tf_message(msg: object) -> tuple[TransformStamped, ...]:
 
 
 @_guard(TF_MESSAGE, "encode")
-def encode_tf_message(
-    transforms: Sequence[TransformStamped], factory: MessageFactory
-) -> object:
+def encode_tf_message(transforms: Sequence[TransformStamped], factory: MessageFactory) -> object:
     """Encode transforms as a tf2_msgs/TFMessage.
 
     Raises:
@@ -1503,16 +1530,14 @@ def decode_odometry(msg: object) -> Odometry:
         header=_header(msg, where),
         child_frame_id=_gets(msg, "child_frame_id", where),
         pose=_pose(_get(pose_cov, "pose", pw), f"{pw}.pose"),
-        pose_covariance=_floats(
-            _get(pose_cov, "covariance", pw), 36, f"{pw}.covariance"
-        ).reshape(6, 6),
-        linear_velocity_m_s=_xyz(_get(twist, "linear", f"{tw}.twist"), f"{tw}.twist.linear"),
-        angular_velocity_rad_s=_xyz(
-            _get(twist, "angular", f"{tw}.twist"), f"{tw}.twist.angular"
+        pose_covariance=_floats(_get(pose_cov, "covariance", pw), 36, f"{pw}.covariance").reshape(
+            6, 6
         ),
-        twist_covariance=_floats(
-            _get(twist_cov, "covariance", tw), 36, f"{tw}.covariance"
-        ).reshape(6, 6),
+        linear_velocity_m_s=_xyz(_get(twist, "linear", f"{tw}.twist"), f"{tw}.twist.linear"),
+        angular_velocity_rad_s=_xyz(_get(twist, "angular", f"{tw}.twist"), f"{tw}.twist.angular"),
+        twist_covariance=_floats(_get(twist_cov, "covariance", tw), 36, f"{tw}.covariance").reshape(
+            6, 6
+        ),
     )
 
 
@@ -1542,9 +1567,7 @@ def encode_odometry(odom: Odometry, factory: MessageFactory) -> object:
                 linear=_enc_vector(vec, np.asarray(odom.linear_velocity_m_s), factory),
                 angular=_enc_vector(vec, np.asarray(odom.angular_velocity_rad_s), factory),
             ),
-            covariance=_fixed(
-                odom.twist_covariance, 36, factory, f"{where}.twist.covariance"
-            ),
+            covariance=_fixed(odom.twist_covariance, 36, factory, f"{where}.twist.covariance"),
         ),
     )
 
@@ -1577,8 +1600,7 @@ def encode_path(path: Path, factory: MessageFactory) -> object:
         PATH,
         header=_enc_header(path.header, factory, where),
         poses=[
-            _enc_pose_stamped(p, factory, f"{where}.poses[{i}]")
-            for i, p in enumerate(path.poses)
+            _enc_pose_stamped(p, factory, f"{where}.poses[{i}]") for i, p in enumerate(path.poses)
         ],
     )
 
@@ -1702,8 +1724,9 @@ def decode_detection2d_array(msg: object) -> Detection2DArray:
         center = _get(bbox, "center", bw)
         cw = f"{bw}.center"
         # Humble: vision_msgs/Pose2D{position{x, y}, theta}; Foxy: geometry_msgs/Pose2D.
-        pos, pw = (center.position, f"{cw}.position") if hasattr(center, "position") else (
-            center, cw)
+        pos, pw = (
+            (center.position, f"{cw}.position") if hasattr(center, "position") else (center, cw)
+        )
         dets.append(
             Detection2D(
                 center_uv=(_getf(pos, "x", pw), _getf(pos, "y", pw)),
