@@ -294,6 +294,7 @@ def summarize_bag(path: Path | str, gap_factor: float = 3.0) -> tuple[
             "end_ns": bag.end_ns,
             "duration_s": max(0, bag.end_ns - bag.start_ns) / 1e9,
             "truncated": bag.truncated,
+            "indexed_messages": sum(int(c.msgcount) for c in bag.connections()),
         }
     total = 0
     for topic, stamps in times.items():
@@ -326,6 +327,11 @@ def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) 
     ]
     if facts.get("truncated"):
         lines.append("WARNING:   bag is truncated; counts cover the readable part")
+    if facts.get("indexed_messages") != facts.get("messages"):
+        lines.append(
+            f"WARNING:   the bag's index lists {facts.get('indexed_messages')} messages but "
+            f"{facts.get('messages')} could be read (storage format not fully supported?)"
+        )
     width = max([len(s.topic) for s in summaries] + [5])
     twidth = max([len(s.msgtype) for s in summaries] + [4])
     lines.append(f"{'topic':<{width}}  {'type':<{twidth}}  {'count':>7}  {'rate Hz':>8}  "

@@ -121,7 +121,8 @@ def replay(
         if missing:
             msg = f"--remap names topics not in {bag_path}: {missing} (bag has {sorted(bag_topics)})"
             raise ConfigError(msg)
-        to_graph = {t: remaps.get(t, t) for t in bag_topics}
+        # Some recorders store topics without the leading slash; the graph resolves names.
+        to_graph = {t: resolve_topic(remaps.get(t, t)) for t in bag_topics}
         wanted = [t for t, g in to_graph.items() if g in graph_inputs or g in keep or g in TF_TOPICS]
         unfed = sorted(set(graph_inputs) - set(to_graph.values()) - outputs)
         if unfed:

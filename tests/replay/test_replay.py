@@ -1,0 +1,148 @@
+"""Replay: deterministic output, bag info, foreign and damaged bags."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from percept.bag import BagReader, summarize_bag
+from percept.cli.main import main
+from percept.demo import make_pattern_bag
+from percept.errors import BagError
+from percept.replay import replay
+from percept.runtime.robot import load_robot
+
+
+@pytest.fixture(scope="module")
+def pattern_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bags") / "pattern.mcap"
+    return make_pattern_bag(path, seconds=1.0, rate_hz=10.0, width=64, height=48)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _messages(path: Path, skip: tuple[str, ...] = ()) -> list[tuple[str, int, bytes]]:
+    with BagReader(path) as bag:
+        return [(m.topic, m.log_time_ns, m.raw or b"") for m in bag.messages()
+                if m.topic not in skip]
+
+
+def test_replay_twice_gives_identical_bytes(pattern_bag: Path, tmp_path: Path) -> None:
+    robot = load_robot("example")
+    # The bag's own metadata names its file, so both runs write "out.mcap".
+    a = replay(pattern_bag, tmp_path / "1" / "out.mcap", robot, diagnostics=False)
+    b = replay(pattern_bag, tmp_path / "2" / "out.mcap", robot, diagnostics=False)
+    assert a.written == b.written
+    assert a.written["/camera/resize/image_raw"] == 10
+    assert a.written["/camera/image_color"] == 10
+    assert _digest(tmp_path / "1" / "out.mcap") == _digest(tmp_path / "2" / "out.mcap")
+
+
+def test_replay_with_diagnostics_differs_only_in_diagnostics(pattern_bag: Path,
+                                                            tmp_path: Path) -> None:
+    robot = load_robot("example")
+    a = replay(pattern_bag, tmp_path / "a.mcap", robot)
+    replay(pattern_bag, tmp_path / "b.mcap", robot)
+    assert a.written["/diagnostics"] >= 2
+    skip = ("/diagnostics",)
+    assert _messages(tmp_path / "a.mcap", skip) == _messages(tmp_path / "b.mcap", skip)
+    assert all(s.message == "ok" for s in a.diagnostics)
+
+
+def test_replay_keeps_requested_inputs_and_honours_window(pattern_bag: Path,
+                                                          tmp_path: Path) -> None:
+    robot = load_robot("example")
+    result = replay(pattern_bag, tmp_path / "w.mcap", robot, keep_inputs=["/camera/image_raw"],
+                    start_s=0.2, duration_s=0.5, diagnostics=False)
+    # Frames at 0.2 .. 0.6 s (stop is exclusive at 0.7 s).
+    assert result.written["/camera/image_raw"] == 5
+    assert result.written["/camera/camera_info"] == 5  # record: in the robot file
+
+
+def test_bag_info_reads_replay_output(pattern_bag: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.mcap"
+    assert main(["--quiet", "replay", str(pattern_bag), "--robot", "example", "--out", str(out)]) == 0
+    assert main(["bag", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "/camera/resize/image_raw" in text
+    assert "sensor_msgs/msg/Image" in text
+    summaries, facts = summarize_bag(out)
+    by_topic = {s.topic: s for s in summaries}
+    assert by_topic["/camera/image_mono"].count == 10
+    assert by_topic["/camera/image_mono"].rate_hz == pytest.approx(10.0)
+    assert facts["truncated"] is False
+
+
+def test_bag_info_reports_gaps(tmp_path: Path) -> None:
+    from percept.bag import BagWriter
+
+    path = tmp_path / "gappy.mcap"
+    with BagWriter(path) as w:
+        for t in [0, 100, 200, 300, 1300, 1400]:
+            w.write("/x", "std_msgs/msg/String", t * 1_000_000, b"\x00\x01\x00\x00\x01\x00\x00\x00\x00")
+    summaries, _ = summarize_bag(path)
+    assert summaries[0].count == 6
+    assert summaries[0].gaps == [(300_000_000, 1.0)]
+
+
+def test_replay_reads_foreign_rosbag2_bags(data_dir: Path, tmp_path: Path) -> None:
+    bags = data_dir / "ros_bags"
+    if not bags.is_dir():
+        pytest.skip(f"{bags} not present")
+    robot = load_robot("example")
+    # sqlite3 bag written by rosbags (evo) and a 5-file split MCAP bag written by rosbag2.
+    expected = {"evo_tf_example_ros2": {"/tf": 517, "/tf_static": 1},
+                "rosbag2_mcap_wbag": {"/AAA": None}}
+    for name, counts in expected.items():
+        result = replay(bags / name, tmp_path / f"{name}.mcap", robot,
+                        keep_inputs=list(counts))
+        for topic, count in counts.items():
+            assert result.written[topic] == (count or result.written[topic]) > 0, name
+    summaries, _ = summarize_bag(bags / "evo_ros1" / "tf_example.bag")
+    assert {s.topic for s in summaries} >= {"/tf", "/tf_static"}
+
+
+def test_replay_of_truncated_bag_keeps_what_was_readable(pattern_bag: Path,
+                                                         tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.mcap"
+    data = pattern_bag.read_bytes()
+    damaged.write_bytes(data[: len(data) * 2 // 3])
+    robot = load_robot("example")
+    try:
+        result = replay(damaged, tmp_path / "out.mcap", robot, diagnostics=False)
+    except BagError as err:  # an unreadable index is a clean, named error
+        assert "damaged.mcap" in str(err)
+        return
+    assert 0 < result.written.get("/camera/image_mono", 0) < 10
+
+
+def test_replay_raises_on_missing_bag(tmp_path: Path) -> None:
+    with pytest.raises(BagError, match="no such bag"):
+        replay(tmp_path / "nope.mcap", tmp_path / "o.mcap", load_robot("example"))
+
+
+def test_cli_reports_known_errors_in_one_line(tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    status = main(["replay", str(tmp_path / "nope.mcap"), "--robot", "example",
+                   "--out", str(tmp_path / "o.mcap")])
+    assert status == 1
+    assert "no such bag" in caplog.text
+
+
+def test_replay_copies_bag_folder_input(pattern_bag: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "folder_bag"
+    from percept.bag import BagWriter
+
+    with BagReader(pattern_bag) as src, BagWriter(folder) as dst:
+        for m in src.messages():
+            dst.write(m.topic, m.msgtype, m.log_time_ns, m.raw or b"")
+    assert (folder / "metadata.yaml").is_file()
+    result = replay(folder, tmp_path / "f.mcap", load_robot("example"), diagnostics=False)
+    assert result.written["/camera/image_mono"] == 10
+    shutil.rmtree(folder)
