@@ -1,0 +1,167 @@
+"""percept_ros parts that run without ROS 2: import guard, console scripts, launch planning."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from percept.errors import ConfigError
+from percept.nodes import NODE_TYPES, load_node_class
+from percept.runtime.robot import load_robot
+
+REPO = Path(__file__).resolve().parents[2]
+PERCEPT_ROS = REPO / "src" / "percept_ros"
+
+
+@pytest.fixture(autouse=True)
+def _percept_ros_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import percept_ros from the source tree when it is not installed."""
+    monkeypatch.syspath_prepend(str(PERCEPT_ROS))
+
+
+def _setup_node_types() -> tuple[str, ...]:
+    tree = ast.parse((PERCEPT_ROS / "setup.py").read_text(encoding="utf-8"))
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "NODE_TYPES" for t in stmt.targets
+        ):
+            value: tuple[str, ...] = ast.literal_eval(stmt.value)
+            return value
+    pytest.fail("setup.py has no module-level NODE_TYPES")
+
+
+def test_console_scripts_equal_node_types() -> None:
+    assert sorted(_setup_node_types()) == sorted(NODE_TYPES)
+
+
+def test_every_console_script_has_its_function() -> None:
+    scripts = importlib.import_module("percept_ros.scripts")
+    for node_type in _setup_node_types():
+        assert callable(getattr(scripts, node_type)), node_type
+
+
+def test_launch_file_installed_from_package(tmp_path: Path) -> None:
+    assert (PERCEPT_ROS / "launch" / "perception.launch.py").is_file()
+    setup_text = (PERCEPT_ROS / "setup.py").read_text(encoding="utf-8")
+    assert "launch/perception.launch.py" in setup_text
+    assert (PERCEPT_ROS / "resource" / "percept_ros").is_file()
+
+
+def test_adapter_import_raises_on_missing_rclpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes `import rclpy` fail even where ROS 2 is sourced.
+    monkeypatch.setitem(sys.modules, "rclpy", None)
+    monkeypatch.delitem(sys.modules, "percept_ros.adapter", raising=False)
+    with pytest.raises(ImportError, match=r"needs ROS 2 \(rclpy\).*source /opt/ros/") as info:
+        importlib.import_module("percept_ros.adapter")
+    assert "missing module: rclpy" in str(info.value)
+
+
+def test_percept_ros_package_imports_without_ros() -> None:
+    for name in ("percept_ros", "percept_ros.scripts", "percept_ros.launch_graph"):
+        importlib.import_module(name)
+    assert "rclpy" not in sys.modules or sys.modules["rclpy"] is not None
+
+
+def test_topic_remappings_accept_names_and_topics() -> None:
+    from percept_ros.launch_graph import topic_remappings
+
+    resize = load_node_class("resize")
+    pairs = topic_remappings(resize, {"image/image_raw": "image_color", "camera_info_out": "x"})
+    assert pairs == [("image/image_raw", "image_color"), ("resize/camera_info", "x")]
+
+
+def test_topic_remappings_raise_on_unknown_key() -> None:
+    from percept_ros.launch_graph import topic_remappings
+
+    with pytest.raises(ConfigError, match=r"remap keys \['nope'\] match no input/output"):
+        topic_remappings(load_node_class("resize"), {"nope": "x"})
+
+
+def test_join_namespace_makes_one_absolute_namespace() -> None:
+    from percept_ros.launch_graph import join_namespace
+
+    assert join_namespace("/r1/", "", "camera") == "/r1/camera"
+    assert join_namespace("", "") == ""
+
+
+def _write_robot(root: Path, body: str) -> Path:
+    (root / "config" / "robots").mkdir(parents=True)
+    (root / "config" / "resize.yaml").write_text(
+        "resize:\n  ros__parameters:\n    scale_width: 0.5\n    scale_height: 0.5\n",
+        encoding="utf-8",
+    )
+    path = root / "config" / "robots" / "bot.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+ROBOT = """\
+robot: bot
+namespace: bot
+nodes:
+  - type: resize
+    namespace: camera
+    threads: 2
+    parameters: {scale_width: 0.25, interpolation: 1}
+    remappings: {image: image_color}
+"""
+
+
+def test_plan_nodes_resolves_namespace_params_and_remaps(tmp_path: Path) -> None:
+    from percept_ros.launch_graph import plan_nodes
+
+    _write_robot(tmp_path, ROBOT)
+    robot = load_robot("bot", tmp_path)
+    (plan,) = plan_nodes(robot, namespace="fleet", use_sim_time=True, log_level="debug")
+    assert plan.executable == "percept_resize"
+    assert plan.name == "resize"
+    assert plan.namespace == "/fleet/bot/camera"
+    # The file, then only what the robot file changes (interpolation 1 is the default).
+    assert plan.parameters == (
+        str(tmp_path / "config" / "resize.yaml"),
+        {"scale_width": 0.25, "use_sim_time": True},
+    )
+    assert plan.remappings == (("image/image_raw", "image_color"),)
+    assert plan.arguments == ("--ros-args", "--log-level", "debug")
+    assert plan.env == {"PERCEPT_THREADS": "2"}
+
+
+def test_plan_nodes_raises_on_bad_extra_params_file(tmp_path: Path) -> None:
+    from percept_ros.launch_graph import plan_nodes
+
+    _write_robot(tmp_path, ROBOT)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("/**:\n  ros__parameters:\n    scale_width: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"extra.yaml: /\*\*.ros__parameters.scale_width"):
+        plan_nodes(load_robot("bot", tmp_path), params_file=extra)
+
+
+def test_plan_nodes_appends_extra_params_file_last(tmp_path: Path) -> None:
+    from percept_ros.launch_graph import plan_nodes
+
+    _write_robot(tmp_path, ROBOT)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("resize:\n  ros__parameters:\n    scale_width: 2.0\n", encoding="utf-8")
+    (plan,) = plan_nodes(load_robot("bot", tmp_path), params_file=extra)
+    assert plan.parameters[-1] == str(extra)
+
+
+def test_plan_nodes_raises_on_bad_log_level(tmp_path: Path) -> None:
+    from percept_ros.launch_graph import plan_nodes
+
+    _write_robot(tmp_path, ROBOT)
+    with pytest.raises(ConfigError, match="log_level must be one of"):
+        plan_nodes(load_robot("bot", tmp_path), log_level="loud")
+
+
+def test_example_robot_plans_every_node() -> None:
+    from percept_ros.launch_graph import plan_nodes
+
+    robot = load_robot("example", REPO)
+    plans = plan_nodes(robot)
+    assert [p.executable for p in plans] == [f"percept_{n.node_type}" for n in robot.nodes]
+    assert all(p.executable.removeprefix("percept_") in NODE_TYPES for p in plans)
