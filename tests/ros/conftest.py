@@ -1,0 +1,55 @@
+"""ROS 2 test set-up: DDS kept on the loopback interface, a random domain per session.
+
+These tests need a sourced ROS 2 (rclpy, message_filters, tf2_ros, the message
+packages); each module skips with a reason where rclpy cannot be imported.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Loopback only, so a test run never talks to (or disturbs) robots on the network.
+_CYCLONEDDS_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<CycloneDDS xmlns="https://cdds.io/config">
+  <Domain Id="any">
+    <General>
+      <Interfaces><NetworkInterface name="lo"/></Interfaces>
+      <AllowMulticast>false</AllowMulticast>
+    </General>
+    <Discovery>
+      <ParticipantIndex>auto</ParticipantIndex>
+      <Peers><Peer address="127.0.0.1"/></Peers>
+      <MaxAutoParticipantIndex>100</MaxAutoParticipantIndex>
+    </Discovery>
+  </Domain>
+</CycloneDDS>
+"""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``ros`` marker (harmless if pyproject.toml registers it too)."""
+    config.addinivalue_line("markers", "ros: needs a sourced ROS 2 (rclpy); skipped otherwise")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ros_loopback_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Set the DDS environment before any rclpy context is created; yields the domain id."""
+    xml = tmp_path_factory.mktemp("dds") / "cyclonedds.xml"
+    xml.write_text(_CYCLONEDDS_XML, encoding="utf-8")
+    domain = random.SystemRandom().randint(1, 101)  # 0..101 is the portable range
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ROS_DOMAIN_ID", str(domain))
+        mp.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # Jazzy and later
+        if os.environ.get("ROS_DISTRO", "") in ("humble", "iron"):
+            mp.setenv("ROS_LOCALHOST_ONLY", "1")  # deprecated from Jazzy on
+        mp.setenv("CYCLONEDDS_URI", f"file://{xml}")
+        mp.syspath_prepend(str(REPO / "src" / "percept_ros"))
+        yield domain
