@@ -34,11 +34,6 @@ _CYCLONEDDS_XML = """\
 """
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``ros`` marker (harmless if pyproject.toml registers it too)."""
-    config.addinivalue_line("markers", "ros: needs a sourced ROS 2 (rclpy); skipped otherwise")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def ros_loopback_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Set the DDS environment before any rclpy context is created; yields the domain id."""
