@@ -38,8 +38,17 @@ def test_core_imports_in_a_process_without_ros(repo_root: Path) -> None:
 
 
 def test_repository_layout(repo_root: Path) -> None:
-    for name in ("README.md", "src", "launch", "config", "calibration", "docker", "tests",
-                 "colcon.meta", ".ci/run"):
+    for name in (
+        "README.md",
+        "src",
+        "launch",
+        "config",
+        "calibration",
+        "docker",
+        "tests",
+        "colcon.meta",
+        ".ci/run",
+    ):
         assert (repo_root / name).exists(), name
     for package in ("percept", "percept_ros"):
         for name in ("package.xml", "setup.py", "setup.cfg", f"resource/{package}"):
@@ -53,23 +62,44 @@ def test_colcon_build_of_the_workspace(repo_root: Path, tmp_path: Path) -> None:
         pytest.skip("colcon is not installed (pip install colcon-core colcon-ros)")
     env = {**os.environ, "COLCON_HOME": str(tmp_path / "colcon_home")}
     result = subprocess.run(
-        [colcon, "--log-base", str(tmp_path / "log"), "build", "--base-paths", "src",
-         "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install"),
-         "--event-handlers", "console_direct-"],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            colcon,
+            "--log-base",
+            str(tmp_path / "log"),
+            "build",
+            "--base-paths",
+            "src",
+            "--build-base",
+            str(tmp_path / "build"),
+            "--install-base",
+            str(tmp_path / "install"),
+            "--event-handlers",
+            "console_direct-",
+        ],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     install = tmp_path / "install"
-    assert (install / "percept" / "share" / "ament_index" / "resource_index" / "packages"
-            / "percept").is_file()
+    assert (
+        install / "percept" / "share" / "ament_index" / "resource_index" / "packages" / "percept"
+    ).is_file()
     assert (install / "percept" / "lib" / "percept" / "percept").is_file()
     assert (install / "percept_ros" / "lib" / "percept_ros" / "percept_debayer").is_file()
-    assert (install / "percept_ros" / "share" / "percept_ros" / "launch"
-            / "perception.launch.py").is_file()
+    assert (
+        install / "percept_ros" / "share" / "percept_ros" / "launch" / "perception.launch.py"
+    ).is_file()
     site = next((install / "percept").glob("lib/python3*/site-packages"))
     probe = subprocess.run(
         [sys.executable, "-c", "import percept, sys; print(percept.__file__)"],
-        env={**env, "PYTHONPATH": str(site)}, cwd=tmp_path, capture_output=True, text=True,
+        env={**env, "PYTHONPATH": str(site)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         check=True,
     )
     assert str(site) in probe.stdout
@@ -78,18 +108,33 @@ def test_colcon_build_of_the_workspace(repo_root: Path, tmp_path: Path) -> None:
 @pytest.mark.colcon
 def test_pip_editable_install_of_both_packages(repo_root: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = venv / "bin" / "python"
     for package in ("percept", "percept_ros"):
         result = subprocess.run(
-            [str(py), "-m", "pip", "install", "--no-deps", "-q", "-e",
-             str(repo_root / "src" / package)],
-            capture_output=True, text=True, check=False, timeout=600,
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "-q",
+                "-e",
+                str(repo_root / "src" / package),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-    out = subprocess.run([str(py), "-c", "import percept, percept_ros; print(percept.__file__)"],
-                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [str(py), "-c", "import percept, percept_ros; print(percept.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     assert str(repo_root / "src" / "percept") in out.stdout
 
 

@@ -17,7 +17,6 @@ import pytest
 from percept import codecs
 from percept.domain import (
     CameraInfo,
-    CompressedImage,
     Detection2D,
     Detection2DArray,
     Detection3D,
@@ -50,7 +49,8 @@ N_BAD = 1000
 def valid_objects(stamp: int) -> dict[str, object]:
     h = Header(stamp, "cam")
     K = np.array([[300.0, 0, 32], [0, 300.0, 24], [0, 0, 1]])
-    model = CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), np.hstack([K, np.zeros((3, 1))]))
+    P = np.hstack([K, np.zeros((3, 1))])
+    model = CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P)
     pose = Pose([1.0, 2.0, 3.0], [0, 0, 0, 1])
     jpeg = codecs.compress_image(Image(h, "bgr8", np.zeros((8, 8, 3), np.uint8)), "jpeg")
     return {
@@ -67,11 +67,14 @@ def valid_objects(stamp: int) -> dict[str, object]:
         "geometry_msgs/msg/TransformStamped": TransformStamped(h, "base_link", pose),
         "tf2_msgs/msg/TFMessage": (TransformStamped(h, "base_link", pose),),
         "vision_msgs/msg/Detection2DArray": Detection2DArray(
-            h, (Detection2D((1.0, 2.0), (3.0, 4.0), (ObjectHypothesis("1", 0.9),)),)),
+            h, (Detection2D((1.0, 2.0), (3.0, 4.0), (ObjectHypothesis("1", 0.9),)),)
+        ),
         "vision_msgs/msg/Detection3DArray": Detection3DArray(
-            h, (Detection3D(pose, np.ones(3), (ObjectHypothesis("1", 0.9),)),)),
+            h, (Detection3D(pose, np.ones(3), (ObjectHypothesis("1", 0.9),)),)
+        ),
         "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
-            h, (DiagnosticStatus(0, "n", "ok", "hw", (("k", "v"),)),)),
+            h, (DiagnosticStatus(0, "n", "ok", "hw", (("k", "v"),)),)
+        ),
     }
 
 
@@ -103,11 +106,27 @@ class Sink(Node):
 
 # Declared callbacks are looked up on the class; give Sink real methods.
 for _spec in Sink.INPUTS:
-    setattr(Sink, f"on_{_spec.name}", lambda self, obj, _k=_spec.name: self.served.__setitem__(
-        _k, self.served.get(_k, 0) + 1))
+    setattr(
+        Sink,
+        f"on_{_spec.name}",
+        lambda self, obj, _k=_spec.name: self.served.__setitem__(_k, self.served.get(_k, 0) + 1),
+    )
 
-JUNK: list[Any] = [None, -1, 2**40, "", "???", 1.5, float("nan"), [], [1, 2, 3],
-                   np.zeros(3), np.zeros(0, np.uint8), b"\x00" * 3, object()]
+JUNK: list[Any] = [
+    None,
+    -1,
+    2**40,
+    "",
+    "???",
+    1.5,
+    float("nan"),
+    [],
+    [1, 2, 3],
+    np.zeros(3),
+    np.zeros(0, np.uint8),
+    b"\x00" * 3,
+    object(),
+]
 
 
 def _fields(msg: Any) -> list[str]:
@@ -165,8 +184,9 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
         else:
             rt.feed_and_spin(topic, msgtype, t, obj=mutate(good, rng))
         t += 1_000
-        rt.feed_and_spin(topic, msgtype, t,
-                         obj=codecs.encode(msgtype, valid_objects(t)[msgtype], factory))
+        rt.feed_and_spin(
+            topic, msgtype, t, obj=codecs.encode(msgtype, valid_objects(t)[msgtype], factory)
+        )
         t += 1_000
     stats = host.monitor.inputs[name]
     served = host.node.served.get(name, 0)  # type: ignore[attr-defined]
@@ -181,13 +201,17 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
     assert dict(status.values)[f"{name}.rejected"] == str(stats.rejected)
 
 
-@pytest.mark.parametrize(("node_cls", "input_name", "msgtype"), [
-    (DebayerNode, "image_raw", "sensor_msgs/msg/Image"),
-    (ResizeNode, "image", "sensor_msgs/msg/Image"),
-    (ResizeNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
-])
-def test_real_nodes_survive_1000_malformed_messages(node_cls: type[Node], input_name: str,
-                                                     msgtype: str) -> None:
+@pytest.mark.parametrize(
+    ("node_cls", "input_name", "msgtype"),
+    [
+        (DebayerNode, "image_raw", "sensor_msgs/msg/Image"),
+        (ResizeNode, "image", "sensor_msgs/msg/Image"),
+        (ResizeNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
+    ],
+)
+def test_real_nodes_survive_1000_malformed_messages(
+    node_cls: type[Node], input_name: str, msgtype: str
+) -> None:
     rng = np.random.default_rng(7)
     rt = LocalRuntime(publish_diagnostics=False)
     host = rt.add_node(node_cls, resolve_parameters(node_cls, node_cls.NAME))
@@ -206,8 +230,12 @@ def test_real_nodes_survive_1000_malformed_messages(node_cls: type[Node], input_
         objs = valid_objects(t)
         # A valid message (with its partner for synchronised nodes) is served.
         for spec in node_cls.INPUTS:
-            rt.feed_and_spin(topics[spec.name], spec.msg_type, t, obj=codecs.encode(
-                spec.msg_type, objs[spec.msg_type], factory))
+            rt.feed_and_spin(
+                topics[spec.name],
+                spec.msg_type,
+                t,
+                obj=codecs.encode(spec.msg_type, objs[spec.msg_type], factory),
+            )
         assert len(outputs) > before
         t += 1_000
     assert host.monitor.errors == 0

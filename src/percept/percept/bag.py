@@ -93,7 +93,9 @@ class BagReader:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         """Close the bag."""
@@ -111,7 +113,7 @@ class BagReader:
     @property
     def is_ros1(self) -> bool:
         """True for a ROS 1 bag."""
-        return bool(getattr(self._any, 'is2', True) is False)
+        return bool(getattr(self._any, "is2", True) is False)
 
     @property
     def start_ns(self) -> int:
@@ -161,8 +163,9 @@ class BagReader:
                 try:
                     msg = self._any.deserialize(rawdata, conn.msgtype)
                 except Exception as err:
-                    logger.warning("%s: undecodable %s message skipped: %s", self.path,
-                                   conn.topic, err)
+                    logger.warning(
+                        "%s: undecodable %s message skipped: %s", self.path, conn.topic, err
+                    )
                     continue
                 yield BagMessage(conn.topic, conn.msgtype, int(timestamp), None, msg)
             else:
@@ -240,7 +243,9 @@ class BagWriter:
         self.counts[topic] += 1
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         """Close the bag; a single-file output is moved into place."""
@@ -269,8 +274,9 @@ class TopicSummary:
     gaps: list[tuple[int, float]] = field(default_factory=list)
 
 
-def summarize_bag(path: Path | str, gap_factor: float = 3.0) -> tuple[
-        list[TopicSummary], dict[str, object]]:
+def summarize_bag(
+    path: Path | str, gap_factor: float = 3.0
+) -> tuple[list[TopicSummary], dict[str, object]]:
     """Topics, types, counts, rates and gaps of a bag.
 
     A gap is an interval between consecutive messages longer than ``gap_factor`` times
@@ -334,8 +340,10 @@ def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) 
         )
     width = max([len(s.topic) for s in summaries] + [5])
     twidth = max([len(s.msgtype) for s in summaries] + [4])
-    lines.append(f"{'topic':<{width}}  {'type':<{twidth}}  {'count':>7}  {'rate Hz':>8}  "
-                 f"{'max gap s':>9}  gaps")
+    lines.append(
+        f"{'topic':<{width}}  {'type':<{twidth}}  {'count':>7}  {'rate Hz':>8}  "
+        f"{'max gap s':>9}  gaps"
+    )
     for s in summaries:
         lines.append(
             f"{s.topic:<{width}}  {s.msgtype:<{twidth}}  {s.count:>7}  {s.rate_hz:>8.2f}  "

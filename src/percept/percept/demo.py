@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
-from percept.bag import BagReader, BagWriter, summarize_bag
+from percept.bag import BagReader, BagWriter, TopicSummary, summarize_bag
 from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
 from percept.typestore import RosbagsFactory, get_typestore
@@ -72,8 +72,15 @@ def _camera_model(width: int, height: int) -> CameraModel:
     return CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P)
 
 
-def make_pattern_bag(path: Path, *, seconds: float = 3.0, rate_hz: float = 10.0,
-                     width: int = 640, height: int = 480, seed: int = 0) -> Path:
+def make_pattern_bag(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    rate_hz: float = 10.0,
+    width: int = 640,
+    height: int = 480,
+    seed: int = 0,
+) -> Path:
     """Write the Bayer test-pattern sequence: /camera/image_raw + /camera/camera_info."""
     factory = RosbagsFactory(get_typestore())
     store = get_typestore()
@@ -123,8 +130,7 @@ def run_demo(out_dir: Path, cache_dir: Path, *, progress: bool = False) -> DemoR
     t0 = time.perf_counter()
     if not bag.exists():
         logger.info("generating test-pattern sequence -> %s", bag)
-        make_pattern_bag(bag, seconds=seconds, rate_hz=rate, width=width, height=height,
-                         seed=seed)
+        make_pattern_bag(bag, seconds=seconds, rate_hz=rate, width=width, height=height, seed=seed)
     gen_s = time.perf_counter() - t0
     robot = load_robot("example")
     run_bag = out_dir / "replay.mcap"
@@ -134,9 +140,11 @@ def run_demo(out_dir: Path, cache_dir: Path, *, progress: bool = False) -> DemoR
     psnr: list[float] = []
     sample: dict[str, npt.NDArray[np.uint8]] = {}
     with BagReader(run_bag) as reader:
-        for m in reader.messages(["/camera/image_color", "/camera/image_mono",
-                                  "/camera/resize/image_raw"]):
-            image = codecs.decode(m.msgtype, get_typestore().deserialize_cdr(m.raw, m.msgtype))
+        for m in reader.messages(
+            ["/camera/image_color", "/camera/image_mono", "/camera/resize/image_raw"]
+        ):
+            msg = get_typestore().deserialize_cdr(m.raw or b"", m.msgtype)
+            image = codecs.decode(m.msgtype, msg)
             assert isinstance(image, Image)
             if m.topic == "/camera/image_color":
                 index = round((image.header.stamp_ns - 1_700_000_000 * _NS) * rate / _NS)
@@ -148,18 +156,26 @@ def run_demo(out_dir: Path, cache_dir: Path, *, progress: bool = False) -> DemoR
                     sample["color"] = np.asarray(image.data)
             elif index_matches(image, 5, rate):
                 sample[m.topic.rsplit("/", 1)[-1]] = np.asarray(image.data)
-    summaries, facts = summarize_bag(run_bag)
-    latency = {
-        s.name: dict(s.values).get("latency_mean_ms", "") for s in result.diagnostics
-    }
+    summaries, _ = summarize_bag(run_bag)
+    latency = {s.name: dict(s.values).get("latency_mean_ms", "") for s in result.diagnostics}
     metrics: dict[str, object] = {
-        "sequence": {"frames": round(seconds * rate), "width": width, "height": height,
-                     "generate_s": round(gen_s, 3), "bag": str(bag)},
-        "replay": {"messages_in": result.fed, "wall_s": round(result.wall_s, 3),
-                   "written": result.written},
-        "debayer_psnr_db": {"mean": round(float(np.mean(psnr)), 2) if psnr else None,
-                            "min": round(float(np.min(psnr)), 2) if psnr else None,
-                            "frames": len(psnr)},
+        "sequence": {
+            "frames": round(seconds * rate),
+            "width": width,
+            "height": height,
+            "generate_s": round(gen_s, 3),
+            "bag": str(bag),
+        },
+        "replay": {
+            "messages_in": result.fed,
+            "wall_s": round(result.wall_s, 3),
+            "written": result.written,
+        },
+        "debayer_psnr_db": {
+            "mean": round(float(np.mean(psnr)), 2) if psnr else None,
+            "min": round(float(np.min(psnr)), 2) if psnr else None,
+            "frames": len(psnr),
+        },
         "node_latency_mean_ms": latency,
         "nodes": {s.name: s.message for s in result.diagnostics},
     }
@@ -174,12 +190,14 @@ def index_matches(image: Image, index: int, rate: float) -> bool:
     return round((image.header.stamp_ns - 1_700_000_000 * _NS) * rate / _NS) == index
 
 
-def _write_pictures(out_dir: Path, bag: Path, sample: dict[str, npt.NDArray[np.uint8]]
-                    ) -> list[tuple[str, str]]:
+def _write_pictures(
+    out_dir: Path, bag: Path, sample: dict[str, npt.NDArray[np.uint8]]
+) -> list[tuple[str, str]]:
     pictures: list[tuple[str, str]] = []
     with BagReader(bag) as reader:
         for m in reader.messages(["/camera/image_raw"]):
-            image = codecs.decode(m.msgtype, get_typestore().deserialize_cdr(m.raw, m.msgtype))
+            msg = get_typestore().deserialize_cdr(m.raw or b"", m.msgtype)
+            image = codecs.decode(m.msgtype, msg)
             assert isinstance(image, Image)
             if index_matches(image, 5, 10.0):
                 sample["raw"] = np.asarray(image.data)
@@ -199,11 +217,15 @@ def _write_pictures(out_dir: Path, bag: Path, sample: dict[str, npt.NDArray[np.u
     return pictures
 
 
-def _write_report(out_dir: Path, metrics: dict[str, object], pictures: list[tuple[str, str]],
-                  summaries: list[object]) -> Path:
+def _write_report(
+    out_dir: Path,
+    metrics: dict[str, object],
+    pictures: list[tuple[str, str]],
+    summaries: list[TopicSummary],
+) -> Path:
     rows = "".join(
-        f"<tr><td>{html.escape(s.topic)}</td><td>{html.escape(s.msgtype)}</td>"  # type: ignore[attr-defined]
-        f"<td>{s.count}</td><td>{s.rate_hz:.2f}</td></tr>"  # type: ignore[attr-defined]
+        f"<tr><td>{html.escape(s.topic)}</td><td>{html.escape(s.msgtype)}</td>"
+        f"<td>{s.count}</td><td>{s.rate_hz:.2f}</td></tr>"
         for s in summaries
     )
     figs = "".join(

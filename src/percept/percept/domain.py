@@ -32,8 +32,8 @@ __all__ = [
     "Image",
     "ImuSample",
     "ObjectHypothesis",
-    "Odometry",
     "OccupancyGrid",
+    "Odometry",
     "Path",
     "PointCloud",
     "PoseStamped",
@@ -158,12 +158,8 @@ class ImuSample:
     linear_acceleration_m_s2: npt.NDArray[np.float64]
     orientation_xyzw: npt.NDArray[np.float64] | None = None
     orientation_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(3))
-    angular_velocity_covariance: npt.NDArray[np.float64] = field(
-        default_factory=lambda: _cov(3)
-    )
-    linear_acceleration_covariance: npt.NDArray[np.float64] = field(
-        default_factory=lambda: _cov(3)
-    )
+    angular_velocity_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(3))
+    linear_acceleration_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(3))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -248,9 +244,7 @@ class Odometry:
     pose: Pose
     pose_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(6))
     linear_velocity_m_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
-    angular_velocity_rad_s: npt.NDArray[np.float64] = field(
-        default_factory=lambda: np.zeros(3)
-    )
+    angular_velocity_rad_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
     twist_covariance: npt.NDArray[np.float64] = field(default_factory=lambda: _cov(6))
 
 

@@ -19,8 +19,8 @@ it and the node carries on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias
 
 from percept.errors import ConfigError
@@ -44,11 +44,15 @@ __all__ = [
     "Timer",
 ]
 
-ParamValue: TypeAlias = (
-    bool | int | float | str | list[bool] | list[int] | list[float] | list[str]
-)
+ParamValue: TypeAlias = bool | int | float | str | list[bool] | list[int] | list[float] | list[str]
 ParamType = Literal[
-    "bool", "integer", "double", "string", "bool_array", "integer_array", "double_array",
+    "bool",
+    "integer",
+    "double",
+    "string",
+    "bool_array",
+    "integer_array",
+    "double_array",
     "string_array",
 ]
 _PY_TYPES: dict[str, type] = {"bool": bool, "integer": int, "double": float, "string": str}
@@ -148,7 +152,8 @@ class Sync:
         if self.slop_param is not None:
             slop_s = float(params[self.slop_param])  # type: ignore[arg-type]
         if self.queue_size_param is not None:
-            queue_size = int(params[self.queue_size_param])  # type: ignore[call-overload]
+            value = params[self.queue_size_param]
+            queue_size = value if isinstance(value, int) else self.queue_size
         return approximate, round(slop_s * 1e9), queue_size
 
 
@@ -267,6 +272,31 @@ class Node:
         self.ctx = context
         self.params: dict[str, ParamValue] = dict(params)
         self.setup()
+
+    # -- typed parameter access --------------------------------------------------------
+    def param_bool(self, name: str) -> bool:
+        """Current value of a bool parameter."""
+        return bool(self.params[name])
+
+    def param_int(self, name: str) -> int:
+        """Current value of an integer parameter."""
+        value = self.params[name]
+        if not isinstance(value, int):
+            msg = f"parameter {name} is {type(value).__name__}, not integer"
+            raise TypeError(msg)
+        return value
+
+    def param_float(self, name: str) -> float:
+        """Current value of a double parameter."""
+        value = self.params[name]
+        if not isinstance(value, int | float):
+            msg = f"parameter {name} is {type(value).__name__}, not double"
+            raise TypeError(msg)
+        return float(value)
+
+    def param_str(self, name: str) -> str:
+        """Current value of a string parameter."""
+        return str(self.params[name])
 
     # -- hooks -----------------------------------------------------------------------
     def setup(self) -> None:

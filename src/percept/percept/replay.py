@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 from percept.bag import BagReader, BagWriter
 from percept.errors import ConfigError
-from percept.runtime.local import DIAGNOSTICS_TOPIC, TF_TOPICS, Envelope, LocalRuntime, resolve_topic
+from percept.runtime.local import (
+    DIAGNOSTICS_TOPIC,
+    TF_TOPICS,
+    Envelope,
+    LocalRuntime,
+    resolve_topic,
+)
 
 if TYPE_CHECKING:
     from percept.domain import DiagnosticStatus
@@ -55,17 +61,24 @@ def build_runtime(robot: RobotConfig, *, diagnostics: bool = True) -> LocalRunti
     """A LocalRuntime holding the robot's graph."""
     import cv2
 
-    runtime = LocalRuntime(publish_diagnostics=diagnostics,
-                           logger=logging.getLogger(f"percept.{robot.robot}"))
+    runtime = LocalRuntime(
+        publish_diagnostics=diagnostics, logger=logging.getLogger(f"percept.{robot.robot}")
+    )
     threads = [n.threads for n in robot.nodes if n.threads > 0]
     if threads:
         # One process runs every node here; give OpenCV the largest per-node budget.
         cv2.setNumThreads(max(threads))
     for entry in robot.nodes:
-        namespace = "/".join(p for p in (robot.namespace.strip("/"),
-                                         entry.namespace.strip("/")) if p)
-        runtime.add_node(entry.node_cls, entry.params, name=entry.name,
-                         namespace=namespace, remaps=entry.remappings)
+        namespace = "/".join(
+            p for p in (robot.namespace.strip("/"), entry.namespace.strip("/")) if p
+        )
+        runtime.add_node(
+            entry.node_cls,
+            entry.params,
+            name=entry.name,
+            namespace=namespace,
+            remaps=entry.remappings,
+        )
     return runtime
 
 
@@ -109,8 +122,9 @@ def replay(
     keep = {resolve_topic(t) for t in (*robot.record, *keep_inputs)}
     outputs: set[str] = set()
     for host in runtime.hosts:
-        outputs.update(t for k, t in host.topics.items()
-                       if k in {o.name for o in host.node_cls.OUTPUTS})
+        outputs.update(
+            t for k, t in host.topics.items() if k in {o.name for o in host.node_cls.OUTPUTS}
+        )
     if diagnostics:
         outputs.add(DIAGNOSTICS_TOPIC)
     result = ReplayResult(out_path)
@@ -119,11 +133,15 @@ def replay(
         bag_topics = bag.topics()
         missing = [t for t in remaps if t not in bag_topics]
         if missing:
-            msg = f"--remap names topics not in {bag_path}: {missing} (bag has {sorted(bag_topics)})"
+            msg = (
+                f"--remap names topics not in {bag_path}: {missing} (bag has {sorted(bag_topics)})"
+            )
             raise ConfigError(msg)
         # Some recorders store topics without the leading slash; the graph resolves names.
         to_graph = {t: resolve_topic(remaps.get(t, t)) for t in bag_topics}
-        wanted = [t for t, g in to_graph.items() if g in graph_inputs or g in keep or g in TF_TOPICS]
+        wanted = [
+            t for t, g in to_graph.items() if g in graph_inputs or g in keep or g in TF_TOPICS
+        ]
         unfed = sorted(set(graph_inputs) - set(to_graph.values()) - outputs)
         if unfed:
             logger.warning("graph inputs not in the bag (nothing will arrive): %s", unfed)
@@ -138,8 +156,13 @@ def replay(
         if duration_s is not None:
             stop_ns = (start_ns or bag.start_ns) + round(duration_s * 1e9)
         total = sum(c.msgcount for c in bag.connections() if c.topic in wanted)
-        bar = tqdm(total=total, unit="msg", desc=f"replay {Path(bag_path).name}",
-                   disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+        bar = tqdm(
+            total=total,
+            unit="msg",
+            desc=f"replay {Path(bag_path).name}",
+            disable=not progress or not sys.stderr.isatty(),
+            file=sys.stderr,
+        )
         first_ns = last_ns = None
         for m in bag.messages(wanted, start_ns, stop_ns):
             first_ns = m.log_time_ns if first_ns is None else first_ns

@@ -49,8 +49,14 @@ class Pair(Node):
     )
     OUTPUTS: ClassVar = (Output("sum", "sum", IMG),)
     SYNCS: ClassVar = (
-        Sync(("left", "right"), "on_pair", approximate=True, slop_s=0.01, queue_size=5,
-             slop_param="slop_s"),
+        Sync(
+            ("left", "right"),
+            "on_pair",
+            approximate=True,
+            slop_s=0.01,
+            queue_size=5,
+            slop_param="slop_s",
+        ),
     )
     PARAMETERS: ClassVar = (Parameter("slop_s", "double", 0.01, "sync slop", 0.0, 1.0),)
 

@@ -36,7 +36,8 @@ def test_resolve_parameters_reads_wildcard_and_namespaced_keys(tmp_path: Path) -
 
 def test_resolve_parameters_raises_on_unknown_key_naming_file_and_key(tmp_path: Path) -> None:
     path = _write(tmp_path, "resize:\n  ros__parameters:\n    scale_wdth: 0.5\n")
-    with pytest.raises(ConfigError, match=r"resize\.yaml: resize\.ros__parameters\.scale_wdth: unknown"):
+    where = r"resize\.yaml: resize\.ros__parameters\.scale_wdth: unknown"
+    with pytest.raises(ConfigError, match=where):
         resolve_parameters(ResizeNode, "resize", files=(path,))
 
 

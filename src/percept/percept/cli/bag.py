@@ -17,11 +17,16 @@ EPILOG = """examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser("bag", help="inspect bags",
-                              description="Inspect rosbag2 (sqlite3, MCAP) and ROS 1 bags.")
+    p = subparsers.add_parser(
+        "bag", help="inspect bags", description="Inspect rosbag2 (sqlite3, MCAP) and ROS 1 bags."
+    )
     sub = p.add_subparsers(dest="bag_command", metavar="ACTION", required=True)
-    info = sub.add_parser("info", help="topics, types, counts, rates and gaps",
-                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    info = sub.add_parser(
+        "info",
+        help="topics, types, counts, rates and gaps",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     info.add_argument("bag", type=Path, help="bag folder or file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=run)

@@ -18,7 +18,9 @@ EPILOG = """examples:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = subparsers.add_parser(
-        "bench", help="benchmarks (codecs, ...)", epilog=EPILOG,
+        "bench",
+        help="benchmarks (codecs, ...)",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )

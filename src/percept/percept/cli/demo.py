@@ -23,14 +23,20 @@ def _default_cache() -> Path:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = subparsers.add_parser(
-        "demo", help="run the built-in sequence through every node and write a report",
+        "demo",
+        help="run the built-in sequence through every node and write a report",
         description="Generate (once, cached) the built-in sequence, replay it through the "
         "example robot's nodes, score the outputs and write an HTML report.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="where generated sequences are kept (default ~/.cache/percept)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="where generated sequences are kept (default ~/.cache/percept)",
+    )
     p.set_defaults(run=run)
 
 

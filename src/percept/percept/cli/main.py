@@ -23,11 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(
         prog="percept",
-        description="Percept: ROS 2 perception stack; replay, evaluate and benchmark "
-        "off-robot.",
+        description="Percept: ROS 2 perception stack; replay, evaluate and benchmark off-robot.",
     )
     parser.add_argument("--debug", action="store_true", help="full tracebacks, DEBUG logs")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars, warnings only"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"percept.cli.{name}")
@@ -42,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     try:
         status: int = args.run(args)
     except PerceptError as err:

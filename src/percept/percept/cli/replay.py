@@ -22,27 +22,48 @@ EPILOG = """examples:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = subparsers.add_parser(
-        "replay", help="run a robot's node graph on a bag, write outputs to MCAP",
+        "replay",
+        help="run a robot's node graph on a bag, write outputs to MCAP",
         description="Replay a bag through the node graph of a robot file, deterministically "
         "on bag time, and record what the nodes publish.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("bag", type=Path, help="input bag: rosbag2 folder, .db3, .mcap or ROS 1 .bag")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--robot", help="robot name: config/robots/<robot>.yaml")
     who.add_argument("--config", type=Path, help="path to a robot file")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output bag: NAME.mcap (one file) or a folder (rosbag2)")
-    p.add_argument("--remap", action="append", default=[], metavar="BAG_TOPIC:=TOPIC",
-                   help="feed a bag topic to a graph topic (repeatable)")
-    p.add_argument("--keep", action="append", default=[], metavar="TOPIC",
-                   help="also copy this input topic into the output (repeatable)")
-    p.add_argument("--start", type=float, default=None, metavar="S",
-                   help="skip S seconds from the bag start")
-    p.add_argument("--duration", type=float, default=None, metavar="S",
-                   help="replay at most S seconds")
-    p.add_argument("--no-diagnostics", action="store_true",
-                   help="do not record /diagnostics (then output bytes are identical run to run)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output bag: NAME.mcap (one file) or a folder (rosbag2)",
+    )
+    p.add_argument(
+        "--remap",
+        action="append",
+        default=[],
+        metavar="BAG_TOPIC:=TOPIC",
+        help="feed a bag topic to a graph topic (repeatable)",
+    )
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="also copy this input topic into the output (repeatable)",
+    )
+    p.add_argument(
+        "--start", type=float, default=None, metavar="S", help="skip S seconds from the bag start"
+    )
+    p.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="replay at most S seconds"
+    )
+    p.add_argument(
+        "--no-diagnostics",
+        action="store_true",
+        help="do not record /diagnostics (then output bytes are identical run to run)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(run=run)
 
@@ -70,13 +91,24 @@ def run(args: argparse.Namespace) -> int:
 
     robot = load_robot(args.config if args.config else args.robot)
     result = replay(
-        args.bag, args.out, robot, remaps=parse_remaps(args.remap), keep_inputs=args.keep,
-        start_s=args.start, duration_s=args.duration, diagnostics=not args.no_diagnostics,
-        overwrite=args.force, progress=not args.quiet,
+        args.bag,
+        args.out,
+        robot,
+        remaps=parse_remaps(args.remap),
+        keep_inputs=args.keep,
+        start_s=args.start,
+        duration_s=args.duration,
+        diagnostics=not args.no_diagnostics,
+        overwrite=args.force,
+        progress=not args.quiet,
     )
     log = logging.getLogger("percept.replay")
-    log.info("replayed %d messages (%.2f s of bag) in %.2f s wall", result.fed,
-             result.bag_duration_s, result.wall_s)
+    log.info(
+        "replayed %d messages (%.2f s of bag) in %.2f s wall",
+        result.fed,
+        result.bag_duration_s,
+        result.wall_s,
+    )
     for topic, count in sorted(result.written.items()):
         log.info("  wrote %6d  %s", count, topic)
     for status in result.diagnostics:

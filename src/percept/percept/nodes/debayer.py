@@ -23,14 +23,23 @@ class DebayerNode(Node):
     NAME = "debayer"
     DESCRIPTION = "Bayer / colour image_raw -> image_mono (mono8) and image_color (bgr8)"
     INPUTS: ClassVar[tuple[Input, ...]] = (
-        Input("image_raw", "image_raw", "sensor_msgs/msg/Image", SENSOR_DATA,
-              "raw camera image (bayer_*, mono, rgb/bgr)"),
+        Input(
+            "image_raw",
+            "image_raw",
+            "sensor_msgs/msg/Image",
+            SENSOR_DATA,
+            "raw camera image (bayer_*, mono, rgb/bgr)",
+        ),
     )
     OUTPUTS: ClassVar[tuple[Output, ...]] = (
-        Output("image_mono", "image_mono", "sensor_msgs/msg/Image", SENSOR_DATA,
-               "mono8 image"),
-        Output("image_color", "image_color", "sensor_msgs/msg/Image", SENSOR_DATA,
-               "bgr8 image (not published for mono input)"),
+        Output("image_mono", "image_mono", "sensor_msgs/msg/Image", SENSOR_DATA, "mono8 image"),
+        Output(
+            "image_color",
+            "image_color",
+            "sensor_msgs/msg/Image",
+            SENSOR_DATA,
+            "bgr8 image (not published for mono input)",
+        ),
     )
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
         Parameter("publish_mono", "bool", True, "publish image_mono"),
@@ -41,10 +50,10 @@ class DebayerNode(Node):
         """Convert one raw image."""
         out: dict[str, object] = {}
         try:
-            if self.params["publish_mono"]:
+            if self.param_bool("publish_mono"):
                 out["image_mono"] = codecs.convert_image(image, "mono8")
             is_colour = image.encoding.startswith("bayer_") or image.data.ndim == 3
-            if self.params["publish_color"] and is_colour:
+            if self.param_bool("publish_color") and is_colour:
                 out["image_color"] = codecs.convert_image(image, "bgr8")
         except CodecError as err:
             raise InputRejected(str(err)) from err

@@ -15,8 +15,13 @@ from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
 __all__ = ["ResizeNode"]
 
 # cv2 interpolation flags by image_proc's `interpolation` parameter value.
-_INTERPOLATION = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA,
-                  cv2.INTER_LANCZOS4)
+_INTERPOLATION = (
+    cv2.INTER_NEAREST,
+    cv2.INTER_LINEAR,
+    cv2.INTER_CUBIC,
+    cv2.INTER_AREA,
+    cv2.INTER_LANCZOS4,
+)
 
 
 class ResizeNode(Node):
@@ -30,41 +35,60 @@ class ResizeNode(Node):
     NAME = "resize"
     DESCRIPTION = "image + camera_info -> resized image + scaled camera_info"
     INPUTS: ClassVar[tuple[Input, ...]] = (
-        Input("image", "image/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA,
-              "image to resize"),
-        Input("camera_info", "image/camera_info", "sensor_msgs/msg/CameraInfo", SENSOR_DATA,
-              "calibration of the image"),
+        Input("image", "image/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA, "image to resize"),
+        Input(
+            "camera_info",
+            "image/camera_info",
+            "sensor_msgs/msg/CameraInfo",
+            SENSOR_DATA,
+            "calibration of the image",
+        ),
     )
     OUTPUTS: ClassVar[tuple[Output, ...]] = (
-        Output("image_out", "resize/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA,
-               "resized image"),
-        Output("camera_info_out", "resize/camera_info", "sensor_msgs/msg/CameraInfo",
-               SENSOR_DATA, "camera_info scaled to the resized image"),
+        Output(
+            "image_out", "resize/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA, "resized image"
+        ),
+        Output(
+            "camera_info_out",
+            "resize/camera_info",
+            "sensor_msgs/msg/CameraInfo",
+            SENSOR_DATA,
+            "camera_info scaled to the resized image",
+        ),
     )
     SYNCS: ClassVar[tuple[Sync, ...]] = (
-        Sync(("image", "camera_info"), "on_image_info", approximate=False, queue_size=5,
-             queue_size_param="queue_size"),
+        Sync(
+            ("image", "camera_info"),
+            "on_image_info",
+            approximate=False,
+            queue_size=5,
+            queue_size_param="queue_size",
+        ),
     )
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
-        Parameter("use_scale", "bool", True,
-                  "resize by scale_width/scale_height (true) or to width/height (false)"),
+        Parameter(
+            "use_scale",
+            "bool",
+            True,
+            "resize by scale_width/scale_height (true) or to width/height (false)",
+        ),
         Parameter("scale_width", "double", 1.0, "width factor", 0.01, 100.0),
         Parameter("scale_height", "double", 1.0, "height factor", 0.01, 100.0),
         Parameter("width", "integer", -1, "output width in pixels (-1: keep)", -1, 65535),
         Parameter("height", "integer", -1, "output height in pixels (-1: keep)", -1, 65535),
-        Parameter("interpolation", "integer", 1,
-                  "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4", 0, 4),
-        Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1,
-                  1000),
+        Parameter(
+            "interpolation", "integer", 1, "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4", 0, 4
+        ),
+        Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1, 1000),
     )
 
     def _target_size(self, width: int, height: int) -> tuple[int, int]:
-        if self.params["use_scale"]:
-            w = round(width * float(self.params["scale_width"]))  # type: ignore[arg-type]
-            h = round(height * float(self.params["scale_height"]))  # type: ignore[arg-type]
+        if self.param_bool("use_scale"):
+            w = round(width * self.param_float("scale_width"))
+            h = round(height * self.param_float("scale_height"))
         else:
-            w = int(self.params["width"])  # type: ignore[call-overload]
-            h = int(self.params["height"])  # type: ignore[call-overload]
+            w = self.param_int("width")
+            h = self.param_int("height")
             w = width if w < 0 else w
             h = height if h < 0 else h
         return max(w, 1), max(h, 1)
@@ -79,7 +103,7 @@ class ResizeNode(Node):
             )
             raise InputRejected(msg)
         w, h = self._target_size(image.width, image.height)
-        interp = _INTERPOLATION[int(self.params["interpolation"])]  # type: ignore[call-overload]
+        interp = _INTERPOLATION[self.param_int("interpolation")]
         data = image.data
         if data.dtype == np.float64 or data.dtype == np.int32:
             data = data.astype(np.float32)
@@ -90,7 +114,8 @@ class ResizeNode(Node):
         scale = np.diag([sx, sy, 1.0])
         new_model = replace(model, width=w, height=h, K=scale @ model.K, P=scale @ model.P)
         return {
-            "image_out": Image(image.header, image.encoding, resized.reshape(
-                (h, w, *image.data.shape[2:]))),
+            "image_out": Image(
+                image.header, image.encoding, resized.reshape((h, w, *image.data.shape[2:]))
+            ),
             "camera_info_out": CameraInfo(info.header, new_model),
         }

@@ -196,7 +196,9 @@ class NodeHost:
         except Exception as err:  # a codec bug must not kill the node either
             self.monitor.received(input_name, now, None)
             self.monitor.rejected(
-                input_name, f"undecodable: {type(err).__name__}: {err}", now,
+                input_name,
+                f"undecodable: {type(err).__name__}: {err}",
+                now,
                 self._topic(input_name),
             )
             return None
@@ -247,8 +249,10 @@ class NodeHost:
         stamp = stamp_of(obj)
         if stamp is None:
             self.monitor.rejected(
-                input_name, "headerless message cannot be synchronised",
-                self.services.now_ns(), self._topic(input_name),
+                input_name,
+                "headerless message cannot be synchronised",
+                self.services.now_ns(),
+                self._topic(input_name),
             )
             return
         self._syncs[gi].add(pos, stamp, obj)
@@ -336,4 +340,3 @@ class NodeHost:
         except Exception as err:
             self.monitor.failed(f"{self.name}.diagnostic_values", err, now)
         return self.monitor.status(now, extra)
-

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from percept import codecs
-from percept.domain import DiagnosticArray, Header
+from percept.domain import DiagnosticArray, Header, TransformStamped
 from percept.errors import CodecError, ConfigError, PerceptError
 from percept.geometry.tf import TfBuffer
 from percept.node import RELIABLE, QosProfile
@@ -80,7 +80,11 @@ class Envelope:
     __slots__ = ("_decoded", "msgtype", "obj", "raw", "recv_ns", "topic")
 
     def __init__(
-        self, topic: str, msgtype: str, recv_ns: int, raw: bytes | None = None,
+        self,
+        topic: str,
+        msgtype: str,
+        recv_ns: int,
+        raw: bytes | None = None,
         obj: object | None = None,
     ) -> None:
         """Wrap a message."""
@@ -218,7 +222,8 @@ class LocalRuntime:
         """
         node_name = name or node_cls.NAME
         remaps = dict(remaps or {})
-        declared = {s.name: s.topic for s in (*node_cls.INPUTS, *node_cls.OUTPUTS)}
+        declared = {s.name: s.topic for s in node_cls.INPUTS}
+        declared.update({s.name: s.topic for s in node_cls.OUTPUTS})
         unknown = [k for k in remaps if k not in declared and k not in declared.values()]
         if unknown:
             msg = (
@@ -238,9 +243,9 @@ class LocalRuntime:
             self._declare_type(topics[spec.name], spec.msg_type, node_name)
             pub = _Publisher(topics[spec.name], spec.msg_type, spec.qos)
             self._pubs[(id(host), spec.name)] = pub
-        for spec in node_cls.INPUTS:
-            self._declare_type(topics[spec.name], spec.msg_type, node_name)
-            sub = _Subscription(host, spec.name, topics[spec.name], spec.msg_type, spec.qos)
+        for ispec in node_cls.INPUTS:
+            self._declare_type(topics[ispec.name], ispec.msg_type, node_name)
+            sub = _Subscription(host, ispec.name, topics[ispec.name], ispec.msg_type, ispec.qos)
             self._subs.setdefault(sub.topic, []).append(sub)
             self._replay_latched(sub)
         for index, timer in enumerate(node_cls.TIMERS):
@@ -253,8 +258,9 @@ class LocalRuntime:
             msg = f"node {who}: topic {topic} is {known} elsewhere in the graph, not {msgtype}"
             raise ConfigError(msg)
 
-    def subscribe(self, topic: str, callback: Callable[[Envelope], None],
-                  qos: QosProfile = MONITOR) -> None:
+    def subscribe(
+        self, topic: str, callback: Callable[[Envelope], None], qos: QosProfile = MONITOR
+    ) -> None:
         """Call ``callback`` for every message on ``topic``, queued like a node's input.
 
         The default QoS (best effort, depth 1000) receives from every publisher, as
@@ -303,8 +309,15 @@ class LocalRuntime:
             if self.publish_diagnostics:
                 self.emit_diagnostics()
 
-    def feed(self, topic: str, msgtype: str, recv_ns: int, *, raw: bytes | None = None,
-             obj: object | None = None) -> None:
+    def feed(
+        self,
+        topic: str,
+        msgtype: str,
+        recv_ns: int,
+        *,
+        raw: bytes | None = None,
+        obj: object | None = None,
+    ) -> None:
         """Inject one external message (a bag message, a test message) at ``recv_ns``.
 
         The clock moves to ``recv_ns`` first; call ``spin_until_idle`` (or use
@@ -313,8 +326,15 @@ class LocalRuntime:
         self.advance_clock(recv_ns)
         self._put(Envelope(topic, msgtype, recv_ns, raw=raw, obj=obj), None)
 
-    def feed_and_spin(self, topic: str, msgtype: str, recv_ns: int, *,
-                      raw: bytes | None = None, obj: object | None = None) -> None:
+    def feed_and_spin(
+        self,
+        topic: str,
+        msgtype: str,
+        recv_ns: int,
+        *,
+        raw: bytes | None = None,
+        obj: object | None = None,
+    ) -> None:
         """``feed`` then ``spin_until_idle``."""
         self.feed(topic, msgtype, recv_ns, raw=raw, obj=obj)
         self.spin_until_idle()
@@ -341,7 +361,9 @@ class LocalRuntime:
             self._qos_warned.add(key)
             self.logger.warning(
                 "%s: reliable subscription %s cannot receive from a best-effort publisher "
-                "(incompatible QoS, as on ROS 2)", topic, sub.input_name,
+                "(incompatible QoS, as on ROS 2)",
+                topic,
+                sub.input_name,
             )
 
     def _enqueue(self, sub: _Subscription, env: Envelope) -> None:
@@ -363,8 +385,9 @@ class LocalRuntime:
     def _update_tf(self, env: Envelope) -> None:
         try:
             msg = env.message()
-            transforms = msg if isinstance(msg, tuple) else codecs.decode(env.msgtype, msg)
-            for t in transforms:  # type: ignore[union-attr]
+            decoded = msg if isinstance(msg, tuple) else codecs.decode(env.msgtype, msg)
+            transforms: tuple[TransformStamped, ...] = decoded  # type: ignore[assignment]
+            for t in transforms:
                 self.tf.set_transform(t, "local", static=env.topic == "/tf_static")
         except PerceptError as err:
             self.logger.warning("%s: TF message ignored: %s", env.topic, err)

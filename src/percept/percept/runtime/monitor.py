@@ -132,9 +132,7 @@ class NodeMonitor:
         if self.limiter.allow(key, now_ns):
             held = self.limiter.take_suppressed(key)
             more = f" ({held} more rejected since last report)" if held else ""
-            self.logger.warning(
-                "rejected message on %s: %s%s", topic or name, reason, more
-            )
+            self.logger.warning("rejected message on %s: %s%s", topic or name, reason, more)
 
     def dropped(self, name: str, count: int = 1) -> None:
         """Messages were dropped from an input queue (queue depth exceeded)."""
@@ -181,8 +179,8 @@ class NodeMonitor:
         oldest_recent = min(t for t in arrivals if t is not None)
         if now_ns - oldest_recent > self.stale_after_ns:
             return None  # an input went quiet: reported as stale instead
-        waited_from = since if since is not None else min(
-            self.inputs[n].arrivals_ns[0] for n in group.inputs
+        waited_from = (
+            since if since is not None else min(self.inputs[n].arrivals_ns[0] for n in group.inputs)
         )
         if now_ns - waited_from < self.stale_after_ns or first_all - waited_from < 0:
             return None
@@ -207,10 +205,7 @@ class NodeMonitor:
         """Problems right now; stall problems are also logged (rate-limited)."""
         problems: list[str] = []
         for name, stats in self.inputs.items():
-            if (
-                stats.last_recv_ns is not None
-                and now_ns - stats.last_recv_ns > self.stale_after_ns
-            ):
+            if stats.last_recv_ns is not None and now_ns - stats.last_recv_ns > self.stale_after_ns:
                 silent = (now_ns - stats.last_recv_ns) / _NS
                 problems.append(f"input {name} stale: nothing for {silent:.1f} s")
         for index in range(len(self.syncs)):

@@ -110,7 +110,8 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
         root = config_root or find_config_root()
         path = root / "config" / "robots" / f"{robot}.yaml"
     if not path.is_file():
-        available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+        folder = path.parent
+        available = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
         msg = f"{path}: no such robot file (robots here: {available})"
         raise ConfigError(msg)
     root = config_root or path.resolve().parents[2]
@@ -121,7 +122,9 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
         raise ConfigError(msg) from err
     _expect(isinstance(doc, dict), f"{path}:", "must be a mapping")
     unknown = set(doc) - _TOP_KEYS
-    _expect(not unknown, f"{path}:", f"unknown keys {sorted(unknown)}; expected {sorted(_TOP_KEYS)}")
+    _expect(
+        not unknown, f"{path}:", f"unknown keys {sorted(unknown)}; expected {sorted(_TOP_KEYS)}"
+    )
     name = str(doc.get("robot", path.stem))
     nodes_doc = doc.get("nodes") or []
     _expect(isinstance(nodes_doc, list), f"{path}: nodes", "must be a list")
@@ -133,13 +136,19 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
         bad = set(item) - _NODE_KEYS
         _expect(not bad, where, f"unknown keys {sorted(bad)}; expected {sorted(_NODE_KEYS)}")
         node_type = item.get("type")
-        _expect(node_type in NODE_TYPES, f"{where}.type",
-                f"must be one of {sorted(NODE_TYPES)}, got {node_type!r}")
+        _expect(
+            node_type in NODE_TYPES,
+            f"{where}.type",
+            f"must be one of {sorted(NODE_TYPES)}, got {node_type!r}",
+        )
         node_cls = load_node_class(str(node_type))
         node_name = str(item.get("name", node_cls.NAME))
         namespace = str(item.get("namespace", ""))
-        full = "/".join(p for p in (str(doc.get("namespace", "")).strip("/"),
-                                    namespace.strip("/"), node_name) if p)
+        full = "/".join(
+            p
+            for p in (str(doc.get("namespace", "")).strip("/"), namespace.strip("/"), node_name)
+            if p
+        )
         _expect(full not in seen, f"{where}.name", f"{full!r} is used twice")
         seen.add(full)
         files: list[Path] = []
@@ -156,17 +165,38 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
         remaps = item.get("remappings") or {}
         _expect(isinstance(remaps, dict), f"{where}.remappings", "must be a mapping")
         threads = item.get("threads", 0)
-        _expect(type(threads) is int and threads >= 0, f"{where}.threads",
-                f"must be an integer >= 0, got {threads!r}")
+        _expect(
+            type(threads) is int and threads >= 0,
+            f"{where}.threads",
+            f"must be an integer >= 0, got {threads!r}",
+        )
         params = resolve_parameters(
-            node_cls, node_name, namespace, tuple(files), overrides,
+            node_cls,
+            node_name,
+            namespace,
+            tuple(files),
+            overrides,
             overrides_where=f"{where}.parameters",
         )
-        entries.append(NodeEntry(str(node_type), node_cls, node_name, namespace, params,
-                                 tuple(files), {str(k): str(v) for k, v in remaps.items()},
-                                 threads))
+        entries.append(
+            NodeEntry(
+                str(node_type),
+                node_cls,
+                node_name,
+                namespace,
+                params,
+                tuple(files),
+                {str(k): str(v) for k, v in remaps.items()},
+                threads,
+            )
+        )
     record = doc.get("record") or []
     _expect(isinstance(record, list), f"{path}: record", "must be a list of topics")
-    return RobotConfig(name, path, str(doc.get("description", "")),
-                       str(doc.get("namespace", "")), tuple(entries),
-                       tuple(str(t) for t in record))
+    return RobotConfig(
+        name,
+        path,
+        str(doc.get("description", "")),
+        str(doc.get("namespace", "")),
+        tuple(entries),
+        tuple(str(t) for t in record),
+    )
