@@ -20,30 +20,16 @@ The algorithm, per input message:
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+
+from percept.sync.base import SynchronizerBase, check_int
 
 __all__ = ["ExactTimeSynchronizer"]
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` if it is an ``int`` (not ``bool``) >= ``minimum``.
-
-    Raises:
-        ValueError: if it is not.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an int, got {type(value).__name__} {value!r}"
-        raise ValueError(msg)
-    if value < minimum:
-        msg = f"{name} must be >= {minimum}, got {value}"
-        raise ValueError(msg)
-    return value
-
-
-class ExactTimeSynchronizer:
+class ExactTimeSynchronizer(SynchronizerBase):
     """Emit one tuple of messages, one per input, whenever all inputs share a stamp.
 
     Same observable behaviour as ``message_filters.TimeSynchronizer`` (Python, Jazzy and
@@ -83,27 +69,7 @@ class ExactTimeSynchronizer:
         Raises:
             ValueError: if an argument is out of range.
         """
-        self._n_inputs = _check_int("n_inputs", n_inputs, 1)
-        self._queue_size = _check_int("queue_size", queue_size, 1)
-        if not callable(callback):
-            msg = f"callback must be callable, got {type(callback).__name__}"
-            raise ValueError(msg)
-        self._callback = callback
-        self._lock = threading.Lock()
-        self._queues: list[dict[int, object]] = [{} for _ in range(n_inputs)]
-        self._latest: list[int | None] = [None] * n_inputs
-        self.sets_emitted = 0
-        self.dropped = 0
-
-    @property
-    def n_inputs(self) -> int:
-        """Number of inputs."""
-        return self._n_inputs
-
-    @property
-    def queue_size(self) -> int:
-        """Messages kept per input."""
-        return self._queue_size
+        super().__init__(n_inputs, queue_size, callback)
 
     def add(self, index: int, stamp_ns: int, msg: object) -> None:
         """Feed one message; may call the callback.
@@ -117,7 +83,7 @@ class ExactTimeSynchronizer:
             ValueError: if ``index`` or ``stamp_ns`` is out of range.
         """
         self._check_index(index)
-        _check_int("stamp_ns", stamp_ns, 0)
+        check_int("stamp_ns", stamp_ns, 0)
         with self._lock:
             self._store(index, stamp_ns, msg)
             shared = set(self._queues[0]).intersection(*self._queues[1:])
@@ -127,46 +93,3 @@ class ExactTimeSynchronizer:
             for msgs in matched:
                 self.sets_emitted += 1
                 self._callback(msgs)
-
-    def reset(self) -> None:
-        """Forget queued messages and latest stamps (counters are kept)."""
-        with self._lock:
-            for queue in self._queues:
-                queue.clear()
-            self._latest = [None] * self._n_inputs
-
-    def queued(self) -> tuple[int, ...]:
-        """Messages waiting per input."""
-        with self._lock:
-            return tuple(len(queue) for queue in self._queues)
-
-    def latest_stamps(self) -> tuple[int | None, ...]:
-        """Largest stamp (ns) seen per input since the last reset, ``None`` if none yet.
-
-        Kept after matching, so diagnostics can show stamp offsets between inputs that
-        arrive but never synchronise.
-        """
-        with self._lock:
-            return tuple(self._latest)
-
-    def _check_index(self, index: int) -> None:
-        if isinstance(index, bool) or not isinstance(index, int):
-            msg = f"index must be an int, got {type(index).__name__} {index!r}"
-            raise ValueError(msg)
-        if not 0 <= index < self._n_inputs:
-            msg = f"index must be in [0, {self._n_inputs - 1}], got {index}"
-            raise ValueError(msg)
-
-    def _store(self, index: int, stamp_ns: int, msg: object) -> None:
-        """Queue a message and trim the queue, as message_filters does (lock held)."""
-        latest = self._latest[index]
-        if latest is None or stamp_ns > latest:
-            self._latest[index] = stamp_ns
-        queue = self._queues[index]
-        if stamp_ns in queue:
-            # dict assignment keeps the key's original position, as upstream.
-            self.dropped += 1
-        queue[stamp_ns] = msg
-        while len(queue) > self._queue_size:
-            del queue[min(queue)]
-            self.dropped += 1
