@@ -227,3 +227,17 @@ def test_tf_topics_feed_the_buffer() -> None:
     rt.feed_and_spin("/tf_static", "tf2_msgs/msg/TFMessage", 0, obj=tf)
     pose = rt.lookup_transform("base_link", "camera", 0)
     np.testing.assert_allclose(pose.translation_m, [0.1, 0, 0.5])
+
+
+def test_rejection_warns_then_clears_while_counters_keep_history() -> None:
+    rt = LocalRuntime(publish_diagnostics=False)
+    host = rt.add_node(Relay, params(Relay))
+    rt.feed_and_spin("/image_in", IMG, 0, obj=image(0, 255))  # rejected by the node
+    status = host.diagnostics()
+    assert status.level == DiagnosticLevel.WARN
+    for i in range(1, 40):  # 3.9 s of good input at 10 Hz
+        t = i * 100 * MS
+        rt.feed_and_spin("/image_in", IMG, t, obj=image(t, 1))
+    status = host.diagnostics()
+    assert status.level == DiagnosticLevel.OK
+    assert dict(status.values)["image_in.rejected"] == "1"

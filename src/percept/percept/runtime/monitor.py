@@ -52,6 +52,7 @@ class InputStats:
     rejected: int = 0
     dropped: int = 0
     last_reason: str = ""
+    last_reject_ns: int | None = None
     last_recv_ns: int | None = None
     last_stamp_ns: int | None = None
     arrivals_ns: deque[int] = field(default_factory=lambda: deque(maxlen=50))
@@ -128,6 +129,7 @@ class NodeMonitor:
         stats = self.inputs[name]
         stats.rejected += 1
         stats.last_reason = reason
+        stats.last_reject_ns = now_ns
         key = f"reject:{name}"
         if self.limiter.allow(key, now_ns):
             held = self.limiter.take_suppressed(key)
@@ -241,13 +243,18 @@ class NodeMonitor:
         ]
         values += [(f"{k}.published", str(v)) for k, v in sorted(self.published.items())]
         values += list(extra)
-        rejected = sum(s.rejected for s in self.inputs.values())
+        # Only recent rejections raise the level; the counters keep the history.
+        rejected = sum(
+            s.rejected
+            for s in self.inputs.values()
+            if s.last_reject_ns is not None and now_ns - s.last_reject_ns <= self.stale_after_ns
+        )
         if self.errors:
             level, message = DiagnosticLevel.ERROR, f"{self.errors} callback errors"
         elif problems:
             level, message = DiagnosticLevel.WARN, "; ".join(problems)
         elif rejected:
-            level, message = DiagnosticLevel.WARN, f"{rejected} inputs rejected"
+            level, message = DiagnosticLevel.WARN, "inputs rejected in the last seconds"
         else:
             level, message = DiagnosticLevel.OK, "ok"
         return DiagnosticStatus(
