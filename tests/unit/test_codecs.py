@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from plain_factory import PlainFactory
 from rosbags.image import compressed_image_to_cvimage, message_to_cvimage
 
 from percept import codecs
@@ -55,32 +56,6 @@ from percept.geometry.pose import Pose
 from percept.typestore import RosbagsFactory, get_typestore
 
 HEADER = Header(stamp_ns=1_700_000_000_123_456_789, frame_id="camera_optical_frame")
-
-
-class PlainFactory:
-    """Mimics rclpy: checks field names, uint8[] as array('B'), float64[] as array('d')."""
-
-    def new(self, msgtype: str, /, **fields: object) -> object:
-        expected = {name for name, _ in get_typestore().fielddefs[msgtype][1]}
-        assert set(fields) == expected, (msgtype, sorted(fields), sorted(expected))
-        return SimpleNamespace(**fields)
-
-    def uint8_array(self, buf: Any, /) -> object:
-        out = array.array("B")
-        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
-        return out
-
-    def int8_array(self, buf: Any, /) -> object:
-        out = array.array("b")
-        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
-        return out
-
-    def float_array(self, values: Any, /, *, fixed: bool) -> object:
-        values = np.asarray(values, dtype=np.float64)
-        return values.copy() if fixed else array.array("d", values.tobytes())
-
-    def byte(self, value: int, /) -> object:
-        return bytes([value])
 
 
 def _rng() -> np.random.Generator:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import array
 import copy
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
+from plain_factory import PlainFactory
 
 from percept.codecs import SUPPORTED_TYPES, decode, encode, make_point_cloud
 from percept.domain import (
@@ -39,30 +39,6 @@ from percept.typestore import RosbagsFactory, get_typestore
 VARIANTS_PER_TYPE = 1000
 CDR_VARIANTS_PER_TYPE = 200
 HEADER = Header(1_000_000_123, "frame")
-
-
-class PlainFactory:
-    """rclpy-like attribute messages (array('B') / array('d') / bytes for ``byte``)."""
-
-    def new(self, msgtype: str, /, **fields: object) -> object:
-        return SimpleNamespace(**fields)
-
-    def uint8_array(self, buf: Any, /) -> object:
-        out = array.array("B")
-        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
-        return out
-
-    def int8_array(self, buf: Any, /) -> object:
-        out = array.array("b")
-        out.frombytes(memoryview(np.ascontiguousarray(buf)).cast("B"))
-        return out
-
-    def float_array(self, values: Any, /, *, fixed: bool) -> object:
-        values = np.asarray(values, dtype=np.float64)
-        return values.copy() if fixed else array.array("d", values.tobytes())
-
-    def byte(self, value: int, /) -> object:
-        return bytes([value])
 
 
 def _domain_samples() -> dict[str, object]:
