@@ -29,6 +29,7 @@ setup(
         "pyyaml>=6",
         "rosbags>=0.10",
         "tqdm>=4.60",
+        "open3d>=0.18",
     ],
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],
