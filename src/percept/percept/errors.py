@@ -11,6 +11,7 @@ __all__ = [
     "CalibrationError",
     "CodecError",
     "ConfigError",
+    "EvalError",
     "InputRejected",
     "PerceptError",
     "TransformError",
@@ -35,6 +36,10 @@ class CodecError(PerceptError):
 
 class BagError(PerceptError):
     """A bag cannot be opened, read or written."""
+
+
+class EvalError(PerceptError):
+    """Data cannot be scored: no matching stamps, missing ground truth, unreadable files."""
 
 
 class TransformError(PerceptError):
