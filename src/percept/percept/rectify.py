@@ -1,0 +1,795 @@
+"""Rectification: undistort and rectify camera images with cached fixed-point remap tables.
+
+The maps are built the way ``image_geometry.PinholeCameraModel`` builds them for
+image_proc and stereo_image_proc: ``cv2.initUndistortRectifyMap`` (or
+``cv2.fisheye.initUndistortRectifyMap`` for ``equidistant``) with the camera's K, D, the
+rectification rotation R and the first three columns of the projection P as the new
+camera matrix, at the binned resolution, then cropped to the region of interest. They are
+converted once to OpenCV's fixed-point format (``CV_16SC2`` + interpolation table), the
+fast path of ``cv2.remap``, and kept until the camera model changes.
+
+A rectified image is a pinhole image whose camera_info is ``K = P[:3, :3]``, ``D = 0``,
+``R = I`` and the same P (:func:`rectified_model`). Stereo pairs are rectified either
+with the R and P a stereo calibration wrote into their camera_infos (what
+stereo_image_proc expects) or from two intrinsics and the extrinsics between them
+(:func:`stereo_rectify`, Bouguet's method as ``cv2.stereoRectify``).
+
+Pixel coordinates are ``uv`` (x = column, y = row); images are (H, W) or (H, W, C).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from percept.errors import CalibrationError
+from percept.geometry.camera import DISTORTION_MODELS, CameraModel
+from percept.geometry.pose import Pose
+
+__all__ = [
+    "INTERPOLATIONS",
+    "Rectifier",
+    "RectifyMaps",
+    "StereoRectifier",
+    "check_rectifiable",
+    "compute_rectify_maps",
+    "expected_image_size",
+    "optimal_projection",
+    "rectified_model",
+    "rectify_image",
+    "stereo_extrinsics",
+    "stereo_rectify",
+]
+
+logger = logging.getLogger(__name__)
+
+#: image_proc's ``interpolation`` values are OpenCV's flags: 0 nearest, 1 linear,
+#: 2 cubic, 3 area (``cv2.remap`` does linear for it), 4 lanczos4.
+INTERPOLATIONS: tuple[int, ...] = (
+    cv2.INTER_NEAREST,
+    cv2.INTER_LINEAR,
+    cv2.INTER_CUBIC,
+    cv2.INTER_AREA,
+    cv2.INTER_LANCZOS4,
+)
+_PINHOLE = ("plumb_bob", "rational_polynomial")
+# Points undistorted along the image border to find the valid and the full region:
+# one every few pixels is far denser than OpenCV's 9 x 9 grid.
+_BORDER_STEP_PX = 4
+_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
+# cv2.remap supports these element types.
+_REMAP_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+
+_ModelKey = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RectifyMaps:
+    """Fixed-point remap tables of one camera, and what they produce.
+
+    Attributes:
+        map1: (H, W, 2) int16 source pixel (x, y) of every output pixel (``CV_16SC2``),
+            rounded to the nearest pixel for nearest-neighbour maps, else the integer
+            part; H, W are the output image size (binned, region of interest).
+        map2: (H, W) uint16 index into OpenCV's sub-pixel interpolation table, None for
+            nearest-neighbour maps; None with ``map1`` too when ``identity``.
+        interpolation: the OpenCV interpolation flag these maps are for.
+        source: the raw camera model the maps were computed from.
+        rectified: camera model of the rectified image (:func:`rectified_model`).
+        valid_roi: (x, y, width, height) of the largest axis-aligned rectangle of the
+            output image whose pixels all come from inside the raw image, pixels.
+        identity: True when rectification does nothing (pinhole model with D = 0,
+            R = I and P[:3, :3] = K): images pass through unchanged.
+    """
+
+    map1: npt.NDArray[np.int16] | None
+    map2: npt.NDArray[np.uint16] | None
+    interpolation: int
+    source: CameraModel
+    rectified: CameraModel
+    valid_roi: tuple[int, int, int, int]
+    identity: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the images these maps take and give, pixels."""
+        return expected_image_size(self.source)
+
+
+def _binning(model: CameraModel) -> tuple[int, int]:
+    # sensor_msgs/CameraInfo: binning 0 and 1 both mean no binning.
+    return max(model.binning_x, 1), max(model.binning_y, 1)
+
+
+def _has_roi(model: CameraModel) -> bool:
+    roi = model.roi
+    return bool(
+        roi.x_offset
+        or roi.y_offset
+        or (roi.width and roi.width != model.width)
+        or (roi.height and roi.height != model.height)
+    )
+
+
+def expected_image_size(model: CameraModel) -> tuple[int, int]:
+    """(width, height) of the raw images a camera_info describes, pixels.
+
+    The region of interest when one is set, else the full resolution, divided by the
+    binning, as image_geometry computes it.
+
+    >>> import numpy as np
+    >>> expected_image_size(CameraModel(640, 480, "plumb_bob", np.eye(3), binning_x=2))
+    (320, 480)
+    """
+    bx, by = _binning(model)
+    if _has_roi(model):
+        width = model.roi.width or model.width
+        height = model.roi.height or model.height
+    else:
+        width, height = model.width, model.height
+    return width // bx, height // by
+
+
+def check_rectifiable(model: CameraModel) -> None:
+    """Raise unless ``model`` is a calibration that images can be rectified with.
+
+    Args:
+        model: the camera_info's model.
+
+    Raises:
+        CalibrationError: naming the camera_info field: a size that is not positive,
+            NaN/Inf in K, D, R or P, fx or fy not > 0, an empty or unsupported
+            distortion_model, D empty or of the wrong length, P[:3, :3] not a camera
+            matrix, or a region of interest outside the image.
+    """
+    if model.width <= 0 or model.height <= 0:
+        msg = f"width x height must be positive, got {model.width}x{model.height}"
+        raise CalibrationError(msg)
+    for name in ("K", "D", "R", "P"):
+        if not np.isfinite(getattr(model, name)).all():
+            msg = f"{name} has NaN or Inf: {getattr(model, name).ravel().tolist()}"
+            raise CalibrationError(msg)
+    if not (model.K[0, 0] > 0 and model.K[1, 1] > 0 and model.K[2, 2] != 0):
+        msg = (
+            f"K is not a calibration (fx={model.K[0, 0]}, fy={model.K[1, 1]}, "
+            f"K[2][2]={model.K[2, 2]}); expected fx, fy > 0 (uncalibrated camera?)"
+        )
+        raise CalibrationError(msg)
+    if not model.distortion_model:
+        msg = (
+            "distortion_model is empty (uncalibrated camera); expected one of "
+            f"{sorted(DISTORTION_MODELS)}"
+        )
+        raise CalibrationError(msg)
+    counts = DISTORTION_MODELS.get(model.distortion_model)
+    if counts is None:
+        msg = (
+            f"distortion_model {model.distortion_model!r} is not supported; expected one "
+            f"of {sorted(DISTORTION_MODELS)}"
+        )
+        raise CalibrationError(msg)
+    if model.D.size not in counts:
+        need = " or ".join(map(str, counts))
+        what = "is empty (missing distortion)" if model.D.size == 0 else "has"
+        got = "" if model.D.size == 0 else f" {model.D.size} coefficients"
+        msg = f"D {what}{got}; {model.distortion_model} needs {need} coefficients"
+        raise CalibrationError(msg)
+    if not (model.P[0, 0] > 0 and model.P[1, 1] > 0 and model.P[2, 2] != 0):
+        msg = (
+            f"P is not a projection (P[0][0]={model.P[0, 0]}, P[1][1]={model.P[1, 1]}, "
+            f"P[2][2]={model.P[2, 2]}); expected the rectified camera matrix in P[:3, :3] "
+            "(a mono camera has P = [K | 0])"
+        )
+        raise CalibrationError(msg)
+    roi = model.roi
+    if _has_roi(model) and (
+        roi.x_offset + (roi.width or model.width) > model.width
+        or roi.y_offset + (roi.height or model.height) > model.height
+    ):
+        msg = (
+            f"roi {roi.width}x{roi.height}+{roi.x_offset}+{roi.y_offset} lies outside "
+            f"the {model.width}x{model.height} image"
+        )
+        raise CalibrationError(msg)
+
+
+def rectified_model(model: CameraModel, P: npt.ArrayLike | None = None) -> CameraModel:
+    """The camera_info of images rectified with ``model``: K = P[:3, :3], D = 0, R = I.
+
+    P, size, binning and region of interest stay as they are, as image_proc and
+    stereo_image_proc leave them. The distortion model is kept with all coefficients
+    zero, except ``equidistant``, which becomes ``plumb_bob``: a rectified fisheye
+    image is a pinhole image, and an equidistant model with D = 0 is not the identity.
+
+    Args:
+        model: the raw camera model.
+        P: (3, 4) float64 projection to use instead of ``model.P``.
+
+    Returns:
+        The rectified camera model.
+    """
+    new_P = model.P if P is None else np.asarray(P, dtype=np.float64).reshape(3, 4)
+    if model.distortion_model == "equidistant":
+        name, n_coeffs = "plumb_bob", 5
+    else:
+        name, n_coeffs = model.distortion_model, model.D.size
+    return replace(
+        model,
+        distortion_model=name,
+        K=new_P[:, :3].copy(),
+        D=np.zeros(n_coeffs),
+        R=np.eye(3),
+        P=new_P.copy(),
+    )
+
+
+def _is_identity(model: CameraModel) -> bool:
+    return (
+        model.distortion_model in _PINHOLE
+        and not model.D.any()
+        and bool(np.array_equal(model.R, np.eye(3)))
+        and bool(np.array_equal(model.P[:, :3], model.K))
+    )
+
+
+def _binned(model: CameraModel) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """K and P at the binned resolution, as image_geometry scales them."""
+    bx, by = _binning(model)
+    scale = np.diag([1.0 / bx, 1.0 / by, 1.0])
+    return scale @ model.K, scale @ model.P
+
+
+def _undistort(
+    model: CameraModel,
+    K: npt.NDArray[np.float64],
+    pixels_uv: npt.NDArray[np.float64],
+    P3: npt.NDArray[np.float64] | None,
+) -> npt.NDArray[np.float64]:
+    """Raw pixels -> rectified pixels (P3 given) or normalised coordinates after R."""
+    pts = np.ascontiguousarray(pixels_uv, dtype=np.float64).reshape(-1, 1, 2)
+    if model.distortion_model == "equidistant":
+        out = cv2.fisheye.undistortPoints(
+            pts, K, model.D, R=model.R, P=P3, criteria=_UNDISTORT_CRITERIA
+        )
+    else:
+        out = cv2.undistortPoints(pts, K, model.D, R=model.R, P=P3, criteria=_UNDISTORT_CRITERIA)
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
+
+def _border_points(
+    x0: float, y0: float, width: int, height: int
+) -> tuple[npt.NDArray[np.float64], ...]:
+    """Pixel centres along the left, right, top and bottom edges of a window, (N, 2) each."""
+    xs = np.unique(np.append(np.arange(0, width, _BORDER_STEP_PX), width - 1)) + x0
+    ys = np.unique(np.append(np.arange(0, height, _BORDER_STEP_PX), height - 1)) + y0
+    x1, y1 = x0 + width - 1, y0 + height - 1
+    left = np.stack([np.full_like(ys, x0), ys], axis=1)
+    right = np.stack([np.full_like(ys, x1), ys], axis=1)
+    top = np.stack([xs, np.full_like(xs, y0)], axis=1)
+    bottom = np.stack([xs, np.full_like(xs, y1)], axis=1)
+    return left, right, top, bottom
+
+
+def _rectangles(
+    model: CameraModel,
+    K: npt.NDArray[np.float64],
+    window: tuple[float, float, int, int],
+    P3: npt.NDArray[np.float64] | None,
+) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
+    """Inner and outer (x0, y0, x1, y1) rectangles of a raw window's undistorted image.
+
+    The inner rectangle holds only points that come from inside the window, the outer
+    one every such point (OpenCV's ``icvGetRectangles``, on a denser border).
+    """
+    edges = [_undistort(model, K, pts, P3) for pts in _border_points(*window)]
+    left, right, top, bottom = edges
+    every = np.concatenate(edges)
+    every = every[np.isfinite(every).all(axis=1)]
+    if every.size == 0:
+        msg = "no border pixel of the image undistorts to a finite point"
+        raise CalibrationError(msg)
+    inner = (
+        float(np.nanmax(left[:, 0])),
+        float(np.nanmax(top[:, 1])),
+        float(np.nanmin(right[:, 0])),
+        float(np.nanmin(bottom[:, 1])),
+    )
+    outer = (
+        float(every[:, 0].min()),
+        float(every[:, 1].min()),
+        float(every[:, 0].max()),
+        float(every[:, 1].max()),
+    )
+    return inner, outer
+
+
+def optimal_projection(model: CameraModel, alpha: float) -> npt.NDArray[np.float64]:
+    """A projection P for ``model`` that keeps only valid pixels (0) or all pixels (1).
+
+    ``cv2.getOptimalNewCameraMatrix`` for every distortion model and with the camera's
+    rectification rotation R: ``alpha = 0`` maps the largest rectangle of valid pixels
+    onto the whole image, ``alpha = 1`` maps the whole raw image into the rectified one
+    (black corners), values between interpolate. P's last column is carried over in the
+    new camera's units.
+
+    Args:
+        model: the raw camera model (full resolution; binning and ROI are ignored).
+        alpha: free scaling parameter, 0..1.
+
+    Returns:
+        (3, 4) float64 projection matrix.
+
+    Raises:
+        ValueError: alpha outside 0..1.
+        CalibrationError: the model is not rectifiable (:func:`check_rectifiable`).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        msg = f"alpha must be within 0..1, got {alpha}"
+        raise ValueError(msg)
+    check_rectifiable(model)
+    w, h = model.width, model.height
+    inner, outer = _rectangles(model, model.K, (0.0, 0.0, w, h), None)
+    new_K = np.eye(3)
+    for axis, size in ((0, w), (1, h)):
+        f_in = (size - 1) / (inner[axis + 2] - inner[axis])
+        f_out = (size - 1) / (outer[axis + 2] - outer[axis])
+        c_in, c_out = -f_in * inner[axis], -f_out * outer[axis]
+        new_K[axis, axis] = (1.0 - alpha) * f_in + alpha * f_out
+        new_K[axis, 2] = (1.0 - alpha) * c_in + alpha * c_out
+    P = np.zeros((3, 4))
+    P[:, :3] = new_K
+    P[:, 3] = new_K @ np.linalg.solve(model.P[:, :3], model.P[:, 3])
+    return P
+
+
+def compute_rectify_maps(
+    model: CameraModel,
+    *,
+    interpolation: int = cv2.INTER_LINEAR,
+    P: npt.ArrayLike | None = None,
+) -> RectifyMaps:
+    """Fixed-point rectification maps for one camera, as image_geometry computes them.
+
+    Maps are computed at the binned resolution with K and P scaled by the binning,
+    then cropped to the region of interest (the rectified image of a region is the same
+    window of the full rectified image, as image_geometry does).
+
+    Args:
+        model: the raw camera model (R and P as calibration wrote them).
+        interpolation: OpenCV flag the maps will be used with; nearest-neighbour maps
+            round to the nearest source pixel and have no interpolation table.
+        P: (3, 4) float64 projection to rectify to instead of ``model.P``.
+
+    Returns:
+        The maps, the rectified model and the valid region.
+
+    Raises:
+        CalibrationError: the model is not rectifiable (:func:`check_rectifiable`).
+        ValueError: unknown interpolation flag.
+    """
+    if interpolation not in INTERPOLATIONS:
+        msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
+        raise ValueError(msg)
+    if P is not None:
+        model = replace(model, P=np.asarray(P, dtype=np.float64).reshape(3, 4))
+    check_rectifiable(model)
+    rectified = rectified_model(model)
+    out_w, out_h = expected_image_size(model)
+    if _is_identity(model):
+        return RectifyMaps(None, None, interpolation, model, rectified, (0, 0, out_w, out_h), True)
+    bx, by = _binning(model)
+    K_b, P_b = _binned(model)
+    full_size = (model.width // bx, model.height // by)
+    P3 = np.ascontiguousarray(P_b[:, :3])
+    if model.distortion_model == "equidistant":
+        map_x, map_y = cv2.fisheye.initUndistortRectifyMap(
+            K_b, model.D, model.R, P3, full_size, cv2.CV_32FC1
+        )
+    else:
+        map_x, map_y = cv2.initUndistortRectifyMap(
+            K_b, model.D, model.R, P3, full_size, cv2.CV_32FC1
+        )
+    rx, ry = model.roi.x_offset // bx, model.roi.y_offset // by
+    if _has_roi(model):
+        # The output window's pixels sample the same window of the raw sensor image.
+        map_x = map_x[ry : ry + out_h, rx : rx + out_w] - np.float32(rx)
+        map_y = map_y[ry : ry + out_h, rx : rx + out_w] - np.float32(ry)
+    nearest = interpolation == cv2.INTER_NEAREST
+    map1, map2 = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, nninterpolation=nearest)
+    inner, _ = _rectangles(model, K_b, (float(rx), float(ry), out_w, out_h), P3)
+    x0 = max(math.ceil(inner[0] - rx), 0)
+    y0 = max(math.ceil(inner[1] - ry), 0)
+    x1 = min(math.floor(inner[2] - rx), out_w - 1)
+    y1 = min(math.floor(inner[3] - ry), out_h - 1)
+    valid_roi = (x0, y0, max(x1 - x0 + 1, 0), max(y1 - y0 + 1, 0))
+    logger.debug(
+        "rectification maps %dx%d (%s, interpolation %d), valid %s",
+        out_w,
+        out_h,
+        model.distortion_model,
+        interpolation,
+        valid_roi,
+    )
+    return RectifyMaps(
+        cast("npt.NDArray[np.int16]", map1),
+        None if nearest else cast("npt.NDArray[np.uint16]", map2),
+        interpolation,
+        model,
+        rectified,
+        valid_roi,
+        False,
+    )
+
+
+def rectify_image(image: npt.NDArray[np.generic], maps: RectifyMaps) -> npt.NDArray[np.generic]:
+    """Rectify one image with precomputed maps (one ``cv2.remap`` into a new array).
+
+    Pixels that come from outside the raw image are 0, NaN for float images (as
+    image_geometry fills them).
+
+    Args:
+        image: (H, W) or (H, W, C) raw image, C <= 4, uint8 / uint16 / int16 / float32 /
+            float64 (mono or colour; channel order is kept). May be read-only.
+        maps: from :func:`compute_rectify_maps` for this camera.
+
+    Returns:
+        The rectified image, same shape and dtype. With identity maps the input array
+        itself, not a copy (treat both as read-only).
+
+    Raises:
+        ValueError: the image size differs from the maps' or its dtype cannot be
+            remapped.
+    """
+    width, height = maps.size
+    if image.shape[:2] != (height, width):
+        msg = (
+            f"image is {image.shape[1] if image.ndim > 1 else 0}x{image.shape[0]} but the "
+            f"camera model gives {width}x{height} (size, binning, roi)"
+        )
+        raise ValueError(msg)
+    if image.dtype.type not in _REMAP_DTYPES or (image.ndim == 3 and image.shape[2] > 4):
+        msg = f"cannot rectify {image.dtype} images with shape {image.shape}"
+        raise ValueError(msg)
+    if maps.identity:
+        return image
+    assert maps.map1 is not None
+    border = math.nan if image.dtype.kind == "f" else 0
+    # The stubs want an array for map2; None is what OpenCV takes for "no table".
+    out: npt.NDArray[np.generic] = cv2.remap(
+        cast("Any", image),
+        maps.map1,
+        cast("Any", maps.map2),
+        maps.interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border,
+    )
+    return out
+
+
+def _model_key(model: CameraModel) -> _ModelKey:
+    return (
+        model.width,
+        model.height,
+        model.distortion_model,
+        model.K.tobytes(),
+        model.D.tobytes(),
+        model.R.tobytes(),
+        model.P.tobytes(),
+        model.binning_x,
+        model.binning_y,
+        model.roi,
+    )
+
+
+class Rectifier:
+    """Rectifies images of one camera, computing its maps only when the model changes.
+
+    Args:
+        interpolation: OpenCV interpolation flag (:data:`INTERPOLATIONS`).
+        alpha: None to rectify to the camera_info's P (image_proc); 0..1 to rectify to
+            :func:`optimal_projection` instead (0 valid pixels only, 1 all pixels).
+
+    Raises:
+        ValueError: unknown interpolation or alpha outside 0..1.
+    """
+
+    def __init__(
+        self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
+    ) -> None:
+        """Create a rectifier with an empty cache."""
+        if interpolation not in INTERPOLATIONS:
+            msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
+            raise ValueError(msg)
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            msg = f"alpha must be None or within 0..1, got {alpha}"
+            raise ValueError(msg)
+        self.interpolation = interpolation
+        self.alpha = alpha
+        #: how many times maps were computed (a camera model change each after the first).
+        self.computed = 0
+        self._key: _ModelKey | None = None
+        self._maps: RectifyMaps | None = None
+
+    def maps(self, model: CameraModel) -> RectifyMaps:
+        """The maps for ``model``: cached unless the model differs from the last one.
+
+        Raises:
+            CalibrationError: the model is not rectifiable.
+        """
+        key = _model_key(model)
+        if self._maps is None or key != self._key:
+            P = None if self.alpha is None else optimal_projection(model, self.alpha)
+            self._maps = compute_rectify_maps(model, interpolation=self.interpolation, P=P)
+            self._key = key
+            self.computed += 1
+        return self._maps
+
+    def rectify(
+        self, image: npt.NDArray[np.generic], model: CameraModel
+    ) -> tuple[npt.NDArray[np.generic], CameraModel]:
+        """Rectify one image of the camera ``model`` describes.
+
+        Args:
+            image: (H, W) or (H, W, C) raw image (see :func:`rectify_image`).
+            model: its camera model.
+
+        Returns:
+            (rectified image, rectified camera model).
+
+        Raises:
+            CalibrationError: the model is not rectifiable.
+            ValueError: the image does not fit the model or cannot be remapped.
+        """
+        maps = self.maps(model)
+        return rectify_image(image, maps), maps.rectified
+
+
+def stereo_rectify(
+    left: CameraModel, right: CameraModel, T_right_left: Pose, *, alpha: float = 0.0
+) -> tuple[CameraModel, CameraModel]:
+    """Rectify a calibrated stereo pair: fill R and P of both camera models.
+
+    Bouguet's method: ``cv2.stereoRectify`` for pinhole models (plumb_bob,
+    rational_polynomial), ``cv2.fisheye.stereoRectify`` (``balance = alpha``) for
+    equidistant, with zero disparity at infinity (same principal point in both
+    rectified images). The right P carries ``P[0, 3] = -fx * baseline``.
+
+    Args:
+        left: left camera intrinsics (K, D; R and P are replaced).
+        right: right camera intrinsics, same size and distortion family as ``left``.
+        T_right_left: pose of the left camera in the right camera's optical frame (takes
+            left-frame points to the right frame; OpenCV's stereo R, T).
+        alpha: 0 keeps only pixels valid in both images, 1 keeps every source pixel.
+
+    Returns:
+        (left, right) camera models with R and P of the rectified pair.
+
+    Raises:
+        CalibrationError: a model is not rectifiable, the sizes or distortion
+            families differ, or the baseline is zero.
+        ValueError: alpha outside 0..1.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        msg = f"alpha must be within 0..1, got {alpha}"
+        raise ValueError(msg)
+    for side, model in (("left", left), ("right", right)):
+        try:
+            check_rectifiable(replace(model, P=np.hstack([model.K, np.zeros((3, 1))])))
+        except CalibrationError as err:
+            msg = f"{side} camera: {err}"
+            raise CalibrationError(msg) from err
+    if (left.width, left.height) != (right.width, right.height):
+        msg = (
+            f"left is {left.width}x{left.height} but right is {right.width}x{right.height}; "
+            "stereo rectification needs one image size"
+        )
+        raise CalibrationError(msg)
+    fisheye = {m.distortion_model == "equidistant" for m in (left, right)}
+    if len(fisheye) != 1:
+        msg = (
+            f"left is {left.distortion_model} and right is {right.distortion_model}; "
+            "stereo rectification needs both equidistant or both pinhole models"
+        )
+        raise CalibrationError(msg)
+    T = T_right_left.as_matrix()
+    R, t = T[:3, :3].copy(), T[:3, 3].reshape(3, 1).copy()
+    if float(np.linalg.norm(t)) == 0.0:
+        msg = "T_right_left has zero translation: a stereo pair needs a baseline"
+        raise CalibrationError(msg)
+    size = (left.width, left.height)
+    if fisheye == {True}:
+        R1, R2, P1, P2, _Q = cv2.fisheye.stereoRectify(
+            left.K,
+            left.D,
+            right.K,
+            right.D,
+            size,
+            R,
+            t,
+            cv2.CALIB_ZERO_DISPARITY,
+            newImageSize=size,
+            balance=alpha,
+            fov_scale=1.0,
+        )
+    else:
+        R1, R2, P1, P2, _Q, _roi1, _roi2 = cv2.stereoRectify(
+            left.K,
+            left.D,
+            right.K,
+            right.D,
+            size,
+            R,
+            t,
+            flags=cv2.CALIB_ZERO_DISPARITY,
+            alpha=alpha,
+        )
+    return (
+        replace(left, R=np.asarray(R1, np.float64), P=np.asarray(P1, np.float64)),
+        replace(right, R=np.asarray(R2, np.float64), P=np.asarray(P2, np.float64)),
+    )
+
+
+def stereo_extrinsics(left: CameraModel, right: CameraModel) -> Pose:
+    """``T_right_left`` of a rectified pair, recovered from its camera_infos' R and P.
+
+    With rectified frames ``X_rect = R @ X_raw`` and ``P = K' [I | t]`` in a common
+    rectified frame, ``T_right_left = [R_r^T R_l | R_r^T (t_r - t_l)]``. The inverse
+    of :func:`stereo_rectify` for the extrinsics.
+
+    Args:
+        left: left camera_info model (R, P as stereo calibration wrote them).
+        right: right camera_info model.
+
+    Returns:
+        Pose of the left camera in the right camera's optical frame.
+
+    Raises:
+        CalibrationError: a P has no invertible camera matrix.
+    """
+    t: list[npt.NDArray[np.float64]] = []
+    for side, model in (("left", left), ("right", right)):
+        try:
+            t.append(np.asarray(np.linalg.solve(model.P[:, :3], model.P[:, 3]), np.float64))
+        except np.linalg.LinAlgError as err:
+            msg = f"{side} camera_info P[:3, :3] is singular: {model.P.tolist()}"
+            raise CalibrationError(msg) from err
+    T = np.eye(4)
+    T[:3, :3] = right.R.T @ left.R
+    T[:3, 3] = right.R.T @ (t[1] - t[0])
+    return Pose.from_matrix(T)
+
+
+def _pose_key(T: Pose | None) -> tuple[bytes, bytes] | None:
+    if T is None:
+        return None
+    return T.translation_m.tobytes(), T.quat_xyzw.tobytes()
+
+
+class StereoRectifier:
+    """Rectifies stereo pairs, computing both cameras' maps only when a model changes.
+
+    Without extrinsics the camera_infos' own R and P are used, as stereo_image_proc
+    does; the pair must then be a rectified calibration (the right P has a baseline).
+    With ``T_right_left`` (or with ``alpha``), rectification is computed here by
+    :func:`stereo_rectify`.
+
+    Args:
+        interpolation: OpenCV interpolation flag (:data:`INTERPOLATIONS`).
+        alpha: None to keep R and P of the camera_infos (when no extrinsics are given);
+            0..1 to rectify again with that free scaling.
+
+    Raises:
+        ValueError: unknown interpolation or alpha outside 0..1.
+    """
+
+    def __init__(
+        self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
+    ) -> None:
+        """Create a stereo rectifier with an empty cache."""
+        if interpolation not in INTERPOLATIONS:
+            msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
+            raise ValueError(msg)
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            msg = f"alpha must be None or within 0..1, got {alpha}"
+            raise ValueError(msg)
+        self.interpolation = interpolation
+        self.alpha = alpha
+        #: how many times the pair's maps were computed.
+        self.computed = 0
+        self._key: tuple[object, ...] | None = None
+        self._maps: tuple[RectifyMaps, RectifyMaps] | None = None
+
+    def maps(
+        self, left: CameraModel, right: CameraModel, T_right_left: Pose | None = None
+    ) -> tuple[RectifyMaps, RectifyMaps]:
+        """Maps of both cameras, cached unless a model or the extrinsics changed.
+
+        Args:
+            left: left camera model.
+            right: right camera model.
+            T_right_left: extrinsics of an unrectified pair (see :func:`stereo_rectify`),
+                None to use the camera_infos' R and P.
+
+        Returns:
+            (left maps, right maps); their ``rectified`` models are the rectified
+            camera_infos of the pair.
+
+        Raises:
+            CalibrationError: a model is not rectifiable, or without extrinsics the
+                pair carries no stereo rectification.
+        """
+        key = (_model_key(left), _model_key(right), _pose_key(T_right_left))
+        if self._maps is None or key != self._key:
+            self._maps = self._compute(left, right, T_right_left)
+            self._key = key
+            self.computed += 1
+        return self._maps
+
+    def _compute(
+        self, left: CameraModel, right: CameraModel, T_right_left: Pose | None
+    ) -> tuple[RectifyMaps, RectifyMaps]:
+        if T_right_left is None:
+            for side, model in (("left", left), ("right", right)):
+                try:
+                    check_rectifiable(model)
+                except CalibrationError as err:
+                    msg = f"{side} camera_info: {err}"
+                    raise CalibrationError(msg) from err
+            if not right.P[:2, 3].any():
+                msg = (
+                    "right camera_info P has no baseline (P[0][3] = P[1][3] = 0): the pair "
+                    "carries no stereo rectification; calibrate it as a stereo pair or give "
+                    "the extrinsics"
+                )
+                raise CalibrationError(msg)
+            if self.alpha is not None:
+                T_right_left = stereo_extrinsics(left, right)
+        if T_right_left is not None:
+            left, right = stereo_rectify(left, right, T_right_left, alpha=self.alpha or 0.0)
+        out = []
+        for side, model in (("left", left), ("right", right)):
+            try:
+                out.append(compute_rectify_maps(model, interpolation=self.interpolation))
+            except CalibrationError as err:
+                msg = f"{side} camera_info: {err}"
+                raise CalibrationError(msg) from err
+        return out[0], out[1]
+
+    def rectify(
+        self,
+        left_image: npt.NDArray[np.generic],
+        right_image: npt.NDArray[np.generic],
+        left: CameraModel,
+        right: CameraModel,
+        T_right_left: Pose | None = None,
+    ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], CameraModel, CameraModel]:
+        """Rectify one stereo pair.
+
+        Args:
+            left_image: (H, W) or (H, W, C) raw left image (see :func:`rectify_image`).
+            right_image: raw right image.
+            left: left camera model.
+            right: right camera model.
+            T_right_left: extrinsics of an unrectified pair, or None (see :meth:`maps`).
+
+        Returns:
+            (left rectified, right rectified, left rectified model, right rectified
+            model).
+
+        Raises:
+            CalibrationError: see :meth:`maps`.
+            ValueError: an image does not fit its model or cannot be remapped.
+        """
+        left_maps, right_maps = self.maps(left, right, T_right_left)
+        return (
+            rectify_image(left_image, left_maps),
+            rectify_image(right_image, right_maps),
+            left_maps.rectified,
+            right_maps.rectified,
+        )
