@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-__all__ = ["THREADS_ENV", "debayer", "main", "resize"]
+__all__ = ["THREADS_ENV", "debayer", "main", "rectify", "resize", "stereo_rectify"]
 
 #: OpenCV threads of the process, set by the launch file from the robot file's
 #: ``threads`` (0 or unset: OpenCV's default).
@@ -58,3 +58,13 @@ def debayer() -> int:
 def resize() -> int:
     """``percept_resize``."""
     return main("resize")
+
+
+def rectify() -> int:
+    """``percept_rectify``."""
+    return main("rectify")
+
+
+def stereo_rectify() -> int:
+    """``percept_stereo_rectify``."""
+    return main("stereo_rectify")

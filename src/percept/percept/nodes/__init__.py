@@ -19,6 +19,8 @@ __all__ = ["NODE_TYPES", "load_node_class"]
 NODE_TYPES: dict[str, str] = {
     "debayer": "percept.nodes.debayer:DebayerNode",
     "resize": "percept.nodes.resize:ResizeNode",
+    "rectify": "percept.nodes.rectify:RectifyNode",
+    "stereo_rectify": "percept.nodes.rectify:StereoRectifyNode",
 }
 
 
