@@ -38,6 +38,7 @@ from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.node import RELIABLE, Input, Node
 from percept.nodes.debayer import DebayerNode
+from percept.nodes.rectify import RectifyNode
 from percept.nodes.resize import ResizeNode
 from percept.runtime.local import LocalRuntime
 from percept.runtime.params import resolve_parameters
@@ -207,6 +208,8 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
         (DebayerNode, "image_raw", "sensor_msgs/msg/Image"),
         (ResizeNode, "image", "sensor_msgs/msg/Image"),
         (ResizeNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
+        (RectifyNode, "image", "sensor_msgs/msg/Image"),
+        (RectifyNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
     ],
 )
 def test_real_nodes_survive_1000_malformed_messages(
