@@ -156,8 +156,11 @@ def distort_normalized(
 @functools.lru_cache(maxsize=4)
 def _ray_grid(
     key: tuple[int, int, str, tuple[float, ...], tuple[float, ...]], supersample: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Rays (z = 1) of every sub-pixel sample of a camera, and which ones are valid."""
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Normalised ray coordinates x/z, y/z of every sub-pixel sample, (H*s, W*s) each.
+
+    NaN where the model cannot be inverted (outside its valid field of view).
+    """
     width, height, distortion_model, k_flat, d = key
     model = CameraModel(width, height, distortion_model, np.asarray(k_flat), np.asarray(d))
     s = supersample
@@ -172,9 +175,12 @@ def _ray_grid(
     # The inverse is iterative: keep only rays that project back onto their pixel.
     back = project_points(rays, model)
     valid = np.linalg.norm(back - pixels, axis=1) < _ROUND_TRIP_TOL_PX
-    rays.setflags(write=False)
-    valid.setflags(write=False)
-    return rays, valid
+    xy[~valid] = np.nan
+    ray_x = xy[:, 0].reshape(height * s, width * s).astype(np.float32)
+    ray_y = xy[:, 1].reshape(height * s, width * s).astype(np.float32)
+    ray_x.setflags(write=False)
+    ray_y.setflags(write=False)
+    return ray_x, ray_y
 
 
 def render_plane(
@@ -224,25 +230,29 @@ def render_plane(
         tuple(model.K.ravel().tolist()),
         tuple(model.D.tolist()),
     )
-    rays, valid_rays = _ray_grid(key, s)
+    ray_x, ray_y = _ray_grid(key, s)
 
+    # Rays (x, y, 1) and plane points (qx, qy, 1) are related by the homography
+    # H = [r1 r2 t] (camera = H @ plane, scaled by the depth): plane = H^-1 @ ray, whose
+    # third component is 1 / depth, positive in front of the camera. The texture's
+    # pixel scale (pixel centres at integers) is folded into the same matrix.
     T = T_cam_plane.as_matrix()
-    R, t = T[:3, :3], T[:3, 3]
-    normal = R[:, 2]
-    denom = rays @ normal
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = (normal @ t) / denom
-    valid = valid_rays & np.isfinite(depth) & (depth > 0)
-    points_cam = rays * depth[:, None]
-    points_plane = (points_cam - t) @ R  # R^T (p - t), row vectors
-
+    H = np.column_stack([T[:3, 0], T[:3, 1], T[:3, 3]])
     tex_h, tex_w = tex.shape[:2]
-    map_x = points_plane[:, 0] * (tex_w / size_m[0]) - 0.5
-    map_y = points_plane[:, 1] * (tex_h / size_m[1]) - 0.5
-    map_x[~valid] = -1e4
-    map_y[~valid] = -1e4
-    map_x = map_x.reshape(height * s, width * s).astype(np.float32)
-    map_y = map_y.reshape(height * s, width * s).astype(np.float32)
+    to_texture = np.array(
+        [[tex_w / size_m[0], 0.0, -0.5], [0.0, tex_h / size_m[1], -0.5], [0.0, 0.0, 1.0]]
+    )
+    try:
+        M = (to_texture @ np.linalg.inv(H)).astype(np.float32)
+    except np.linalg.LinAlgError:  # the camera centre lies on the plane: seen edge-on
+        M = np.zeros((3, 3), dtype=np.float32)
+    w = M[2, 0] * ray_x + M[2, 1] * ray_y + M[2, 2]
+    in_front = w > 1e-9  # NaN rays (outside the model's valid field) compare False
+    w = np.where(in_front, w, np.float32(1.0))
+    map_x = np.where(in_front, (M[0, 0] * ray_x + M[0, 1] * ray_y + M[0, 2]) / w, -1e4)
+    map_y = np.where(in_front, (M[1, 0] * ray_x + M[1, 1] * ray_y + M[1, 2]) / w, -1e4)
+    map_x = map_x.astype(np.float32, copy=False)
+    map_y = map_y.astype(np.float32, copy=False)
     border = (background,) * 3 if tex.ndim == 3 else background
     fine = cv2.remap(
         tex,
@@ -254,8 +264,9 @@ def render_plane(
     )
     if s == 1:
         return np.asarray(fine, dtype=np.uint8)
-    blocks = fine.reshape(height, s, width, s, *fine.shape[2:]).astype(np.float32)
-    return np.asarray(np.rint(blocks.mean(axis=(1, 3))), dtype=np.uint8)
+    # INTER_AREA with an integer factor is the exact s x s block mean.
+    small = cv2.resize(fine, (width, height), interpolation=cv2.INTER_AREA)
+    return np.asarray(small, dtype=np.uint8)
 
 
 def chessboard_texture(
