@@ -1,0 +1,10 @@
+"""Scoring runs against ground truth: trajectories, disparity/depth, detections, maps.
+
+Each metric lives in its own module and works on plain arrays and domain objects:
+:mod:`~percept.eval.trajectory` (ATE/RPE as evo), :mod:`~percept.eval.detection`
+(COCO mAP as pycocotools), :mod:`~percept.eval.disparity` (Middlebury bad-N, EPE,
+depth error by range), :mod:`~percept.eval.occupancy` (map IoU) and
+:mod:`~percept.eval.latency` (per-node latency from /diagnostics).
+"""
+
+__all__ = ["detection", "disparity", "latency", "occupancy", "trajectory"]
