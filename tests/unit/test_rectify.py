@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -353,3 +355,24 @@ def test_stereo_rectify_raises_on_mixed_models_and_zero_baseline() -> None:
         stereo_rectify(left, right, Pose.identity())
     with pytest.raises(CalibrationError, match=r"right camera: K is not a calibration"):
         stereo_rectify(left, replace(right, K=np.zeros((3, 3))), T_right_left)
+
+
+def test_rectify_benchmark_cli_reports_node_and_bare_remap_per_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from percept.cli.main import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "rectify", "--repeats", "2", "--threads", "1", "--json", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    for encoding in ("mono8", "bgr8"):
+        prefix = f"rectify_{encoding}_1280x720"
+        assert results[f"{prefix}.node_ms"] > 0
+        assert results[f"{prefix}.bare_remap_ms"] > 0
+        ratio = results[f"{prefix}.node_ms"] / results[f"{prefix}.bare_remap_ms"]
+        assert results[f"{prefix}.node_vs_remap"] == pytest.approx(ratio)
+        assert results[f"{prefix}.maps_computed"] == 1
+    report = capsys.readouterr().out
+    assert "rectify_mono8_1280x720" in report
+    assert "rectify_bgr8_1280x720" in report
+    assert results["opencv_threads"] == 1

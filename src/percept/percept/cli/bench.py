@@ -12,6 +12,7 @@ __all__ = ["add_parser", "run"]
 EPILOG = """examples:
   percept bench codecs
   percept bench codecs --repeats 100 --json out/bench_codecs.json
+  percept bench rectify --repeats 200 --threads 1
 """
 
 
@@ -19,23 +20,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the subcommand."""
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks (codecs, ...)",
+        help="benchmarks (codecs, rectify)",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )
-    p.add_argument("target", choices=["codecs"], help="what to benchmark")
+    p.add_argument("target", choices=["codecs", "rectify"], help="what to benchmark")
     p.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    p.add_argument(
+        "--threads", type=int, default=None, help="OpenCV threads (rectify; default: OpenCV's)"
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept bench``."""
-    from percept.benchmark.codecs import format_report, run_codec_benchmark
+    if args.target == "rectify":
+        from percept.benchmark.rectify import format_rectify_report, run_rectify_benchmark
 
-    results = run_codec_benchmark(repeats=args.repeats)
-    sys.stdout.write(format_report(results) + "\n")
+        results = run_rectify_benchmark(repeats=args.repeats, threads=args.threads)
+        report = format_rectify_report(results)
+    else:
+        from percept.benchmark.codecs import format_report, run_codec_benchmark
+
+        results = run_codec_benchmark(repeats=args.repeats)
+        report = format_report(results)
+    sys.stdout.write(report + "\n")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,199 @@
+"""Benchmark of the rectify node against a bare ``cv2.remap`` with the same maps.
+
+A 1280x720 plumb_bob camera with strong distortion; frames in ``mono8`` and ``bgr8``.
+Each repetition times, back to back, one frame through the node in the local runtime
+(image and camera_info as ROS messages: decode, exact-time pairing, the callback, the
+publish to a subscriber) and one bare ``cv2.remap`` of the same pixels with the same
+fixed-point maps, so machine load affects both alike. The ratio of the medians says
+what the node costs on top of the remap itself (target <= 1.2).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from percept import codecs
+from percept.domain import CameraInfo, Header, Image
+from percept.geometry.camera import CameraModel
+from percept.nodes.rectify import RectifyNode
+from percept.runtime.local import Envelope, LocalRuntime
+from percept.runtime.params import resolve_parameters
+from percept.typestore import RosbagsFactory, get_typestore
+
+__all__ = ["ENCODINGS", "format_rectify_report", "run_rectify_benchmark"]
+
+logger = logging.getLogger(__name__)
+
+WIDTH, HEIGHT = 1280, 720
+#: encoding -> channels of the benchmarked frames.
+ENCODINGS: dict[str, int] = {"mono8": 1, "bgr8": 3}
+_IMAGE = "sensor_msgs/msg/Image"
+_INFO = "sensor_msgs/msg/CameraInfo"
+_STAMP0_NS = 1_700_000_000_000_000_000
+
+
+def benchmark_camera() -> CameraModel:
+    """The 1280x720 camera of the benchmark: plumb_bob, barrel distortion, mono P = [K | 0]."""
+    K = np.array([[700.0, 0.0, 641.5], [0.0, 702.0, 358.0], [0.0, 0.0, 1.0]])
+    D = np.array([-0.30, 0.10, 0.0008, -0.0005, -0.015])
+    return CameraModel(
+        WIDTH, HEIGHT, "plumb_bob", K, D, np.eye(3), np.hstack([K, np.zeros((3, 1))])
+    )
+
+
+def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) -> dict[str, float]:
+    model = benchmark_camera()
+    runtime = LocalRuntime(publish_diagnostics=False)
+    host = runtime.add_node(RectifyNode, resolve_parameters(RectifyNode, RectifyNode.NAME))
+    got: list[Envelope] = []  # the last rectified frame only: frames are 1-3 MB
+    published = [0]
+
+    def keep_last(env: Envelope) -> None:
+        got[:] = [env]
+        published[0] += 1
+
+    runtime.subscribe(host.topics["image_rect"], keep_last)
+    factory = RosbagsFactory(get_typestore())
+    image_topic, info_topic = host.topics["image"], host.topics["camera_info"]
+
+    def messages(stamp_ns: int) -> tuple[object, object]:
+        header = Header(stamp_ns, "camera_optical_frame")
+        # Encoding into rosbags messages keeps a view of the pixels (no copy); the node
+        # decodes them as it would decode messages read from a bag.
+        return (
+            codecs.encode(_IMAGE, Image(header, encoding, pixels), factory),
+            codecs.encode(_INFO, CameraInfo(header, model), factory),
+        )
+
+    node = host.node
+    assert isinstance(node, RectifyNode)
+    node_times: list[float] = []
+    bare_times: list[float] = []
+
+    def through_node(stamp_ns: int) -> float:
+        image_msg, info_msg = messages(stamp_ns)
+        start = time.perf_counter()
+        runtime.feed_and_spin(info_topic, _INFO, stamp_ns, obj=info_msg)
+        runtime.feed_and_spin(image_topic, _IMAGE, stamp_ns, obj=image_msg)
+        return time.perf_counter() - start
+
+    # The first frame warms caches and makes the node compute its maps; the bare remap
+    # then uses those very arrays.
+    through_node(_STAMP0_NS)
+    maps = node.rectifier.maps(model)
+    map1, map2 = maps.map1, maps.map2
+    assert map1 is not None
+    assert map2 is not None
+    reference = cv2.remap(pixels, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    out = got[-1].obj
+    if not isinstance(out, Image) or not np.array_equal(out.data, reference):
+        msg = f"{encoding}: node output differs from the bare remap"
+        raise RuntimeError(msg)
+
+    kept: list[object] = []
+
+    def bare() -> float:
+        start = time.perf_counter()
+        out = cv2.remap(pixels, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        elapsed = time.perf_counter() - start
+        # Hold the frame until the next one, as the node's subscriber holds its output:
+        # both then write each frame into freshly allocated memory.
+        kept[:] = [out]
+        return elapsed
+
+    for i in range(1, repeats + 1):
+        stamp_ns = _STAMP0_NS + i * 33_000_000
+        # Alternate which goes first, so that neither always finds the pixels in cache.
+        if i % 2:
+            node_times.append(through_node(stamp_ns))
+            bare_times.append(bare())
+        else:
+            bare_times.append(bare())
+            node_times.append(through_node(stamp_ns))
+    if published[0] != repeats + 1:
+        msg = f"{encoding}: {published[0]} rectified frames for {repeats + 1} inputs"
+        raise RuntimeError(msg)
+    node_ms = statistics.median(node_times) * 1e3
+    bare_ms = statistics.median(bare_times) * 1e3
+    prefix = f"rectify_{encoding}_{WIDTH}x{HEIGHT}"
+    return {
+        f"{prefix}.node_ms": node_ms,
+        f"{prefix}.bare_remap_ms": bare_ms,
+        f"{prefix}.node_vs_remap": node_ms / bare_ms,
+        f"{prefix}.maps_computed": float(node.rectifier.computed),
+    }
+
+
+def run_rectify_benchmark(repeats: int = 50, threads: int | None = None) -> dict[str, float]:
+    """Time the rectify node per 1280x720 frame against a bare ``cv2.remap``.
+
+    Args:
+        repeats: timed frames per encoding (after one warm-up frame); medians reported.
+        threads: OpenCV threads for the run (restored afterwards), None for OpenCV's
+            default; the robot file sets the same per node.
+
+    Returns:
+        Flat mapping per encoding (``mono8``, ``bgr8``):
+        ``rectify_<encoding>_1280x720.node_ms`` (median ms per frame through the local
+        runtime, decode to publish), ``.bare_remap_ms`` (median ms of ``cv2.remap`` with
+        the same fixed-point maps), ``.node_vs_remap`` (their ratio) and
+        ``.maps_computed`` (how often the node built maps: 1); plus ``repeats`` and
+        ``opencv_threads``.
+
+    Raises:
+        ValueError: repeats < 1.
+        RuntimeError: the node's output differs from the bare remap, or a frame was
+            not published.
+    """
+    if repeats < 1:
+        msg = f"repeats must be >= 1, got {repeats}"
+        raise ValueError(msg)
+    before = cv2.getNumThreads()
+    if threads is not None:
+        cv2.setNumThreads(threads)
+    rng = np.random.default_rng(0)
+    results: dict[str, float] = {
+        "repeats": float(repeats),
+        "opencv_threads": float(cv2.getNumThreads()),
+    }
+    try:
+        for encoding, channels in ENCODINGS.items():
+            shape = (HEIGHT, WIDTH) if channels == 1 else (HEIGHT, WIDTH, channels)
+            pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+            results |= _bench_encoding(encoding, pixels, repeats)
+    finally:
+        cv2.setNumThreads(before)
+    logger.debug("rectify benchmark: %s", results)
+    return results
+
+
+def format_rectify_report(results: dict[str, float]) -> str:
+    """A text table of :func:`run_rectify_benchmark` results, one row per encoding.
+
+    Args:
+        results: as returned by :func:`run_rectify_benchmark`.
+
+    Returns:
+        Multi-line table: payload, node ms, bare remap ms, ratio.
+    """
+    lines = [f"{'payload':<26} {'node ms':>10} {'remap ms':>10} {'x remap':>8}"]
+    for encoding in ENCODINGS:
+        prefix = f"rectify_{encoding}_{WIDTH}x{HEIGHT}"
+        node_ms = results.get(f"{prefix}.node_ms")
+        if node_ms is None:
+            continue
+        bare_ms = results[f"{prefix}.bare_remap_ms"]
+        ratio = results[f"{prefix}.node_vs_remap"]
+        lines.append(f"{prefix:<26} {node_ms:>10.3f} {bare_ms:>10.3f} {ratio:>8.2f}")
+    if "repeats" in results:
+        lines.append(
+            f"(median of {int(results['repeats'])} frames each, OpenCV threads "
+            f"{int(results.get('opencv_threads', 0))}; target ratio <= 1.2)"
+        )
+    return "\n".join(lines)
