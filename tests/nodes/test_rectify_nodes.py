@@ -188,6 +188,11 @@ BAD_MONO = [
     ),
     ("bayer", {"encoding": "bayer_rggb8"}, "Bayer mosaic; debayer it first"),
     ("int32", {"image": np.zeros((H, W), np.int32), "encoding": "32SC1"}, "cannot be rectified"),
+    (
+        "5 channels",
+        {"image": np.zeros((H, W, 5), np.uint8), "encoding": "8UC5"},
+        "5 channels\\) cannot be rectified",
+    ),
 ]
 
 

@@ -50,10 +50,11 @@ def _check_image(image: Image, where: str) -> None:
             "(rectify image_mono or image_color)"
         )
         raise InputRejected(msg)
-    if image.data.dtype.str[1:] not in _REMAP_DTYPES:
+    channels = image.data.shape[2] if image.data.ndim == 3 else 1
+    if image.data.dtype.str[1:] not in _REMAP_DTYPES or channels > 4:
         msg = (
-            f"{where}: encoding {image.encoding} ({image.data.dtype}) cannot be rectified; "
-            "expected 8U, 16U, 16S, 32F or 64F pixels"
+            f"{where}: encoding {image.encoding} ({image.data.dtype}, {channels} channels) "
+            "cannot be rectified; expected 8U, 16U, 16S, 32F or 64F pixels, <= 4 channels"
         )
         raise InputRejected(msg)
 
