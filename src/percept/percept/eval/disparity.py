@@ -1,0 +1,433 @@
+"""Disparity and depth accuracy in the Middlebury conventions; PFM and scaled-PNG files.
+
+Scoring follows the Middlebury v3 SDK (``evaldisp``): pixels whose ground truth is
+unknown are left out; an estimate that is missing (a hole: Inf, NaN, or 0 in a PNG)
+counts as an error in ``bad_*_total`` and is left out of ``bad_*_valid``, EPE and RMS; a
+pixel is bad when ``|d - d_gt| > threshold`` (strictly). Density is the share of scored
+pixels that have an estimate.
+
+File conventions: PFM (Middlebury 2014 and later) stores float disparities, Inf =
+unknown; 8- and 16-bit PNGs (Middlebury 2001-2006, KITTI) store ``disparity * scale``
+with 0 = unknown (Middlebury 2006 third size: scale 3, 2003 quarter size: 4, KITTI: 256).
+Readers return float32 disparities with Inf where unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from percept.errors import EvalError
+
+__all__ = [
+    "DEFAULT_BANDS_M",
+    "DEFAULT_THRESHOLDS_PX",
+    "DepthBand",
+    "DisparityMetrics",
+    "depth_error_by_band",
+    "depth_from_disparity",
+    "disparity_error_map",
+    "disparity_from_depth",
+    "disparity_metrics",
+    "read_disparity",
+    "read_pfm",
+    "write_disparity_png",
+    "write_pfm",
+]
+
+FloatArray = npt.NDArray[np.float32]
+
+#: Middlebury's bad-pixel thresholds, pixels.
+DEFAULT_THRESHOLDS_PX: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+#: Ground-truth depth bands for the relative depth error, metres [lo, hi).
+DEFAULT_BANDS_M: tuple[tuple[float, float], ...] = ((0.0, 2.0), (2.0, 5.0), (5.0, 10.0))
+
+
+# --------------------------------------------------------------------------- files
+
+_PFM_HEADER = re.compile(rb"^(PF|Pf)\s+(\d+)\s+(\d+)\s+([-+0-9.eE]+)\s", re.ASCII)
+
+
+def read_pfm(path: Path | str) -> FloatArray:
+    """Read a Portable Float Map (Middlebury ``disp0GT.pfm``).
+
+    Rows are stored bottom to top; the sign of the scale field gives the byte order
+    (negative: little-endian).
+
+    Returns:
+        (H, W) float32 for ``Pf`` or (H, W, 3) float32 for ``PF``, top row first.
+
+    Raises:
+        EvalError: not a PFM file or truncated data.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        msg = f"{p}: cannot read PFM: {err}"
+        raise EvalError(msg) from err
+    match = _PFM_HEADER.match(raw)
+    if match is None:
+        msg = f"{p}: not a PFM file (header must be 'Pf' or 'PF', width, height, scale)"
+        raise EvalError(msg)
+    channels = 3 if match.group(1) == b"PF" else 1
+    width, height = int(match.group(2)), int(match.group(3))
+    scale = float(match.group(4))
+    dtype = np.dtype("<f4") if scale < 0 else np.dtype(">f4")
+    count = width * height * channels
+    body = raw[match.end() :]
+    if len(body) < 4 * count:
+        msg = f"{p}: PFM data truncated: {len(body)} bytes for {width}x{height}x{channels} floats"
+        raise EvalError(msg)
+    data = np.frombuffer(body, dtype=dtype, count=count).astype(np.float32)
+    shape = (height, width) if channels == 1 else (height, width, 3)
+    out: FloatArray = np.ascontiguousarray(np.flipud(data.reshape(shape)))
+    return out
+
+
+def write_pfm(path: Path | str, image: npt.ArrayLike) -> Path:
+    """Write (H, W) or (H, W, 3) floats as PFM (little-endian, bottom row first).
+
+    Raises:
+        ValueError: wrong shape.
+    """
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        kind = b"PF"
+    elif arr.ndim == 2:
+        kind = b"Pf"
+    else:
+        msg = f"image must be (H, W) or (H, W, 3), got {arr.shape}"
+        raise ValueError(msg)
+    height, width = arr.shape[:2]
+    header = kind + f"\n{width} {height}\n-1\n".encode("ascii")
+    body = np.flipud(arr).astype("<f4").tobytes()
+    out = Path(path)
+    out.write_bytes(header + body)
+    return out
+
+
+def read_disparity(path: Path | str, scale: float = 1.0) -> FloatArray:
+    """Read a disparity map with Inf where it is unknown.
+
+    Args:
+        path: ``.pfm`` (floats, Inf or NaN unknown) or an 8/16-bit ``.png`` (value /
+            ``scale``, 0 unknown). Other image formats OpenCV reads are treated like PNG.
+        scale: PNG value per pixel of disparity (Middlebury 2006 third size: 3, 2003
+            quarter size: 4, KITTI: 256). Ignored for PFM.
+
+    Returns:
+        (H, W) float32 disparity, pixels; Inf = unknown.
+
+    Raises:
+        EvalError: unreadable file, colour PNG, or scale <= 0.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".pfm":
+        disp = read_pfm(p)
+        if disp.ndim == 3:
+            msg = f"{p}: expected a one-channel PFM (Pf) disparity, got three channels"
+            raise EvalError(msg)
+        out: FloatArray = disp.copy()
+        out[~np.isfinite(out)] = np.inf
+        return out
+    if not scale > 0:
+        msg = f"{p}: scale must be > 0, got {scale}"
+        raise EvalError(msg)
+    raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        msg = f"{p}: cannot read image"
+        raise EvalError(msg)
+    if raw.ndim == 3:
+        channels = raw.shape[2]
+        if (
+            channels in (3, 4)
+            and np.array_equal(raw[..., 0], raw[..., 1])
+            and np.array_equal(raw[..., 0], raw[..., 2])
+        ):
+            raw = raw[..., 0]  # grey saved as colour
+        else:
+            msg = f"{p}: disparity PNG must have one channel, got {channels}"
+            raise EvalError(msg)
+    disp32: FloatArray = raw.astype(np.float32) / np.float32(scale)
+    disp32[raw == 0] = np.inf
+    return disp32
+
+
+def write_disparity_png(path: Path | str, disparity: npt.ArrayLike, scale: float = 256.0) -> Path:
+    """Write disparities as a 16-bit PNG of ``round(d * scale)``, 0 where unknown.
+
+    Args:
+        path: output ``.png``.
+        disparity: (H, W) float pixels; non-finite or <= 0 = unknown.
+        scale: value per pixel of disparity (KITTI: 256).
+
+    Raises:
+        EvalError: a disparity does not fit 16 bits at this scale, or scale <= 0.
+    """
+    if not scale > 0:
+        msg = f"scale must be > 0, got {scale}"
+        raise EvalError(msg)
+    d = np.asarray(disparity, dtype=np.float64)
+    known = np.isfinite(d) & (d > 0)
+    values = np.zeros(d.shape, dtype=np.float64)
+    values[known] = np.round(d[known] * scale)
+    if values.max(initial=0) > 65535:
+        msg = f"{path}: disparity {d[known].max():.2f} x scale {scale} does not fit in 16 bits"
+        raise EvalError(msg)
+    out = Path(path)
+    if not cv2.imwrite(str(out), values.astype(np.uint16)):
+        msg = f"{out}: cannot write PNG"
+        raise EvalError(msg)
+    return out
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True, slots=True)
+class DisparityMetrics:
+    """Middlebury-style disparity scores.
+
+    Attributes:
+        thresholds_px: the bad-pixel thresholds.
+        bad_total_pct: threshold -> % of scored pixels that are bad or missing
+            (Middlebury ``totbad``).
+        bad_valid_pct: threshold -> % of scored pixels with an estimate that are bad.
+        epe_px: mean absolute error over pixels with an estimate (Middlebury ``avgErr``).
+        rms_px: root-mean-square error over pixels with an estimate.
+        density_pct: % of scored pixels that have an estimate.
+        scored_px: pixels with known ground truth (inside the mask, if any).
+        invalid_px: scored pixels without an estimate.
+    """
+
+    thresholds_px: tuple[float, ...]
+    bad_total_pct: dict[float, float]
+    bad_valid_pct: dict[float, float]
+    epe_px: float
+    rms_px: float
+    density_pct: float
+    scored_px: int
+    invalid_px: int
+
+    def as_dict(self) -> dict[str, object]:
+        """Summary for metrics.json (``bad_2.0_total_pct``-style keys)."""
+        out: dict[str, object] = {}
+        for t in self.thresholds_px:
+            out[f"bad_{t:g}_total_pct"] = self.bad_total_pct[t]
+            out[f"bad_{t:g}_valid_pct"] = self.bad_valid_pct[t]
+        out.update(
+            epe_px=self.epe_px,
+            rms_px=self.rms_px,
+            density_pct=self.density_pct,
+            scored_px=self.scored_px,
+            invalid_px=self.invalid_px,
+        )
+        return out
+
+
+def _check_pair(est: npt.ArrayLike, gt: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    e = np.asarray(est, dtype=np.float32)
+    g = np.asarray(gt, dtype=np.float32)
+    if e.shape != g.shape or e.ndim != 2:
+        msg = f"estimate and ground truth must be (H, W) of one size, got {e.shape} and {g.shape}"
+        raise EvalError(msg)
+    return e, g
+
+
+def disparity_error_map(
+    estimate: npt.ArrayLike, ground_truth: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
+    """(H, W) float32 ``|d - d_gt|``, pixels; NaN where either is unknown."""
+    e, g = _check_pair(estimate, ground_truth)
+    err: FloatArray = np.abs(e - g)
+    err[~(np.isfinite(e) & np.isfinite(g))] = np.nan
+    return err
+
+
+def disparity_metrics(
+    estimate: npt.ArrayLike,
+    ground_truth: npt.ArrayLike,
+    *,
+    thresholds_px: Sequence[float] = DEFAULT_THRESHOLDS_PX,
+    mask: npt.ArrayLike | None = None,
+    max_disparity_px: float | None = None,
+) -> DisparityMetrics:
+    """Score a disparity map against ground truth (Middlebury ``evaldisp``).
+
+    Args:
+        estimate: (H, W) disparity, pixels; non-finite = no estimate.
+        ground_truth: (H, W) disparity, pixels; non-finite = unknown (left out).
+        thresholds_px: bad-pixel thresholds; bad means error > threshold.
+        mask: (H, W) bool, True where to score (e.g. non-occluded); None: everywhere.
+        max_disparity_px: clip estimates to [0, max] first, as evaldisp's ``maxdisp``.
+
+    Returns:
+        the scores.
+
+    Raises:
+        EvalError: shapes differ or no pixel can be scored.
+
+    >>> gt = np.array([[10.0, 20.0], [np.inf, 5.0]])
+    >>> est = np.array([[10.4, 23.0], [1.0, np.inf]])
+    >>> m = disparity_metrics(est, gt)
+    >>> m.bad_total_pct[1.0], m.bad_valid_pct[1.0], m.density_pct
+    (66.66666666666667, 50.0, 66.66666666666667)
+    """
+    e, g = _check_pair(estimate, ground_truth)
+    scored = np.isfinite(g)
+    if mask is not None:
+        mk = np.asarray(mask, dtype=bool)
+        if mk.shape != g.shape:
+            msg = f"mask must be {g.shape}, got {mk.shape}"
+            raise EvalError(msg)
+        scored &= mk
+    n = int(np.count_nonzero(scored))
+    if n == 0:
+        msg = "no pixel to score: ground truth unknown everywhere (or mask empty)"
+        raise EvalError(msg)
+    d = e[scored].astype(np.float64)
+    valid = np.isfinite(d)
+    if max_disparity_px is not None:
+        d[valid] = np.clip(d[valid], 0.0, max_disparity_px)
+    err = np.abs(d[valid] - g[scored][valid].astype(np.float64))
+    n_valid = int(err.size)
+    invalid = n - n_valid
+    thresholds = tuple(float(t) for t in thresholds_px)
+    bad_total: dict[float, float] = {}
+    bad_valid: dict[float, float] = {}
+    for t in thresholds:
+        bad = int(np.count_nonzero(err > t))
+        bad_total[t] = 100.0 * (bad + invalid) / n
+        bad_valid[t] = 100.0 * bad / n_valid if n_valid else float("nan")
+    return DisparityMetrics(
+        thresholds_px=thresholds,
+        bad_total_pct=bad_total,
+        bad_valid_pct=bad_valid,
+        epe_px=float(err.mean()) if n_valid else float("nan"),
+        rms_px=float(np.sqrt(np.mean(err**2))) if n_valid else float("nan"),
+        density_pct=100.0 * n_valid / n,
+        scored_px=n,
+        invalid_px=invalid,
+    )
+
+
+# --------------------------------------------------------------------------- depth
+
+
+def depth_from_disparity(
+    disparity_px: npt.ArrayLike, focal_length_px: float, baseline_m: float
+) -> FloatArray:
+    """(H, W) float32 depth ``f * B / d``, metres; Inf where d <= 0 or unknown.
+
+    >>> depth_from_disparity(np.array([[10.0, 0.0]]), 500.0, 0.1).tolist()
+    [[5.0, inf]]
+    """
+    d = np.asarray(disparity_px, dtype=np.float32)
+    out = np.full(d.shape, np.inf, dtype=np.float32)
+    ok = np.isfinite(d) & (d > 0)
+    out[ok] = np.float32(focal_length_px * baseline_m) / d[ok]
+    return out
+
+
+def disparity_from_depth(
+    depth_m: npt.ArrayLike, focal_length_px: float, baseline_m: float
+) -> FloatArray:
+    """(H, W) float32 disparity ``f * B / z``, pixels; Inf where z <= 0 or unknown."""
+    return depth_from_disparity(depth_m, focal_length_px, baseline_m)
+
+
+@dataclass(frozen=True, slots=True)
+class DepthBand:
+    """Depth error over the pixels whose true depth lies in ``[lo_m, hi_m)``.
+
+    Attributes:
+        lo_m: band start, metres.
+        hi_m: band end, metres.
+        pixels: pixels of known true depth in the band.
+        density_pct: % of them with an estimate.
+        abs_rel_mean: mean of ``|z - z_gt| / z_gt`` over pixels with an estimate.
+        abs_rel_median: median of the same.
+        abs_err_mean_m: mean ``|z - z_gt|``, metres.
+        rmse_m: root-mean-square of ``z - z_gt``, metres.
+    """
+
+    lo_m: float
+    hi_m: float
+    pixels: int
+    density_pct: float
+    abs_rel_mean: float
+    abs_rel_median: float
+    abs_err_mean_m: float
+    rmse_m: float
+
+    @property
+    def name(self) -> str:
+        """``2-5m``-style label."""
+        return f"{self.lo_m:g}-{self.hi_m:g}m"
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Summary for metrics.json."""
+        return {
+            "pixels": self.pixels,
+            "density_pct": self.density_pct,
+            "abs_rel_mean": self.abs_rel_mean,
+            "abs_rel_median": self.abs_rel_median,
+            "abs_err_mean_m": self.abs_err_mean_m,
+            "rmse_m": self.rmse_m,
+        }
+
+
+def depth_error_by_band(
+    estimate_m: npt.ArrayLike,
+    ground_truth_m: npt.ArrayLike,
+    bands_m: Sequence[tuple[float, float]] = DEFAULT_BANDS_M,
+) -> list[DepthBand]:
+    """Relative depth error per band of true depth.
+
+    Args:
+        estimate_m: (H, W) depth, metres; non-finite or <= 0 = no estimate.
+        ground_truth_m: (H, W) true depth, metres; non-finite or <= 0 = unknown.
+        bands_m: [lo, hi) bands of true depth, metres.
+
+    Returns:
+        one ``DepthBand`` per band (NaN errors where a band has no estimate).
+
+    Raises:
+        EvalError: shapes differ or a band is empty/inverted.
+    """
+    e, g = _check_pair(estimate_m, ground_truth_m)
+    known = np.isfinite(g) & (g > 0)
+    has = np.isfinite(e) & (e > 0)
+    out: list[DepthBand] = []
+    for lo, hi in bands_m:
+        if not hi > lo:
+            msg = f"depth band must have hi > lo, got [{lo}, {hi})"
+            raise EvalError(msg)
+        inside = known & (g >= lo) & (g < hi)
+        n = int(np.count_nonzero(inside))
+        sel = inside & has
+        z, z_gt = e[sel].astype(np.float64), g[sel].astype(np.float64)
+        err = z - z_gt
+        rel = np.abs(err) / z_gt
+        m = int(z.size)
+        nan = float("nan")
+        out.append(
+            DepthBand(
+                lo_m=float(lo),
+                hi_m=float(hi),
+                pixels=n,
+                density_pct=100.0 * m / n if n else nan,
+                abs_rel_mean=float(rel.mean()) if m else nan,
+                abs_rel_median=float(np.median(rel)) if m else nan,
+                abs_err_mean_m=float(np.abs(err).mean()) if m else nan,
+                rmse_m=float(np.sqrt(np.mean(err**2))) if m else nan,
+            )
+        )
+    return out
