@@ -1,0 +1,32 @@
+"""Synthetic ground-truthed robot sequences: scenes, stereo rig, trajectories, IMU.
+
+``generate`` renders a warehouse (Open3D ray casting) seen by a stereo rig on a ground
+robot or a handheld rig, with a 200 Hz IMU, into an MCAP bag with ground truth (pose,
+depth, 2-D/3-D boxes, occupancy grid); ``render_board_views`` renders calibration
+target views through the same rig. Modules import Open3D lazily (at scene build).
+"""
+
+from __future__ import annotations
+
+from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
+from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, ImuNoise, simulate_imu
+from percept.synth.rig import StereoRig, StereoRigConfig
+from percept.synth.scene import CLASS_NAMES, Scene, build_scene
+from percept.synth.trajectory import LoopTrajectory
+
+__all__ = [
+    "ADIS16448_EUROC",
+    "CLASS_NAMES",
+    "NO_NOISE",
+    "ImuNoise",
+    "LoopTrajectory",
+    "Scene",
+    "StereoRig",
+    "StereoRigConfig",
+    "SynthConfig",
+    "SynthResult",
+    "build_scene",
+    "default_rig",
+    "generate",
+    "simulate_imu",
+]

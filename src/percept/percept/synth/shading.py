@@ -1,0 +1,269 @@
+"""Procedural materials and Lambertian lighting for the synthetic renderer.
+
+Textures are evaluated from the 3-D hit point and the surface normal only (planar
+mapping on the plane the normal faces most), and shading is Lambertian, so a surface
+point has the same colour seen from any camera: what stereo matching and the
+photometric-consistency test rely on. Everything works on flat arrays of hits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "PATTERNS",
+    "Lighting",
+    "Material",
+    "MaterialTable",
+    "make_noise_tile",
+    "sample_tile",
+    "shade",
+]
+
+#: Texture patterns a material can have.
+PATTERNS: Final = ("plain", "checker", "stripes", "noise", "wood")
+
+# Tile pixels per pattern period (coarse noise) and per metre (fine grain, ~5 mm).
+_COARSE_PX_PER_PERIOD: Final = 32.0
+_FINE_PX_PER_M: Final = 200.0
+# cv2.remap wants maps narrower and shorter than SHRT_MAX: sample in blocks of this width.
+_REMAP_BLOCK: Final = 4096
+# Rows per block of the lamp computation: (rows, lamps) temporaries stay in cache, and
+# products this small stay single-threaded in BLAS (threads cost more than they gain).
+_CHUNK: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    """A procedural surface.
+
+    Attributes:
+        pattern: one of ``PATTERNS``.
+        color_a_rgb: (r, g, b) linear albedo in [0, 1], the base colour.
+        color_b_rgb: second colour the pattern mixes in.
+        scale_m: pattern period, metres (checker square, stripe pitch, blotch size).
+        angle_rad: direction of stripes and wood grain in the texture plane.
+        grain: fine-grain modulation of the albedo, 0 (none) to 1 (+-100 %).
+    """
+
+    pattern: str
+    color_a_rgb: tuple[float, float, float]
+    color_b_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale_m: float = 0.5
+    angle_rad: float = 0.0
+    grain: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.pattern not in PATTERNS:
+            msg = f"pattern must be one of {PATTERNS}, got {self.pattern!r}"
+            raise ValueError(msg)
+        if not self.scale_m > 0:
+            msg = f"scale_m must be > 0, got {self.scale_m}"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MaterialTable:
+    """Materials as arrays, indexed by material id.
+
+    Attributes:
+        pattern: (M,) int32 index into ``PATTERNS``.
+        color_a: (M, 3) float32 linear rgb.
+        color_b: (M, 3) float32 linear rgb.
+        scale_m: (M,) float32.
+        cos_sin: (M, 2) float32 cosine and sine of ``angle_rad``.
+        grain: (M,) float32.
+    """
+
+    pattern: npt.NDArray[np.int32]
+    color_a: npt.NDArray[np.float32]
+    color_b: npt.NDArray[np.float32]
+    scale_m: npt.NDArray[np.float32]
+    cos_sin: npt.NDArray[np.float32]
+    grain: npt.NDArray[np.float32]
+
+    @classmethod
+    def from_materials(cls, materials: list[Material]) -> MaterialTable:
+        """Pack a list of materials (id = list index)."""
+        angle = np.array([m.angle_rad for m in materials], dtype=np.float64)
+        return cls(
+            pattern=np.array([PATTERNS.index(m.pattern) for m in materials], dtype=np.int32),
+            color_a=np.array([m.color_a_rgb for m in materials], dtype=np.float32),
+            color_b=np.array([m.color_b_rgb for m in materials], dtype=np.float32),
+            scale_m=np.array([m.scale_m for m in materials], dtype=np.float32),
+            cos_sin=np.stack([np.cos(angle), np.sin(angle)], 1).astype(np.float32),
+            grain=np.array([m.grain for m in materials], dtype=np.float32),
+        )
+
+    def albedo(
+        self,
+        points_m: npt.NDArray[np.float32],
+        normals: npt.NDArray[np.float32],
+        material: npt.NDArray[np.int32],
+        tile: npt.NDArray[np.float32],
+    ) -> npt.NDArray[np.float32]:
+        """Albedo of surface points.
+
+        Args:
+            points_m: (N, 3) float32 hit points, metres, world frame.
+            normals: (N, 3) float32 unit surface normals, world frame.
+            material: (N,) int32 material ids.
+            tile: (S, S) float32 periodic noise in [0, 1] (``make_noise_tile``).
+
+        Returns:
+            (N, 3) float32 linear rgb albedo in [0, 1].
+        """
+        axis = np.abs(normals).argmax(axis=1)
+        # Planar mapping on the plane the normal faces: x-facing -> (y, z), y -> (x, z),
+        # z -> (x, y).
+        u = np.where(axis == 0, points_m[:, 1], points_m[:, 0])
+        v = np.where(axis == 2, points_m[:, 1], points_m[:, 2])
+        scale = self.scale_m[material]
+        us, vs = u / scale, v / scale
+        pattern = self.pattern[material]
+        t = np.zeros(u.shape, dtype=np.float32)
+        checker = pattern == PATTERNS.index("checker")
+        t[checker] = (np.floor(us[checker]) + np.floor(vs[checker])) % 2.0
+        cs = self.cos_sin[material]
+        along = us * cs[:, 0] + vs * cs[:, 1]
+        stripes = pattern == PATTERNS.index("stripes")
+        t[stripes] = (along[stripes] % 1.0) < 0.5
+        coarse_wanted = (pattern == PATTERNS.index("noise")) | (pattern == PATTERNS.index("wood"))
+        if coarse_wanted.any():
+            k = coarse_wanted
+            coarse = sample_tile(tile, us[k] * _COARSE_PX_PER_PERIOD, vs[k] * _COARSE_PX_PER_PERIOD)
+            wood = pattern[k] == PATTERNS.index("wood")
+            blotch = np.clip((coarse - 0.5) * 2.5 + 0.5, 0.0, 1.0)
+            rings = 0.5 + 0.5 * np.sin(2.0 * np.pi * (4.0 * along[k] + 3.0 * coarse))
+            t[k] = np.where(wood, rings, blotch)
+        fine = sample_tile(tile, u * _FINE_PX_PER_M, v * _FINE_PX_PER_M)
+        a = self.color_a[material]
+        b = self.color_b[material]
+        albedo = a + (b - a) * t[:, None]
+        albedo *= (1.0 + self.grain[material] * (2.0 * fine - 1.0))[:, None]
+        return np.clip(albedo, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Lighting:
+    """Lights of a scene: ambient, one directional key light and point lamps.
+
+    Attributes:
+        ambient: ambient radiance factor.
+        key_direction: (3,) float32 unit vector towards the key light, world frame.
+        key_intensity: radiance factor of the key light on a surface facing it.
+        lamp_positions_m: (J, 3) float32 lamp positions, metres, world frame.
+        lamp_intensity: (J,) float32 radiance factor at 1 m (falls off with 1/d^2).
+    """
+
+    ambient: float
+    key_direction: npt.NDArray[np.float32]
+    key_intensity: float
+    lamp_positions_m: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, 3), dtype=np.float32)
+    )
+    lamp_intensity: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.float32)
+    )
+
+
+def shade(
+    points_m: npt.NDArray[np.float32],
+    normals: npt.NDArray[np.float32],
+    albedo: npt.NDArray[np.float32],
+    lighting: Lighting,
+) -> npt.NDArray[np.float32]:
+    """Lambertian radiance (no shadows, no specular: the same from every viewpoint).
+
+    Args:
+        points_m: (N, 3) float32 surface points, metres, world frame.
+        normals: (N, 3) float32 unit normals, world frame, facing the viewer.
+        albedo: (N, 3) float32 linear rgb.
+        lighting: the scene's lights.
+
+    Returns:
+        (N, 3) float32 linear rgb radiance (1.0 is a white surface under unit light).
+    """
+    irradiance = np.full(points_m.shape[0], lighting.ambient, dtype=np.float32)
+    irradiance += lighting.key_intensity * np.maximum(normals @ lighting.key_direction, 0.0)
+    lamps = lighting.lamp_positions_m
+    if lamps.shape[0]:
+        lamp_sq = _rowdot(lamps, lamps)[None, :]
+        # All lamps at once through matrix products, n.(L - p) and |L - p|^2, in chunks
+        # that stay in cache.
+        for start in range(0, points_m.shape[0], _CHUNK):
+            p = points_m[start : start + _CHUNK]
+            n = normals[start : start + _CHUNK]
+            cos_num = n @ lamps.T
+            cos_num -= _rowdot(n, p)[:, None]
+            dist2 = p @ lamps.T
+            dist2 *= -2.0
+            dist2 += _rowdot(p, p)[:, None]
+            dist2 += lamp_sq
+            np.maximum(dist2, 0.25, out=dist2)
+            np.maximum(cos_num, 0.0, out=cos_num)
+            cos_num *= lighting.lamp_intensity[None, :]
+            cos_num /= dist2 * np.sqrt(dist2)
+            irradiance[start : start + _CHUNK] += cos_num.sum(axis=1)
+    return albedo * irradiance[:, None]
+
+
+def _rowdot(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Row-wise dot product of two (N, 3) arrays."""
+    out: npt.NDArray[np.float32] = a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+    return out
+
+
+def make_noise_tile(rng: np.random.Generator, size: int = 256) -> npt.NDArray[np.float32]:
+    """A periodic smooth noise texture (white noise with a 1/f^2 spectrum, FFT-filtered).
+
+    Args:
+        rng: seeded generator.
+        size: tile edge, pixels (power of two is fastest).
+
+    Returns:
+        (size, size) float32 in [0, 1]; wraps around seamlessly.
+    """
+    white = rng.standard_normal((size, size))
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    f = np.hypot(fx, fy)
+    f[0, 0] = 1.0
+    spectrum = np.fft.rfft2(white) / f
+    spectrum[0, 0] = 0.0
+    spectrum[f > 0.25] = 0.0
+    noise = np.fft.irfft2(spectrum, s=(size, size))
+    lo, hi = np.percentile(noise, [1.0, 99.0])
+    out: npt.NDArray[np.float32] = np.clip((noise - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def sample_tile(
+    tile: npt.NDArray[np.float32], x_px: npt.NDArray[np.floating], y_px: npt.NDArray[np.floating]
+) -> npt.NDArray[np.float32]:
+    """Bilinear samples of a periodic tile at arbitrary coordinates (wrapping).
+
+    Args:
+        tile: (S, S) float32.
+        x_px: (N,) column coordinates, tile pixels (any range).
+        y_px: (N,) row coordinates.
+
+    Returns:
+        (N,) float32 samples.
+    """
+    n = int(x_px.shape[0])
+    size = tile.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    rows = -(-n // _REMAP_BLOCK)
+    pad = rows * _REMAP_BLOCK - n
+    # Wrap into the tile first: float32 maps keep sub-pixel precision near the origin.
+    mx = np.pad(np.mod(x_px, size).astype(np.float32), (0, pad)).reshape(rows, _REMAP_BLOCK)
+    my = np.pad(np.mod(y_px, size).astype(np.float32), (0, pad)).reshape(rows, _REMAP_BLOCK)
+    out = cv2.remap(tile, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    return np.asarray(out, dtype=np.float32).reshape(-1)[:n]
