@@ -10,6 +10,8 @@ import pytest
 
 from percept.errors import EvalError
 from percept.eval.disparity import (
+    DepthBand,
+    DisparityMetrics,
     depth_error_by_band,
     depth_from_disparity,
     disparity_error_map,
@@ -64,6 +66,10 @@ def test_hand_checked_three_by_three() -> None:
     assert disparity_metrics(est, gt, mask=mask).scored_px == 5
     clipped = disparity_metrics(est, gt, max_disparity_px=31.0)
     assert clipped.epe_px == pytest.approx((0.4 + 1.5 + 1.0 + 0.0 + 5.0) / 5)
+    # pooling frames equals scoring them side by side
+    pooled = DisparityMetrics.pool([m, disparity_metrics(est[::-1], gt[::-1])])
+    side = disparity_metrics(np.vstack([est, est[::-1]]), np.vstack([gt, gt[::-1]]))
+    assert pooled.as_dict() == pytest.approx(side.as_dict())
 
 
 def test_metrics_raise_on_mismatched_or_unknown_input() -> None:
@@ -121,6 +127,18 @@ def test_depth_bands_hand_checked() -> None:
     (empty,) = depth_error_by_band(est, gt, [(20.0, 30.0)])
     assert empty.pixels == 0
     assert np.isnan(empty.abs_rel_mean)
+    # pooling two frames is the same as scoring them side by side
+    pooled = [
+        DepthBand.pool([a, b])
+        for a, b in zip(
+            depth_error_by_band(est, gt),
+            depth_error_by_band(est[:, ::-1], gt[:, ::-1]),
+            strict=True,
+        )
+    ]
+    side = depth_error_by_band(np.hstack([est, est]), np.hstack([gt, gt]))
+    for a, b in zip(pooled, side, strict=True):
+        assert a.as_dict() == pytest.approx(b.as_dict(), nan_ok=True)
     np.testing.assert_allclose(depth_from_disparity(np.array([[50.0]]), 500.0, 0.1), [[1.0]])
 
 

@@ -205,6 +205,9 @@ class DisparityMetrics:
         density_pct: % of scored pixels that have an estimate.
         scored_px: pixels with known ground truth (inside the mask, if any).
         invalid_px: scored pixels without an estimate.
+        bad_px: threshold -> scored pixels with an estimate that are bad.
+        error_sum_px: sum of absolute errors over pixels with an estimate.
+        error_sq_sum_px2: sum of squared errors over pixels with an estimate.
     """
 
     thresholds_px: tuple[float, ...]
@@ -215,6 +218,69 @@ class DisparityMetrics:
     density_pct: float
     scored_px: int
     invalid_px: int
+    bad_px: dict[float, int]
+    error_sum_px: float
+    error_sq_sum_px2: float
+
+    @classmethod
+    def from_counts(
+        cls,
+        thresholds_px: tuple[float, ...],
+        scored_px: int,
+        invalid_px: int,
+        bad_px: dict[float, int],
+        error_sum_px: float,
+        error_sq_sum_px2: float,
+    ) -> DisparityMetrics:
+        """Scores from pixel counts and error sums (also used to pool frames).
+
+        Raises:
+            EvalError: no pixel was scored.
+        """
+        n = scored_px
+        if n <= 0:
+            msg = "no pixel to score: ground truth unknown everywhere (or mask empty)"
+            raise EvalError(msg)
+        n_valid = n - invalid_px
+        nan = float("nan")
+        return cls(
+            thresholds_px=thresholds_px,
+            bad_total_pct={t: 100.0 * (bad_px[t] + invalid_px) / n for t in thresholds_px},
+            bad_valid_pct={
+                t: 100.0 * bad_px[t] / n_valid if n_valid else nan for t in thresholds_px
+            },
+            epe_px=error_sum_px / n_valid if n_valid else nan,
+            rms_px=float(np.sqrt(error_sq_sum_px2 / n_valid)) if n_valid else nan,
+            density_pct=100.0 * n_valid / n,
+            scored_px=n,
+            invalid_px=invalid_px,
+            bad_px=dict(bad_px),
+            error_sum_px=error_sum_px,
+            error_sq_sum_px2=error_sq_sum_px2,
+        )
+
+    @classmethod
+    def pool(cls, frames: Sequence[DisparityMetrics]) -> DisparityMetrics:
+        """Scores over all pixels of several frames (same thresholds).
+
+        Raises:
+            EvalError: no frames, or frames scored with different thresholds.
+        """
+        if not frames:
+            msg = "no disparity frames to pool"
+            raise EvalError(msg)
+        thresholds = frames[0].thresholds_px
+        if any(f.thresholds_px != thresholds for f in frames):
+            msg = "cannot pool disparity scores made with different thresholds"
+            raise EvalError(msg)
+        return cls.from_counts(
+            thresholds,
+            sum(f.scored_px for f in frames),
+            sum(f.invalid_px for f in frames),
+            {t: sum(f.bad_px[t] for f in frames) for t in thresholds},
+            float(sum(f.error_sum_px for f in frames)),
+            float(sum(f.error_sq_sum_px2 for f in frames)),
+        )
 
     def as_dict(self) -> dict[str, object]:
         """Summary for metrics.json (``bad_2.0_total_pct``-style keys)."""
@@ -289,32 +355,19 @@ def disparity_metrics(
             raise EvalError(msg)
         scored &= mk
     n = int(np.count_nonzero(scored))
-    if n == 0:
-        msg = "no pixel to score: ground truth unknown everywhere (or mask empty)"
-        raise EvalError(msg)
     d = e[scored].astype(np.float64)
     valid = np.isfinite(d)
     if max_disparity_px is not None:
         d[valid] = np.clip(d[valid], 0.0, max_disparity_px)
     err = np.abs(d[valid] - g[scored][valid].astype(np.float64))
-    n_valid = int(err.size)
-    invalid = n - n_valid
     thresholds = tuple(float(t) for t in thresholds_px)
-    bad_total: dict[float, float] = {}
-    bad_valid: dict[float, float] = {}
-    for t in thresholds:
-        bad = int(np.count_nonzero(err > t))
-        bad_total[t] = 100.0 * (bad + invalid) / n
-        bad_valid[t] = 100.0 * bad / n_valid if n_valid else float("nan")
-    return DisparityMetrics(
-        thresholds_px=thresholds,
-        bad_total_pct=bad_total,
-        bad_valid_pct=bad_valid,
-        epe_px=float(err.mean()) if n_valid else float("nan"),
-        rms_px=float(np.sqrt(np.mean(err**2))) if n_valid else float("nan"),
-        density_pct=100.0 * n_valid / n,
-        scored_px=n,
-        invalid_px=invalid,
+    return DisparityMetrics.from_counts(
+        thresholds,
+        n,
+        n - int(err.size),
+        {t: int(np.count_nonzero(err > t)) for t in thresholds},
+        float(err.sum()),
+        float(np.sum(err**2)),
     )
 
 
@@ -347,30 +400,70 @@ def disparity_from_depth(
 class DepthBand:
     """Depth error over the pixels whose true depth lies in ``[lo_m, hi_m)``.
 
+    Kept as counts and sums so that frames pool exactly (:meth:`pool`).
+
     Attributes:
         lo_m: band start, metres.
         hi_m: band end, metres.
         pixels: pixels of known true depth in the band.
-        density_pct: % of them with an estimate.
-        abs_rel_mean: mean of ``|z - z_gt| / z_gt`` over pixels with an estimate.
-        abs_rel_median: median of the same.
-        abs_err_mean_m: mean ``|z - z_gt|``, metres.
-        rmse_m: root-mean-square of ``z - z_gt``, metres.
+        valid_px: of those, pixels with an estimate.
+        abs_rel_sum: sum of ``|z - z_gt| / z_gt`` over pixels with an estimate.
+        abs_err_sum_m: sum of ``|z - z_gt|``, metres.
+        sq_err_sum_m2: sum of ``(z - z_gt)^2``, m^2.
     """
 
     lo_m: float
     hi_m: float
     pixels: int
-    density_pct: float
-    abs_rel_mean: float
-    abs_rel_median: float
-    abs_err_mean_m: float
-    rmse_m: float
+    valid_px: int
+    abs_rel_sum: float
+    abs_err_sum_m: float
+    sq_err_sum_m2: float
 
     @property
     def name(self) -> str:
         """``2-5m``-style label."""
         return f"{self.lo_m:g}-{self.hi_m:g}m"
+
+    @property
+    def density_pct(self) -> float:
+        """% of the band's pixels with an estimate (NaN for an empty band)."""
+        return 100.0 * self.valid_px / self.pixels if self.pixels else float("nan")
+
+    @property
+    def abs_rel_mean(self) -> float:
+        """Mean relative error ``|z - z_gt| / z_gt`` (NaN without estimates)."""
+        return self.abs_rel_sum / self.valid_px if self.valid_px else float("nan")
+
+    @property
+    def abs_err_mean_m(self) -> float:
+        """Mean absolute error, metres."""
+        return self.abs_err_sum_m / self.valid_px if self.valid_px else float("nan")
+
+    @property
+    def rmse_m(self) -> float:
+        """Root-mean-square error, metres."""
+        return float(np.sqrt(self.sq_err_sum_m2 / self.valid_px)) if self.valid_px else float("nan")
+
+    @classmethod
+    def pool(cls, bands: Sequence[DepthBand]) -> DepthBand:
+        """The same band over several frames.
+
+        Raises:
+            EvalError: no bands, or bands with different limits.
+        """
+        if not bands or any((b.lo_m, b.hi_m) != (bands[0].lo_m, bands[0].hi_m) for b in bands):
+            msg = "pool needs one or more depth bands with the same limits"
+            raise EvalError(msg)
+        return cls(
+            bands[0].lo_m,
+            bands[0].hi_m,
+            sum(b.pixels for b in bands),
+            sum(b.valid_px for b in bands),
+            float(sum(b.abs_rel_sum for b in bands)),
+            float(sum(b.abs_err_sum_m for b in bands)),
+            float(sum(b.sq_err_sum_m2 for b in bands)),
+        )
 
     def as_dict(self) -> dict[str, float | int]:
         """Summary for metrics.json."""
@@ -378,7 +471,6 @@ class DepthBand:
             "pixels": self.pixels,
             "density_pct": self.density_pct,
             "abs_rel_mean": self.abs_rel_mean,
-            "abs_rel_median": self.abs_rel_median,
             "abs_err_mean_m": self.abs_err_mean_m,
             "rmse_m": self.rmse_m,
         }
@@ -397,7 +489,7 @@ def depth_error_by_band(
         bands_m: [lo, hi) bands of true depth, metres.
 
     Returns:
-        one ``DepthBand`` per band (NaN errors where a band has no estimate).
+        one ``DepthBand`` per band.
 
     Raises:
         EvalError: shapes differ or a band is empty/inverted.
@@ -411,23 +503,18 @@ def depth_error_by_band(
             msg = f"depth band must have hi > lo, got [{lo}, {hi})"
             raise EvalError(msg)
         inside = known & (g >= lo) & (g < hi)
-        n = int(np.count_nonzero(inside))
         sel = inside & has
-        z, z_gt = e[sel].astype(np.float64), g[sel].astype(np.float64)
-        err = z - z_gt
-        rel = np.abs(err) / z_gt
-        m = int(z.size)
-        nan = float("nan")
+        z_gt = g[sel].astype(np.float64)
+        err = e[sel].astype(np.float64) - z_gt
         out.append(
             DepthBand(
                 lo_m=float(lo),
                 hi_m=float(hi),
-                pixels=n,
-                density_pct=100.0 * m / n if n else nan,
-                abs_rel_mean=float(rel.mean()) if m else nan,
-                abs_rel_median=float(np.median(rel)) if m else nan,
-                abs_err_mean_m=float(np.abs(err).mean()) if m else nan,
-                rmse_m=float(np.sqrt(np.mean(err**2))) if m else nan,
+                pixels=int(np.count_nonzero(inside)),
+                valid_px=int(err.size),
+                abs_rel_sum=float(np.sum(np.abs(err) / z_gt)),
+                abs_err_sum_m=float(np.sum(np.abs(err))),
+                sq_err_sum_m2=float(np.sum(err**2)),
             )
         )
     return out
