@@ -10,7 +10,15 @@ import logging
 import os
 import sys
 
-__all__ = ["THREADS_ENV", "debayer", "main", "rectify", "resize", "stereo_rectify"]
+__all__ = [
+    "THREADS_ENV",
+    "calibration",
+    "debayer",
+    "main",
+    "rectify",
+    "resize",
+    "stereo_rectify",
+]
 
 #: OpenCV threads of the process, set by the launch file from the robot file's
 #: ``threads`` (0 or unset: OpenCV's default).
@@ -68,3 +76,8 @@ def rectify() -> int:
 def stereo_rectify() -> int:
     """``percept_stereo_rectify``."""
     return main("stereo_rectify")
+
+
+def calibration() -> int:
+    """``percept_calibration``."""
+    return main("calibration")

@@ -21,6 +21,7 @@ NODE_TYPES: dict[str, str] = {
     "resize": "percept.nodes.resize:ResizeNode",
     "rectify": "percept.nodes.rectify:RectifyNode",
     "stereo_rectify": "percept.nodes.rectify:StereoRectifyNode",
+    "calibration": "percept.nodes.calibration:CalibrationNode",
 }
 
 
