@@ -1,10 +1,10 @@
-"""Files that come with a synthetic sequence: calibration and the robot file.
+"""Files that come with a synthetic sequence: IMU calibration and the robot file.
 
-``calibration/<robot>/left.yaml`` and ``right.yaml`` use the camera_calibration_parsers
-layout (what ``camera_calibration`` writes and ``camera_info_manager`` reads);
-``imu.yaml`` holds the IMU noise in Kalibr's names and units, the camera-IMU
-extrinsics as Kalibr-style ``T_imu_cam`` and the time shift. ``config/robots/<robot>.yaml``
-runs the nodes that exist for a stereo + IMU robot.
+``calibration/<robot>/left.yaml`` and ``right.yaml`` are written by
+``percept.calib.yaml_io`` (camera_calibration_parsers layout). ``imu.yaml`` holds the
+IMU noise in Kalibr's names and units, the camera-IMU extrinsics as Kalibr-style
+``T_imu_cam`` and the time shift. ``config/robots/<robot>.yaml`` runs the nodes that
+exist for a stereo + IMU robot.
 """
 
 from __future__ import annotations
@@ -18,43 +18,11 @@ import numpy.typing as npt
 import yaml
 
 from percept.errors import ConfigError
-from percept.geometry.camera import CameraModel
 from percept.synth.imu import ImuNoise
 
-__all__ = ["camera_yaml", "imu_yaml", "robot_yaml", "write_text"]
+__all__ = ["imu_yaml", "robot_yaml", "write_text"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def _matrix(values: npt.NDArray[np.float64], rows: int, cols: int) -> str:
-    data = ", ".join(repr(float(v)) for v in np.asarray(values, dtype=np.float64).ravel())
-    return f"  rows: {rows}\n  cols: {cols}\n  data: [{data}]\n"
-
-
-def camera_yaml(model: CameraModel, camera_name: str) -> str:
-    """A camera model in the camera_calibration_parsers YAML layout.
-
-    Args:
-        model: the camera (raw K, D; rectification R, P).
-        camera_name: ``camera_name`` field.
-
-    Returns:
-        The YAML text.
-
-    >>> m = CameraModel(4, 3, "plumb_bob", np.eye(3), np.zeros(5), np.eye(3), np.eye(3, 4))
-    >>> camera_yaml(m, "left").splitlines()[:3]
-    ['image_width: 4', 'image_height: 3', 'camera_name: left']
-    """
-    return (
-        f"image_width: {model.width}\n"
-        f"image_height: {model.height}\n"
-        f"camera_name: {camera_name}\n"
-        f"camera_matrix:\n{_matrix(model.K, 3, 3)}"
-        f"distortion_model: {model.distortion_model}\n"
-        f"distortion_coefficients:\n{_matrix(model.D, 1, model.D.size)}"
-        f"rectification_matrix:\n{_matrix(model.R, 3, 3)}"
-        f"projection_matrix:\n{_matrix(model.P, 3, 4)}"
-    )
 
 
 def imu_yaml(

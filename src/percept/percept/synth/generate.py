@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from percept import codecs
 from percept.bag import BagWriter
+from percept.calib.yaml_io import write_camera_info_yaml
 from percept.domain import (
     CameraInfo,
     Detection2D,
@@ -502,8 +503,8 @@ def _write_side_files(
     calibration = None
     if calib_dir is not None:
         calibration = calib_dir / cfg.robot_name
-        export.write_text(calibration / "left.yaml", export.camera_yaml(rig.left, "left"))
-        export.write_text(calibration / "right.yaml", export.camera_yaml(rig.right, "right"))
+        write_camera_info_yaml(calibration / "left.yaml", rig.left, "left")
+        write_camera_info_yaml(calibration / "right.yaml", rig.right, "right")
         T_imu_base = np.linalg.inv(rig.T_base_imu)
         export.write_text(
             calibration / "imu.yaml",
@@ -592,7 +593,7 @@ def generate(
                 bar.update(1)
         counts = dict(writer.counts)
     per_frame = float(np.mean(seq.render_s)) if seq.render_s else 0.0
-    logger.info(
+    logger.debug(
         "synth: %d stereo frames, %.0f ms per frame, %d objects -> %s",
         n_frames,
         per_frame * 1e3,

@@ -148,7 +148,7 @@ class StereoRig:
         D2 = D1 * np.array([1.04, 0.95, 0.8, 1.2, 1.0])
         R_left_right = Rotation.from_rotvec([0.002, -0.004, 0.003]).as_matrix()
         T_left_right = _transform(R_left_right, (cfg.baseline_m, 0.0, 0.0))
-        self.T_right_left = np.linalg.inv(T_left_right)
+        self.T_right_left: npt.NDArray[np.float64] = np.linalg.inv(T_left_right)
         R1, R2, P1, P2, *_ = cv2.stereoRectify(
             K1,
             D1,
