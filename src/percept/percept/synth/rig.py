@@ -148,7 +148,7 @@ class StereoRig:
         D2 = D1 * np.array([1.04, 0.95, 0.8, 1.2, 1.0])
         R_left_right = Rotation.from_rotvec([0.002, -0.004, 0.003]).as_matrix()
         T_left_right = _transform(R_left_right, (cfg.baseline_m, 0.0, 0.0))
-        self.T_right_left: npt.NDArray[np.float64] = np.linalg.inv(T_left_right)
+        self.T_right_left = np.asarray(np.linalg.inv(T_left_right), dtype=np.float64)
         R1, R2, P1, P2, *_ = cv2.stereoRectify(
             K1,
             D1,
@@ -201,7 +201,8 @@ class StereoRig:
                 blocks.append(block)
         all_rays = np.concatenate(blocks)
         hits = scene.cast(all_rays)
-        radiance = scene.radiance(all_rays, hits).reshape(poses.shape[0], 2, h, w, 3)
+        pixel_angle = 1.0 / float(self.left.K[0, 0])
+        radiance = scene.radiance(all_rays, hits, pixel_angle).reshape(poses.shape[0], 2, h, w, 3)
         image = radiance.mean(axis=0) if poses.shape[0] > 1 else radiance[0]
         image[0][~self._valid_left] = 0.0
         image[1][~self._valid_right] = 0.0

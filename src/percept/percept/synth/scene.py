@@ -30,7 +30,14 @@ from scipy.spatial.transform import Rotation
 from percept.geometry.pose import Pose
 from percept.synth import mesh
 from percept.synth.mesh import Part
-from percept.synth.shading import Lighting, Material, MaterialTable, make_noise_tile, shade
+from percept.synth.shading import (
+    Lighting,
+    Material,
+    MaterialTable,
+    make_noise_tile,
+    noise_pyramid,
+    shade,
+)
 
 __all__ = [
     "CLASS_NAMES",
@@ -164,7 +171,7 @@ class Scene:
         self.bounds_m = bounds_m
         self.lighting = lighting
         self._materials = MaterialTable.from_materials(materials)
-        self._tile = noise_tile
+        self._tiles = noise_pyramid(noise_tile)
         self._raycaster = o3d.t.geometry.RaycastingScene()
         self._parts: list[Part] = []
         tri_offset: list[int] = []
@@ -228,12 +235,16 @@ class Scene:
         gid[~hits.valid] = -1
         return np.asarray(self._geom_object[gid])
 
-    def radiance(self, rays: npt.NDArray[np.float32], hits: RayHits) -> npt.NDArray[np.float32]:
+    def radiance(
+        self, rays: npt.NDArray[np.float32], hits: RayHits, pixel_angle_rad: float = 0.0
+    ) -> npt.NDArray[np.float32]:
         """Linear rgb radiance seen along each ray.
 
         Args:
             rays: (N, 6) float32, as given to ``cast``.
             hits: the result of ``cast(rays)``.
+            pixel_angle_rad: angle one pixel subtends; textures are filtered over the
+                pixel's footprint on the surface (0: point samples, aliasing).
 
         Returns:
             (N, 3) float32 linear rgb, 0 where nothing is hit.
@@ -249,10 +260,14 @@ class Scene:
         # Face the viewer, so that thin or open surfaces shade the same from both sides.
         facing = normals[:, 0] * r[:, 3] + normals[:, 1] * r[:, 4] + normals[:, 2] * r[:, 5]
         normals = normals * np.where(facing > 0, -1.0, 1.0).astype(np.float32)[:, None]
+        length = np.sqrt(r[:, 3] ** 2 + r[:, 4] ** 2 + r[:, 5] ** 2)
+        # Pixel footprint: distance * angle, stretched on surfaces seen at grazing angles.
+        cos = np.maximum(np.abs(facing) / np.maximum(length, 1e-12), 0.2)
+        footprint = (t * length * np.float32(pixel_angle_rad) / cos).astype(np.float32)
         gid = hits.geometry_ids if everything else hits.geometry_ids[valid]
         pid = hits.primitive_ids if everything else hits.primitive_ids[valid]
         material = self._tri_material[self._tri_offset[gid] + pid]
-        albedo = self._materials.albedo(points, normals, material, self._tile)
+        albedo = self._materials.albedo(points, normals, material, footprint, self._tiles)
         radiance = shade(points, normals, albedo, self.lighting)
         if everything:
             return radiance

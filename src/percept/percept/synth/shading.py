@@ -8,6 +8,7 @@ photometric-consistency test rely on. Everything works on flat arrays of hits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,6 +22,8 @@ __all__ = [
     "Material",
     "MaterialTable",
     "make_noise_tile",
+    "noise_pyramid",
+    "sample_pyramid",
     "sample_tile",
     "shade",
 ]
@@ -30,7 +33,7 @@ PATTERNS: Final = ("plain", "checker", "stripes", "noise", "wood")
 
 # Tile pixels per pattern period (coarse noise) and per metre (fine grain, ~5 mm).
 _COARSE_PX_PER_PERIOD: Final = 32.0
-_FINE_PX_PER_M: Final = 200.0
+_FINE_PX_PER_M: Final = 100.0
 # cv2.remap wants maps narrower and shorter than SHRT_MAX: sample in blocks of this width.
 _REMAP_BLOCK: Final = 4096
 # Rows per block of the lamp computation: (rows, lamps) temporaries stay in cache, and
@@ -105,15 +108,19 @@ class MaterialTable:
         points_m: npt.NDArray[np.float32],
         normals: npt.NDArray[np.float32],
         material: npt.NDArray[np.int32],
-        tile: npt.NDArray[np.float32],
+        footprint_m: npt.NDArray[np.float32],
+        tiles: Sequence[npt.NDArray[np.float32]],
     ) -> npt.NDArray[np.float32]:
-        """Albedo of surface points.
+        """Albedo of surface points, filtered over each pixel's footprint.
 
         Args:
             points_m: (N, 3) float32 hit points, metres, world frame.
             normals: (N, 3) float32 unit surface normals, world frame.
             material: (N,) int32 material ids.
-            tile: (S, S) float32 periodic noise in [0, 1] (``make_noise_tile``).
+            footprint_m: (N,) float32 size of the pixel on the surface, metres (0: point
+                samples); textures are band-limited to it, so distant and grazing
+                surfaces do not alias.
+            tiles: ``noise_pyramid`` of a periodic noise tile.
 
         Returns:
             (N, 3) float32 linear rgb albedo in [0, 1].
@@ -125,28 +132,48 @@ class MaterialTable:
         v = np.where(axis == 2, points_m[:, 1], points_m[:, 2])
         scale = self.scale_m[material]
         us, vs = u / scale, v / scale
+        width = footprint_m / scale  # pixel size in pattern periods
         pattern = self.pattern[material]
         t = np.zeros(u.shape, dtype=np.float32)
-        checker = pattern == PATTERNS.index("checker")
-        t[checker] = (np.floor(us[checker]) + np.floor(vs[checker])) % 2.0
+        k = pattern == PATTERNS.index("checker")
+        if k.any():
+            # Two-cell period square waves in x and y; their product is the checker.
+            qx = _square(us[k] / 2, width[k] / 2)
+            qy = _square(vs[k] / 2, width[k] / 2)
+            t[k] = 0.5 - 0.5 * qx * qy
         cs = self.cos_sin[material]
         along = us * cs[:, 0] + vs * cs[:, 1]
-        stripes = pattern == PATTERNS.index("stripes")
-        t[stripes] = (along[stripes] % 1.0) < 0.5
-        coarse_wanted = (pattern == PATTERNS.index("noise")) | (pattern == PATTERNS.index("wood"))
-        if coarse_wanted.any():
-            k = coarse_wanted
-            coarse = sample_tile(tile, us[k] * _COARSE_PX_PER_PERIOD, vs[k] * _COARSE_PX_PER_PERIOD)
+        k = pattern == PATTERNS.index("stripes")
+        if k.any():
+            t[k] = 0.5 + 0.5 * _square(along[k], width[k])
+        k = (pattern == PATTERNS.index("noise")) | (pattern == PATTERNS.index("wood"))
+        if k.any():
+            c = _COARSE_PX_PER_PERIOD
+            coarse = sample_pyramid(tiles, us[k] * c, vs[k] * c, width[k] * c)
             wood = pattern[k] == PATTERNS.index("wood")
             blotch = np.clip((coarse - 0.5) * 2.5 + 0.5, 0.0, 1.0)
             rings = 0.5 + 0.5 * np.sin(2.0 * np.pi * (4.0 * along[k] + 3.0 * coarse))
             t[k] = np.where(wood, rings, blotch)
-        fine = sample_tile(tile, u * _FINE_PX_PER_M, v * _FINE_PX_PER_M)
+        f = _FINE_PX_PER_M
+        fine = sample_pyramid(tiles, u * f, v * f, footprint_m * f)
         a = self.color_a[material]
         b = self.color_b[material]
         albedo = a + (b - a) * t[:, None]
         albedo *= (1.0 + self.grain[material] * (2.0 * fine - 1.0))[:, None]
         return np.clip(albedo, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _square(x: npt.NDArray[np.float32], width: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """A +-1 square wave of period 1 (+1 on [0, 0.5)), box-filtered over ``width`` periods.
+
+    The filter is a linear ramp across each edge (exact for a box filter on a single
+    edge), so point samples (width 0) give the hard square wave.
+    """
+    phase = x - np.floor(x)
+    inside = phase < 0.5
+    dist = np.where(inside, np.minimum(phase, 0.5 - phase), -np.minimum(phase - 0.5, 1.0 - phase))
+    out: npt.NDArray[np.float32] = np.clip(2.0 * dist / np.maximum(width, 1e-6), -1.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -230,9 +257,7 @@ def make_noise_tile(rng: np.random.Generator, size: int = 256) -> npt.NDArray[np
         (size, size) float32 in [0, 1]; wraps around seamlessly.
     """
     white = rng.standard_normal((size, size))
-    fy = np.fft.fftfreq(size)[:, None]
-    fx = np.fft.rfftfreq(size)[None, :]
-    f = np.hypot(fx, fy)
+    f = _frequency(size)
     f[0, 0] = 1.0
     spectrum = np.fft.rfft2(white) / f
     spectrum[0, 0] = 0.0
@@ -240,6 +265,68 @@ def make_noise_tile(rng: np.random.Generator, size: int = 256) -> npt.NDArray[np
     noise = np.fft.irfft2(spectrum, s=(size, size))
     lo, hi = np.percentile(noise, [1.0, 99.0])
     out: npt.NDArray[np.float32] = np.clip((noise - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def _frequency(size: int) -> npt.NDArray[np.float64]:
+    """|f| in cycles per pixel of an rfft2 spectrum of a (size, size) image."""
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    out: npt.NDArray[np.float64] = np.hypot(fx, fy)
+    return out
+
+
+def noise_pyramid(
+    tile: npt.NDArray[np.float32], levels: int = 7
+) -> tuple[npt.NDArray[np.float32], ...]:
+    """Blurred copies of a periodic tile for band-limited sampling.
+
+    A mip-map that keeps the tile size.
+
+    Level ``l`` is the tile blurred (periodically, in the Fourier domain) with a
+    Gaussian of sigma ``2 ** (l - 1)`` pixels; level 0 is the tile itself.
+
+    Args:
+        tile: (S, S) float32 periodic tile.
+        levels: number of levels.
+
+    Returns:
+        ``levels`` (S, S) float32 tiles.
+    """
+    size = tile.shape[0]
+    spectrum = np.fft.rfft2(tile)
+    f2 = _frequency(size) ** 2
+    out = [tile]
+    for level in range(1, levels):
+        sigma = 2.0 ** (level - 1)
+        blurred = np.fft.irfft2(spectrum * np.exp(-2.0 * np.pi**2 * sigma**2 * f2), s=tile.shape)
+        out.append(blurred.astype(np.float32))
+    return tuple(out)
+
+
+def sample_pyramid(
+    tiles: Sequence[npt.NDArray[np.float32]],
+    x_px: npt.NDArray[np.floating],
+    y_px: npt.NDArray[np.floating],
+    width_px: npt.NDArray[np.floating],
+) -> npt.NDArray[np.float32]:
+    """Samples of a ``noise_pyramid`` averaged over about ``width_px`` tile pixels.
+
+    Args:
+        tiles: the pyramid.
+        x_px: (N,) column coordinates, tile pixels.
+        y_px: (N,) row coordinates.
+        width_px: (N,) footprint of each sample, tile pixels.
+
+    Returns:
+        (N,) float32.
+    """
+    # A footprint of w pixels is a blur of sigma ~ w / 2: level log2(w).
+    level = np.clip(np.rint(np.log2(np.maximum(width_px, 1.0))), 0, len(tiles) - 1)
+    out = np.empty(x_px.shape[0], dtype=np.float32)
+    for index in np.unique(level).astype(int):
+        k = level == index
+        out[k] = sample_tile(tiles[index], x_px[k], y_px[k])
     return out
 
 
