@@ -18,10 +18,19 @@ from scipy.spatial.transform import Rotation
 from percept.domain import OccupancyGrid
 from percept.errors import EvalError
 
-__all__ = ["OccupancyMetrics", "classify_cells", "occupancy_metrics", "resample_grid"]
+__all__ = [
+    "FREE",
+    "OCCUPIED",
+    "UNKNOWN",
+    "OccupancyMetrics",
+    "classify_cells",
+    "occupancy_metrics",
+    "resample_grid",
+]
 
 Int8Array = npt.NDArray[np.int8]
 
+#: Cell classes returned by :func:`classify_cells`.
 FREE, OCCUPIED, UNKNOWN = 0, 1, -1
 
 

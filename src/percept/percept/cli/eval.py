@@ -1,0 +1,231 @@
+"""``percept eval``: score a run against ground truth, or score files from any system."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from percept.eval.runner import EvalResult
+    from percept.eval.trajectory import TrajectoryEvalConfig
+
+__all__ = ["add_parser", "run"]
+
+MODES = ("traj", "coco", "disparity")
+
+EPILOG = """modes:
+  percept eval RUN.mcap [RUN2.mcap ...] [--gt GT.mcap]   a run's bag (ground truth in
+                                                          GT.mcap or in the run bag)
+  percept eval traj EST GT --format tum|euroc|kitti      trajectory files (as evo reads)
+  percept eval coco DETS.json GT.json                    COCO result JSON vs ground truth
+  percept eval disparity EST GT [--scale S]              PFM or scaled-PNG disparity maps
+
+examples:
+  percept eval out/replayed.mcap --gt synth.mcap --out out/eval
+  percept eval traj vio.csv data.csv --format euroc --align 4dof --delta 1 --delta-unit m
+  percept eval traj orb.txt gt.txt --format tum --align sim3 --out out/orb
+  percept eval coco dets.json instances_val.json
+  percept eval disparity disp0.pfm disp0GT.pfm --mask mask0nocc.png
+  percept eval runs/*.mcap --gt synth.mcap --out out/batch --jobs 2
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the subcommand."""
+    p = subparsers.add_parser(
+        "eval",
+        help="score a run (or trajectory, detection, disparity files) against ground truth",
+        description="Score what a run published against ground truth: trajectory ATE/RPE "
+        "(as evo), disparity/depth error (Middlebury), detection mAP (as pycocotools), map "
+        "IoU and node latency; writes metrics.json and report.html with --out. Metrics "
+        "whose topics are missing are skipped with the reason.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="run bag(s), or a mode (traj, coco, disparity) and its two files",
+    )
+    p.add_argument("--out", type=Path, help="write metrics.json, report.html and pictures here")
+    p.add_argument("--json", action="store_true", help="print metrics.json instead of a table")
+
+    bag = p.add_argument_group("run bags")
+    bag.add_argument("--gt", type=Path, help="ground-truth bag (default: the run bag itself)")
+    bag.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="KEY=TOPIC",
+        help="use TOPIC for KEY (odometry, gt_pose, disparity, depth, gt_depth, detections, "
+        "gt_detections, map, gt_map, image, diagnostics); repeatable",
+    )
+    bag.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="evaluate N bags at once (processes)"
+    )
+
+    traj = p.add_argument_group("trajectories (bags and traj mode; evo's options)")
+    traj.add_argument("--format", choices=("tum", "euroc", "kitti"), help="traj: estimate format")
+    traj.add_argument("--gt-format", choices=("tum", "euroc", "kitti"), help="default: --format")
+    traj.add_argument(
+        "--align", choices=("none", "origin", "se3", "sim3", "4dof"), default="se3",
+        help="alignment before ATE/RPE (default se3; sim3 for monocular, 4dof for VIO)",
+    )  # fmt: skip
+    traj.add_argument("--n-to-align", type=int, default=-1, metavar="N", help="align on N poses")
+    traj.add_argument("--delta", type=float, default=1.0, help="RPE pose distance (default 1)")
+    traj.add_argument("--delta-unit", choices=("frames", "m"), default="frames")
+    traj.add_argument("--all-pairs", action="store_true", help="RPE over all pairs")
+    traj.add_argument(
+        "--t-max-diff", type=float, default=0.01, metavar="S", help="association window, s"
+    )
+    traj.add_argument(
+        "--t-offset", type=float, default=0.0, metavar="S", help="added to estimate stamps, s"
+    )
+
+    disp = p.add_argument_group("disparity (disparity mode and bags)")
+    disp.add_argument("--scale", type=float, default=1.0, help="PNG value per pixel of disparity")
+    disp.add_argument("--gt-scale", type=float, help="ground-truth PNG scale (default: --scale)")
+    disp.add_argument("--mask", type=Path, help="PNG: score where 255 (or non-zero)")
+    disp.add_argument("--max-disparity", type=float, help="clip the estimate to [0, D] first")
+    disp.add_argument(
+        "--thresholds", default="0.5,1,2,4", metavar="T,T,..", help="bad-pixel thresholds, px"
+    )
+    p.set_defaults(run=run, eval_parser=p)
+
+
+def _thresholds(text: str, parser: argparse.ArgumentParser) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        parser.error(f"--thresholds: expected numbers like 0.5,1,2,4, got {text!r}")
+    if not values or min(values) < 0:
+        parser.error(f"--thresholds: expected non-negative numbers, got {text!r}")
+    return values
+
+
+def _trajectory_config(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> TrajectoryEvalConfig:
+    from percept.eval.trajectory import TrajectoryEvalConfig
+
+    try:
+        return TrajectoryEvalConfig(
+            max_diff_ns=round(args.t_max_diff * 1e9),
+            offset_ns=round(args.t_offset * 1e9),
+            align=args.align,
+            n_to_align=args.n_to_align,
+            delta=args.delta if args.delta_unit == "m" else float(args.delta),
+            delta_unit=args.delta_unit,
+            all_pairs=args.all_pairs,
+        )
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def _emit(result: EvalResult, args: argparse.Namespace) -> None:
+    from percept.eval.report import format_summary, write_outputs
+
+    report = write_outputs(result, args.out) if args.out is not None else None
+    if args.json:
+        sys.stdout.write(json.dumps(result.metrics(), indent=2) + "\n")
+    else:
+        sys.stdout.write(format_summary(result) + "\n")
+    if report is not None:
+        sys.stdout.write(f"{report}\n")
+
+
+def _run_files(mode: str, files: list[str], args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args.eval_parser
+    if len(files) != 2:
+        parser.error(f"eval {mode}: expected two files (estimate, ground truth), got {len(files)}")
+    est, gt = Path(files[0]), Path(files[1])
+    from percept.eval import runner
+
+    if mode == "traj":
+        if args.format is None:
+            parser.error("eval traj: --format tum|euroc|kitti is required")
+        cfg = _trajectory_config(args, parser)
+        result = runner.score_trajectory_files(est, gt, args.format, args.gt_format, cfg)
+    elif mode == "coco":
+        result = runner.score_coco_files(est, gt)
+    else:
+        result = runner.score_disparity_files(
+            est,
+            gt,
+            scale=args.scale,
+            gt_scale=args.gt_scale,
+            mask=args.mask,
+            max_disparity_px=args.max_disparity,
+            thresholds_px=_thresholds(args.thresholds, parser),
+        )
+    _emit(result, args)
+    return 0
+
+
+def _topic_overrides(items: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, topic = item.partition("=")
+        if not sep or not key or not topic:
+            parser.error(f"--topic {item!r}: expected KEY=TOPIC")
+        out[key.strip()] = topic.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``percept eval``."""
+    parser: argparse.ArgumentParser = args.eval_parser
+    if args.inputs[0] in MODES:
+        return _run_files(args.inputs[0], args.inputs[1:], args)
+    from percept.eval.runner import EvalConfig, evaluate, evaluate_batch
+
+    config = EvalConfig(
+        trajectory=_trajectory_config(args, parser),
+        thresholds_px=_thresholds(args.thresholds, parser),
+    ).with_topics(_topic_overrides(args.topic, parser))
+    bags = [Path(b) for b in args.inputs]
+    if len(bags) == 1 and args.jobs == 1:
+        _emit(evaluate(bags[0], args.gt, config), args)
+        return 0
+    if args.out is None:
+        parser.error("several bags (or --jobs) need --out DIR for their reports")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    results = evaluate_batch(
+        bags, args.gt, args.out, config, jobs=args.jobs, progress=not args.quiet
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    failed = 0
+    for bag, metrics in results.items():
+        if "error" in metrics:
+            failed += 1
+            sys.stdout.write(f"FAILED {bag}: {metrics['error']}\n")
+        else:
+            sys.stdout.write(f"ok     {bag}: {_headline(metrics)}\n")
+    sys.stdout.write(f"{args.out / 'summary.json'}\n")
+    return 1 if failed else 0
+
+
+def _headline(metrics: dict[str, object]) -> str:
+    parts: list[str] = []
+    traj = metrics.get("trajectory")
+    if isinstance(traj, dict):
+        parts.append(f"ATE rmse {traj['ate_m']['rmse']:.4f} m")
+    disp = metrics.get("disparity")
+    if isinstance(disp, dict) and disp.get("bad_2_total_pct") is not None:
+        parts.append(f"bad-2 {disp['bad_2_total_pct']:.2f} %")
+    det = metrics.get("detection")
+    if isinstance(det, dict) and det.get("map") is not None:
+        parts.append(f"mAP {det['map']:.4f}")
+    occ = metrics.get("occupancy")
+    if isinstance(occ, dict) and occ.get("occupied_iou") is not None:
+        parts.append(f"occupied IoU {occ['occupied_iou']:.3f}")
+    skipped = metrics.get("skipped")
+    if isinstance(skipped, dict) and skipped:
+        parts.append(f"skipped {', '.join(sorted(skipped))}")
+    return "; ".join(parts) or "nothing scored"
