@@ -133,3 +133,24 @@ def test_inputs_of_the_other_mode_are_rejected_and_counted() -> None:
 def test_bad_board_fails_at_start_up() -> None:
     with pytest.raises(ConfigError, match=r"calibration\.board"):
         _runtime(board="chessboard:9x6")
+
+
+def test_odd_images_never_break_the_node() -> None:
+    rt = _runtime()
+    rng = np.random.default_rng(3)
+    odd = [
+        Image(Header(1, "cam"), "mono8", np.zeros((1, 1), np.uint8)),
+        Image(Header(2, "cam"), "32FC1", np.full((48, 64), np.nan, np.float32)),
+        Image(Header(3, "cam"), "mono16", rng.integers(0, 65535, (48, 64), dtype=np.uint16)),
+        Image(Header(4, "cam"), "bgra8", rng.integers(0, 255, (48, 64, 4), dtype=np.uint8)),
+        Image(Header(5, "cam"), "bayer_rggb8", rng.integers(0, 255, (48, 64), dtype=np.uint8)),
+        Image(Header(6, "cam"), "rgb8", np.zeros((3, 2, 3), np.uint8)),
+    ]
+    for k, image in enumerate(odd):
+        rt.feed_and_spin("/image", IMG, k + 1, obj=image)
+    host = rt.host("calibration")
+    assert host.monitor.errors == 0
+    assert _values(rt)["images_with_board"] == "0"
+    left, _ = _views()
+    rt.feed_and_spin("/image", IMG, 100, obj=Image(Header(100, "cam"), "mono8", left[0]))
+    assert _values(rt)["views"] == "1"

@@ -300,6 +300,18 @@ def detect_board(
     """
     mono = _to_mono(image)
     height, width = mono.shape
+    cols, rows = board.corner_grid
+    if width < 4 * (cols + 1) or height < 4 * (rows + 1):
+        return None  # too small to hold the board (and OpenCV's detectors assert on it)
+    try:
+        return _detect(mono, board, source)
+    except cv2.error as err:
+        _log.debug("%s: board detection failed in OpenCV: %s", source or "image", err)
+        return None
+
+
+def _detect(mono: npt.NDArray[np.uint8], board: BoardSpec, source: str) -> Detection | None:
+    height, width = mono.shape
     if board.kind == "chessboard":
         corners = _detect_chessboard(mono, board)
         if corners is None:

@@ -182,11 +182,15 @@ class CalibrationNode(Node):
 
     # -- trigger --------------------------------------------------------------------------
     def _config(self, params: Mapping[str, ParamValue]) -> CalibrationConfig:
+        min_views, alpha = params["min_views"], params["alpha"]
+        if not isinstance(min_views, int) or not isinstance(alpha, int | float):
+            msg = f"min_views must be integer and alpha double, got {min_views!r}, {alpha!r}"
+            raise ConfigError(msg)
         return CalibrationConfig(
             model=model_name(str(params["model"])),
             fix_k3=bool(params["fix_k3"]),
-            min_views=int(params["min_views"]),  # type: ignore[call-overload]
-            alpha=float(params["alpha"]),  # type: ignore[arg-type]
+            min_views=min_views,
+            alpha=float(alpha),
         )
 
     def write_calibration(self, params: Mapping[str, ParamValue] | None = None) -> list[Path]:
