@@ -274,6 +274,28 @@ def _charuco_detector(board: BoardSpec) -> cv2.aruco.CharucoDetector:
     return cv2.aruco.CharucoDetector(cv_board)
 
 
+def _refine_charuco(
+    mono: npt.NDArray[np.uint8], corners: npt.NDArray[np.float32], board: BoardSpec
+) -> npt.NDArray[np.float32]:
+    """Sub-pixel saddle points of the ChArUco corners, whatever the OpenCV version.
+
+    OpenCV 4.8's CharucoDetector reports corners half a pixel off (5.x does not); a
+    ``cornerSubPix`` pass with a window that stays clear of the markers gives the same
+    corners on both.
+    """
+    diff = corners[:, None, :] - corners[None, :, :]
+    dist = np.linalg.norm(diff, axis=2)
+    np.fill_diagonal(dist, np.inf)
+    square_px = float(np.median(dist.min(axis=1)))
+    # The marker edge is (1 - marker/square) / 2 of a square away from the corner.
+    margin = (1.0 - board.marker_m / board.square_m) / 2.0 * square_px
+    win = int(np.clip(margin * 0.8, 2, 11))
+    refined = cv2.cornerSubPix(
+        mono, corners.reshape(-1, 1, 2).copy(), (win, win), (-1, -1), _SUBPIX_CRITERIA
+    )
+    return np.asarray(refined, dtype=np.float32).reshape(-1, 2)
+
+
 def _collinear(points: npt.NDArray[np.float32]) -> bool:
     centred = points - points.mean(axis=0)
     sv = np.linalg.svd(centred.astype(np.float64), compute_uv=False)
@@ -328,6 +350,7 @@ def _detect(mono: npt.NDArray[np.uint8], board: BoardSpec, source: str) -> Detec
     corners = np.asarray(charuco_corners, dtype=np.float32).reshape(-1, 2)
     if _collinear(corners):
         return None
+    corners = _refine_charuco(mono, corners, board)
     ids = np.asarray(charuco_ids, dtype=np.int32).reshape(-1)
     order = np.argsort(ids)
     return Detection(corners[order], ids[order], (width, height), source)

@@ -68,7 +68,11 @@ def undistort_pixels(
     if model.distortion_model == "equidistant":
         out = cv2.fisheye.undistortPoints(pts, model.K, model.D[:4], criteria=_UNDISTORT_CRITERIA)
     elif model.distortion_model in ("plumb_bob", "rational_polynomial", ""):
-        out = cv2.undistortPoints(pts, model.K, model.D, criteria=_UNDISTORT_CRITERIA)
+        if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4: criteria in a separate function
+            eye = np.eye(3)
+            out = cv2.undistortPointsIter(pts, model.K, model.D, eye, eye, _UNDISTORT_CRITERIA)
+        else:
+            out = cv2.undistortPoints(pts, model.K, model.D, criteria=_UNDISTORT_CRITERIA)
     else:
         msg = f"distortion_model {model.distortion_model!r} unknown"
         raise ValueError(msg)

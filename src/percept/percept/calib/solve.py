@@ -616,9 +616,11 @@ def _stereo_view_errors(
     for i, (obj, uv1, uv2) in enumerate(pairs):
         o = obj.astype(np.float64).reshape(-1, 1, 3)
         if fisheye:
-            _, rvec, tvec = cv2.fisheye.solvePnP(
-                o, uv1.astype(np.float64).reshape(-1, 1, 2), K1, D1
+            # cv2.fisheye.solvePnP is OpenCV 5 only: fit on undistorted points instead.
+            normalised = cv2.fisheye.undistortPoints(
+                uv1.astype(np.float64).reshape(-1, 1, 2), K1, D1
             )
+            _, rvec, tvec = cv2.solvePnP(o, normalised, np.eye(3), None)
         else:
             _, rvec, tvec = cv2.solvePnP(o, uv1.astype(np.float64), K1, D1)
         R1 = cv2.Rodrigues(rvec)[0]
