@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth_helpers import small_config
 
-from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
+from percept.synth.generate import SynthResult, generate
 from percept.synth.scene import Scene, build_warehouse
-
-SMALL = {"width": 160, "height": 120}
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +19,6 @@ def scene0() -> Scene:
 @pytest.fixture(scope="session")
 def scene1() -> Scene:
     return build_warehouse(1)
-
-
-def small_config(seed: int = 0, **changes: object) -> SynthConfig:
-    """A 1.5 s, 160x120 sequence: what the bag tests replay."""
-    fields: dict[str, object] = {
-        "seconds": 1.5,
-        "seed": seed,
-        "rig": default_rig("ground", **SMALL),
-    }
-    fields.update(changes)
-    return SynthConfig(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

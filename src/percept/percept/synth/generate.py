@@ -23,7 +23,10 @@ topic                                  type                                   ra
 Ground truth of the left camera is aligned with ``/stereo/left/image_raw`` (raw,
 distorted pixels): depth is the z coordinate in ``stereo_left_optical_frame`` (NaN where
 nothing is seen); 2-D boxes are the tight boxes of each object's *visible* pixels
-(``id`` = object id, class id = class name, score 1); 3-D boxes are the objects' boxes
+(``id`` = object id, class id = class name, score 1) in pixel-edge coordinates as
+detectors and COCO give them: the image spans [0, W] x [0, H] and pixel (u, v) covers
+[u, u + 1) x [v, v + 1) (camera_info's K puts pixel centres at integers, so add 0.5 to
+a projected point to compare); 3-D boxes are the objects' boxes
 in the left optical frame, for the objects with a 2-D box. ``/ground_truth/odom`` carries
 ``T_map_base_link`` and the body-frame twist.
 
@@ -464,7 +467,7 @@ def _frame_messages(
     ids, boxes = boxes_2d(render.object_left, len(scene.objects), min_pixels)
     dets_2d = tuple(
         Detection2D(
-            center_uv=((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0),
+            center_uv=((b[0] + b[2] + 1) / 2.0, (b[1] + b[3] + 1) / 2.0),
             size_uv=(float(b[2] - b[0] + 1), float(b[3] - b[1] + 1)),
             results=_hypothesis(scene, int(k)),
             id=str(int(k)),
