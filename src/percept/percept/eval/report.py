@@ -292,9 +292,17 @@ def _label(img: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
     return out
 
 
+def _at_least(image: npt.NDArray[np.uint8], width: int) -> npt.NDArray[np.uint8]:
+    """Enlarge (nearest) an image narrower than ``width`` so that it stays readable."""
+    if image.shape[1] >= width:
+        return image
+    size = (width, round(image.shape[0] * width / image.shape[1]))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), dtype=np.uint8)
+
+
 def _depth_strip(shot: Shot, max_err_px: float = 4.0) -> npt.NDArray[np.uint8] | None:
     """Estimate | ground truth | error panels of one depth/disparity frame."""
-    panels: list[npt.NDArray[np.uint8]] = []
+    panels: list[tuple[npt.NDArray[np.uint8], str]] = []
     a = shot.arrays
     if "disparity" in a and "gt_disparity" in a:
         gt = np.asarray(a["gt_disparity"], dtype=np.float64)
@@ -307,9 +315,9 @@ def _depth_strip(shot: Shot, max_err_px: float = 4.0) -> npt.NDArray[np.uint8] |
         with np.errstate(invalid="ignore"):
             err = np.abs(est - gt)
         panels += [
-            _label(colourise(est, 0.0, vmax), "disparity"),
-            _label(colourise(gt, 0.0, vmax), f"GT disparity 0-{vmax:.0f} px"),
-            _label(
+            (colourise(est, 0.0, vmax), "disparity"),
+            (colourise(gt, 0.0, vmax), f"GT disparity 0-{vmax:.0f} px"),
+            (
                 colourise(err, 0.0, max_err_px, cv2.COLORMAP_INFERNO),
                 f"|error| 0-{max_err_px:g} px",
             ),
@@ -325,18 +333,20 @@ def _depth_strip(shot: Shot, max_err_px: float = 4.0) -> npt.NDArray[np.uint8] |
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.abs(z - gt_z) / gt_z
         panels += [
-            _label(colourise(z, 0.0, zmax), "depth"),
-            _label(colourise(gt_z, 0.0, zmax), f"GT depth 0-{zmax:.1f} m"),
-            _label(colourise(rel, 0.0, 0.1, cv2.COLORMAP_INFERNO), "|rel error| 0-10 %"),
+            (colourise(z, 0.0, zmax), "depth"),
+            (colourise(gt_z, 0.0, zmax), f"GT depth 0-{zmax:.1f} m"),
+            (colourise(rel, 0.0, 0.1, cv2.COLORMAP_INFERNO), "|rel error| 0-10 %"),
         ]
     if not panels:
         return None
-    h = max(p.shape[0] for p in panels)
-    padded = [np.pad(p, ((0, h - p.shape[0]), (0, 4), (0, 0)), constant_values=255) for p in panels]
+    images = [_label(_at_least(p, 240), text) for p, text in panels]
+    h = max(p.shape[0] for p in images)
+    padded = [np.pad(p, ((0, h - p.shape[0]), (0, 4), (0, 0)), constant_values=255) for p in images]
     return np.hstack(padded)
 
 
 def _detection_overlay(result: EvalResult, shot: Shot) -> npt.NDArray[np.uint8] | None:
+    """The frame with true boxes (green) and detections above the score threshold (red)."""
     gt, dets, metrics = result.detection_truth, result.detection_boxes, result.detection
     if gt is None or dets is None or metrics is None or shot.image_id is None:
         return None
@@ -345,58 +355,44 @@ def _detection_overlay(result: EvalResult, shot: Shot) -> npt.NDArray[np.uint8] 
     boxes = np.vstack([gt.boxes.boxes_xywh[g_sel], dets.boxes_xywh[d_sel]])
     image = shot.arrays.get("image")
     if image is not None:
-        canvas = np.asarray(image, dtype=np.uint8).copy()
+        canvas = np.asarray(image, dtype=np.uint8)
         if canvas.ndim == 2:
-            canvas = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
-    else:
+            canvas = np.asarray(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    else:  # no camera image in the bag: boxes on grey
         extent = (boxes[:, :2] + boxes[:, 2:]).max(axis=0) if boxes.size else np.array([320, 240])
         canvas = np.full((int(extent[1]) + 10, int(extent[0]) + 10, 3), 90, np.uint8)
+    # draw at a readable size: small frames enlarged, large ones reduced to 640 px
+    scale = 640 / canvas.shape[1] if canvas.shape[1] > 640 else max(1.0, 480 / canvas.shape[1])
+    size = (round(canvas.shape[1] * scale), round(canvas.shape[0] * scale))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_NEAREST
+    canvas = np.asarray(cv2.resize(canvas, size, interpolation=interp), dtype=np.uint8)
     names = gt.categories
-    for box, cat in zip(gt.boxes.boxes_xywh[g_sel], gt.boxes.category_ids[g_sel], strict=True):
-        x, y, w, h = (round(float(v)) for v in box)
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), (60, 200, 60), 2)
-        cv2.putText(
-            canvas,
-            names.get(int(cat), str(cat)),
-            (x, y + h - 4),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            (60, 200, 60),
-            1,
-            cv2.LINE_AA,
-        )
-    for box, cat, score in zip(
-        dets.boxes_xywh[d_sel], dets.category_ids[d_sel], dets.scores[d_sel], strict=True
-    ):
-        x, y, w, h = (round(float(v)) for v in box)
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), (40, 40, 230), 1)
-        cv2.putText(
-            canvas,
-            f"{names.get(int(cat), str(cat))} {score:.2f}",
-            (x, max(10, y - 3)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            (40, 40, 230),
-            1,
-            cv2.LINE_AA,
-        )
-    scale = min(1.0, 640 / canvas.shape[1])
-    if scale < 1.0:
-        canvas = cv2.resize(
-            canvas, (640, round(canvas.shape[0] * scale)), interpolation=cv2.INTER_AREA
-        )
-    return np.asarray(canvas, dtype=np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    layers = (
+        (gt.boxes.boxes_xywh[g_sel], gt.boxes.category_ids[g_sel], None, (60, 200, 60), 2),
+        (dets.boxes_xywh[d_sel], dets.category_ids[d_sel], dets.scores[d_sel], (40, 40, 230), 1),
+    )
+    for xywh, cats, scores, colour, thickness in layers:
+        for k, (box, cat) in enumerate(zip(xywh, cats, strict=True)):
+            x, y, w, h = (round(float(v) * scale) for v in box)
+            cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
+            text = names.get(int(cat), str(cat))
+            at = (x, y + h - 4)
+            if scores is not None:
+                text, at = f"{text} {scores[k]:.2f}", (x, max(10, y - 3))
+            cv2.putText(canvas, text, at, font, 0.4, colour, 1, cv2.LINE_AA)
+    return canvas
 
 
 def _map_overlay(result: EvalResult) -> npt.NDArray[np.uint8] | None:
     """The map against the ground truth, as a picture.
 
     Ground truth in grey levels; estimated occupied cells green (right) or red (wrong);
-    true occupied cells the estimate missed in blue.
+    true occupied cells the estimate missed in blue; free cells it never saw pale.
     """
     if result.maps is None:
         return None
-    from percept.eval.occupancy import OCCUPIED, UNKNOWN, classify_cells
+    from percept.eval.occupancy import FREE, OCCUPIED, UNKNOWN, classify_cells
 
     est_values, gt_grid = result.maps
     est = classify_cells(est_values)
@@ -407,6 +403,7 @@ def _map_overlay(result: EvalResult) -> npt.NDArray[np.uint8] | None:
     img[(est == OCCUPIED) & (gt == OCCUPIED)] = (60, 200, 60)
     img[(est == OCCUPIED) & (gt != OCCUPIED) & (gt != UNKNOWN)] = (40, 40, 230)
     img[(est != OCCUPIED) & (gt == OCCUPIED)] = (230, 120, 30)
+    img[(est == UNKNOWN) & (gt == FREE)] = (200, 225, 235)  # not explored by the run
     img = np.flipud(img)  # row 0 is the grid origin (bottom); images start at the top
     scale = max(1, 480 // max(img.shape[:2]))
     out = cv2.resize(
@@ -588,7 +585,7 @@ def _map_section(result: EvalResult, out_dir: Path) -> str:
             _figure(
                 name,
                 "ground truth (black occupied, white free, grey unknown); "
-                "estimate occupied: green right, red wrong; blue missed",
+                "estimate occupied: green right, red wrong; blue missed; pale: free, unexplored",
             )
         )
     return "".join(parts)

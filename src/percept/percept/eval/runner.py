@@ -1040,7 +1040,9 @@ def _conditions(
     if result.detection is not None:
         stats = result.detection.stats
         result.conditions.setdefault("range", {})["detection.map_by_box_size"] = [
-            {"band": name, "mean": stats[f"map_{name}"]} for name in ("small", "medium", "large")
+            # COCO's -1: no ground-truth box of that size
+            {"band": name, "mean": stats[f"map_{name}"] if stats[f"map_{name}"] >= 0 else None}
+            for name in ("small", "medium", "large")
         ]
 
 

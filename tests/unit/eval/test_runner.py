@@ -1,0 +1,185 @@
+"""``evaluate`` on small bags: each metric against a direct computation, topics, batches.
+
+Also: skipped metrics, streaming joins and condition splits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from percept.errors import ConfigError, EvalError
+from percept.eval.detection import coco_from_detection_arrays, evaluate_coco
+from percept.eval.disparity import DisparityMetrics, disparity_metrics
+from percept.eval.occupancy import occupancy_metrics
+from percept.eval.runner import EvalConfig, evaluate, evaluate_batch, resolve_topics
+from percept.eval.trajectory import Trajectory, TrajectoryEvalConfig, evaluate_trajectory
+
+from .bags import BASELINE_M, FOCAL_PX, write_bags
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    return write_bags(tmp_path_factory.mktemp("bags"))
+
+
+def _traj(msgs: list, name: str) -> Trajectory:
+    return Trajectory.from_quaternions(
+        [m.pose.translation_m for m in msgs],
+        [m.pose.quat_xyzw for m in msgs],
+        [m.header.stamp_ns for m in msgs],
+        name,
+    )
+
+
+def test_every_metric_matches_a_direct_computation(bags: tuple) -> None:
+    run, gt, scene = bags
+    result = evaluate(run, gt)
+    assert result.topics == {
+        "odometry": "/odom",
+        "gt_pose": "/ground_truth/pose",
+        "disparity": "/disparity",
+        "gt_depth": "/ground_truth/depth",
+        "detections": "/detections",
+        "gt_detections": "/ground_truth/detections_2d",
+        "map": "/map",
+        "gt_map": "/ground_truth/map",
+        "image": "/left/image_rect",
+        "diagnostics": "/diagnostics",
+    }
+    # trajectory: the same as scoring the decoded poses directly
+    direct = evaluate_trajectory(
+        _traj(scene.run_odom, "odom"), _traj(scene.gt_poses, "gt"), TrajectoryEvalConfig()
+    )
+    assert result.trajectory is not None
+    assert result.trajectory.ate_m.rmse == pytest.approx(direct.ate_m.rmse, abs=1e-12)
+    assert result.trajectory.rpe_trans_m.rmse == pytest.approx(direct.rpe_trans_m.rmse, abs=1e-12)
+    assert 0.005 < result.trajectory.ate_m.rmse < 0.03  # 1 cm noise per axis
+    # disparity: pooled over the frames, GT disparity = f B / z
+    frames = []
+    for depth, disp in zip(scene.gt_depth, scene.run_disparity, strict=True):
+        d = disp.image.astype(np.float32).copy()
+        d[d < 0] = np.inf
+        with np.errstate(divide="ignore"):
+            d_gt = np.float32(FOCAL_PX * BASELINE_M) / depth.data
+        d_gt[~np.isfinite(depth.data)] = np.inf  # unknown depth: unknown disparity
+        frames.append(disparity_metrics(d, d_gt))
+    expected = DisparityMetrics.pool(frames)
+    assert result.disparity is not None
+    assert result.disparity.as_dict() == pytest.approx(expected.as_dict())
+    assert result.disparity.density_pct == pytest.approx(90.0, abs=1.0)  # 10 % holes
+    assert [b.name for b in result.depth_bands] == ["0-2m", "2-5m", "5-10m"]
+    assert all(b.pixels > 0 for b in result.depth_bands)
+    # relative depth error grows with range for a fixed disparity noise
+    rel = [b.abs_rel_mean for b in result.depth_bands]
+    assert rel[0] < rel[1] < rel[2]
+    # detection: the same as the arrays scored directly
+    gt_coco, dets, _ = coco_from_detection_arrays(scene.gt_boxes, scene.run_boxes)
+    assert result.detection is not None
+    assert result.detection.stats == pytest.approx(evaluate_coco(gt_coco, dets).stats)
+    # map and latency
+    assert result.occupancy is not None
+    assert result.occupancy.as_dict() == occupancy_metrics(scene.run_map, scene.gt_map).as_dict()
+    assert list(result.latency) == ["/stereo"]
+    assert result.latency["/stereo"].latency_mean_ms == pytest.approx(5.9, abs=0.05)
+    assert result.skipped == {}
+    assert result.notes == []
+
+
+def test_failure_analysis_finds_the_bad_frame_and_splits_by_condition(bags: tuple) -> None:
+    run, gt, scene = bags
+    result = evaluate(run, gt)
+    worst = result.worst("depth", "bad_2_total_pct", 1)
+    assert worst[0].stamp_ns == scene.gt_depth[7].header.stamp_ns  # the frame made 3 px off
+    shots = result.shots["depth"]
+    assert shots[0].title == "first frame"
+    assert shots[1].stamp_ns == worst[0].stamp_ns
+    assert set(shots[1].arrays) == {"disparity", "gt_disparity", "depth", "gt_depth"}
+    # detection: frames where the barrel is missed (every third) are the worst
+    det_worst = result.worst("detection", "errors", 3)
+    assert all(f.values["false_negatives"] >= 1 for f in det_worst)
+    assert "image" in result.shots["detection"][0].arrays  # fetched from /left/image_rect
+    # conditions: speed from the ground-truth poses, brightness from the camera image
+    assert set(result.conditions) == {"speed", "brightness", "range"}
+    bright = result.conditions["brightness"]["detection.errors"]
+    assert [r["frames"] for r in bright] == [20, 0, 20]  # dark half, bright half
+    speed = result.conditions["speed"]["trajectory.ate_m"]
+    assert sum(r["frames"] for r in speed) == len(result.trajectory.reference)
+    doc = result.metrics()
+    json.dumps(doc, allow_nan=False)  # NaN written as null
+    assert doc["worst_frames"]["depth.bad_2_total_pct"][0]["stamp_s"] == pytest.approx(
+        worst[0].stamp_ns / 1e9
+    )
+
+
+def test_missing_topics_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    run, gt, _ = write_bags(tmp_path, seconds=2.0, with_map=False)
+    result = evaluate(run, gt)
+    assert result.occupancy is None
+    assert result.skipped["occupancy"].startswith("no run topic (map: no topic /map)")
+    assert result.trajectory is not None
+    assert "occupancy" not in result.metrics()
+    assert "occupancy" in result.metrics()["skipped"]
+
+
+def test_ground_truth_inside_the_run_bag_and_namespaced_topics(tmp_path: Path) -> None:
+    run, gt, _ = write_bags(tmp_path, seconds=2.0, namespace="/robot1", gt_in_run=True)
+    assert run == gt
+    result = evaluate(run)
+    assert result.topics["odometry"] == "/robot1/odom"
+    assert result.topics["disparity"] == "/robot1/disparity"
+    assert result.topics["gt_pose"] == "/ground_truth/pose"
+    assert result.trajectory is not None
+    assert result.disparity is not None
+    assert result.detection is not None
+
+
+def test_topic_overrides_and_unknown_keys(bags: tuple) -> None:
+    run, gt, _ = bags
+    cfg = EvalConfig().with_topics({"odometry": "/nothing_here"})
+    result = evaluate(run, gt, cfg)
+    assert result.trajectory is None
+    assert "no topic /nothing_here" in result.skipped["trajectory"]
+    with pytest.raises(ConfigError, match="unknown keys"):
+        EvalConfig().with_topics({"odom": "/x"})
+
+
+def test_resolve_topics_rules() -> None:
+    available = {
+        "/a/odom": "nav_msgs/msg/Odometry",
+        "/b/odom": "nav_msgs/msg/Odometry",
+        "/ground_truth/odom": "nav_msgs/msg/Odometry",
+        "/map": "sensor_msgs/msg/Image",
+    }
+    found, missing = resolve_topics(
+        available,
+        ["odometry", "map", "gt_pose"],
+        {"odometry": ("/odom",), "map": ("/map",), "gt_pose": ("/ground_truth/odom",)},
+    )
+    assert found == {"gt_pose": "/ground_truth/odom"}
+    assert missing["odometry"].startswith("ambiguous: /a/odom, /b/odom")  # never the GT topic
+    assert missing["map"].startswith("wrong type: /map (sensor_msgs/msg/Image)")
+
+
+def test_nothing_to_score_raises(tmp_path: Path, bags: tuple) -> None:
+    run, _, _ = bags
+    cfg = EvalConfig(topics={k: ("/none",) for k in EvalConfig().topics})
+    with pytest.raises(EvalError, match="nothing to score"):
+        evaluate(run, None, cfg)
+
+
+def test_batch_runs_bags_in_parallel(tmp_path: Path, bags: tuple) -> None:
+    run, gt, _ = bags
+    copy = tmp_path / "run.mcap"
+    copy.write_bytes(run.read_bytes())
+    broken = tmp_path / "broken.mcap"
+    broken.write_bytes(b"not a bag")
+    results = evaluate_batch([run, copy, broken], gt, tmp_path / "out", jobs=2)
+    assert list(results) == [str(run), str(copy), str(broken)]
+    assert results[str(run)]["trajectory"] == results[str(copy)]["trajectory"]
+    assert "error" in results[str(broken)]
+    assert (tmp_path / "out" / "run" / "report.html").is_file()
+    assert (tmp_path / "out" / "run_2" / "metrics.json").is_file()  # same stem, numbered
