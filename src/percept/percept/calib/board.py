@@ -21,7 +21,7 @@ import numpy.typing as npt
 from percept.calib.render import board_object_points, make_charuco_board
 from percept.errors import CalibrationError
 
-__all__ = ["BoardSpec", "Detection", "detect_board", "parse_board"]
+__all__ = ["BoardSpec", "Detection", "detect_board", "parse_board", "to_uint8"]
 
 _log = logging.getLogger(__name__)
 
@@ -185,22 +185,37 @@ class Detection:
         return len(self.ids) == board.n_corners
 
 
-def _to_mono(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
+def to_uint8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
+    """An image as uint8, other dtypes stretched from their finite min..max to 0..255.
+
+    Args:
+        image: (H, W) or (H, W, C) array of any dtype (mono16, 32FC1 with NaN...).
+
+    Returns:
+        Same shape, uint8; all-NaN or constant images become 0.
+    """
     img = np.asarray(image)
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img)
+    f = img.astype(np.float64)
+    finite = f[np.isfinite(f)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    out = np.nan_to_num((f - lo) * scale, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _to_mono(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
+    # 16-bit and float images are stretched to 8 bits, as cameracalibrator does for mono16.
+    img = to_uint8(image)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
-    if img.ndim == 3:
+    if img.ndim == 3 and img.shape[2] in (3, 4):
         code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        img = cv2.cvtColor(np.ascontiguousarray(img), code)
+        img = np.asarray(cv2.cvtColor(np.ascontiguousarray(img), code), dtype=np.uint8)
     if img.ndim != 2:
         msg = f"image must be (H, W) mono or (H, W, 3|4) bgr, got shape {img.shape}"
         raise ValueError(msg)
-    if img.dtype != np.uint8:
-        # 16-bit and float images: stretch to 8 bits, as cameracalibrator does for mono16.
-        f = img.astype(np.float64)
-        lo, hi = np.nanmin(f), np.nanmax(f)
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        img = np.nan_to_num((f - lo) * scale).astype(np.uint8)
     return np.ascontiguousarray(img, dtype=np.uint8)
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from percept.calib.board import BoardSpec, Detection
+from percept.calib.board import BoardSpec, Detection, to_uint8
 from percept.calib.render import project_points
 from percept.calib.solve import MonoCalibration, StereoCalibration
 from percept.calib.views import board_outline_uv
@@ -68,11 +68,7 @@ def _text(
 
 
 def _bgr(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        f = img.astype(np.float64)
-        span = float(np.nanmax(f) - np.nanmin(f)) or 1.0
-        img = np.nan_to_num((f - np.nanmin(f)) * (255.0 / span)).astype(np.uint8)
+    img = to_uint8(image)
     if img.ndim == 2:
         return np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     if img.shape[2] == 4:

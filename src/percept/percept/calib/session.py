@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from percept.calib.board import BoardSpec, Detection, detect_board
+from percept.calib.board import BoardSpec, Detection, detect_board, to_uint8
 from percept.calib.report import mono_report, stereo_report, write_png
 from percept.calib.solve import (
     CalibrationConfig,
@@ -76,11 +76,7 @@ class SelectionConfig:
 
 
 def _thumbnail(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        f = img.astype(np.float64)
-        span = float(np.nanmax(f) - np.nanmin(f)) or 1.0
-        img = np.nan_to_num((f - np.nanmin(f)) * (255.0 / span)).astype(np.uint8)
+    img = to_uint8(image)
     width = img.shape[1]
     if width <= _THUMB_WIDTH:
         return np.ascontiguousarray(img)
