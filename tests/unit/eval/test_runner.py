@@ -15,7 +15,7 @@ from percept.errors import ConfigError, EvalError
 from percept.eval.detection import coco_from_detection_arrays, evaluate_coco
 from percept.eval.disparity import DisparityMetrics, disparity_metrics
 from percept.eval.occupancy import occupancy_metrics
-from percept.eval.runner import EvalConfig, evaluate, evaluate_batch, resolve_topics
+from percept.eval.runner import EvalConfig, _Join, evaluate, evaluate_batch, resolve_topics
 from percept.eval.trajectory import Trajectory, TrajectoryEvalConfig, evaluate_trajectory
 
 from .bags import BASELINE_M, FOCAL_PX, write_bags
@@ -183,3 +183,16 @@ def test_batch_runs_bags_in_parallel(tmp_path: Path, bags: tuple) -> None:
     assert "error" in results[str(broken)]
     assert (tmp_path / "out" / "run" / "report.html").is_file()
     assert (tmp_path / "out" / "run_2" / "metrics.json").is_file()  # same stem, numbered
+
+
+def test_join_pairs_close_stamps_and_gives_up_on_stale_frames() -> None:
+    join = _Join(max_diff_ns=1_000, window_ns=10_000)
+    assert join.add("gt", 0, "g0") is None
+    assert join.add("gt", 5_000, "g5") is None
+    assert join.add("run", 5_400, "r5") == ("g5", "r5")  # within 1 us
+    assert join.add("run", 30_000, "r30") is None  # g0 is now 30 us behind: dropped
+    assert join.unmatched == {"gt": 1, "run": 0}
+    assert join.add("gt", 30_000, "g30") == ("g30", "r30")
+    join.add("gt", 40_000, "g40")
+    join.finish()
+    assert join.unmatched == {"gt": 2, "run": 0}

@@ -5,6 +5,8 @@ Each metric lives in its own module and works on plain arrays and domain objects
 (COCO mAP as pycocotools), :mod:`~percept.eval.disparity` (Middlebury bad-N, EPE,
 depth error by range), :mod:`~percept.eval.occupancy` (map IoU) and
 :mod:`~percept.eval.latency` (per-node latency from /diagnostics).
+:mod:`~percept.eval.runner` scores a run's bag (``evaluate``) or files, and
+:mod:`~percept.eval.report` writes metrics.json and the HTML report.
 """
 
-__all__ = ["detection", "disparity", "latency", "occupancy", "trajectory"]
+__all__ = ["detection", "disparity", "latency", "occupancy", "report", "runner", "trajectory"]

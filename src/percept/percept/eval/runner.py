@@ -16,8 +16,9 @@ latency            ``/diagnostics``                 -
 Names can be overridden per key (``EvalConfig.with_topics``); a namespaced topic
 (``/robot1/odom``) is found by its last name when it is the only one of its type. A
 metric whose topics are absent is skipped and the reason recorded: nothing is made up.
-Frames are paired by header stamp; large topics (images) are streamed, so memory stays
-bounded by the worst-frame thumbnails kept for the report.
+Frames are paired by header stamp; images are streamed and scored as pairs complete, so
+memory holds the frames waiting for a partner (few when the bags interleave in time) and
+the worst-frame thumbnails kept for the report.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ class EvalConfig:
         speed_edges_m_s: lower edges of the speed bands, m/s (last band open).
         brightness_edges: lower edges of the image brightness bands, 0..255.
         worst_frames: worst frames kept per metric for the failure analysis.
-        join_window_ns: how long a frame waits for its partner, in bag time.
+        join_window_ns: how far in stamp time a frame waits for its partner.
     """
 
     topics: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
@@ -478,55 +479,40 @@ def _brightness(image: Image) -> float:
 
 
 class _Join:
-    """Pairs ground-truth and run frames by header stamp, in bag-time order."""
+    """Pairs ground-truth and run frames by header stamp while the bags stream.
+
+    A frame waits in its side's pool until a frame of the other side has the same stamp
+    (within ``max_diff_ns``). Once the other side has moved ``window_ns`` past it in
+    stamp time (stamps per side increase), it cannot be paired any more and is dropped,
+    so the pools stay small when the two bags interleave.
+    """
 
     def __init__(self, max_diff_ns: int, window_ns: int) -> None:
         self.max_diff_ns = max_diff_ns
         self.window_ns = window_ns
-        self.gt: dict[int, tuple[int, object]] = {}
-        self.run: dict[int, tuple[int, object]] = {}
-        self.unmatched_gt = 0
-        self.unmatched_run = 0
+        self.pools: dict[str, dict[int, object]] = {"gt": {}, "run": {}}
+        self.unmatched = {"gt": 0, "run": 0}
 
-    def _take(self, pool: dict[int, tuple[int, object]], stamp: int) -> object | None:
-        if stamp in pool:
-            return pool.pop(stamp)[1]
-        best = min(pool, key=lambda s: abs(s - stamp), default=None)
-        if best is not None and abs(best - stamp) <= self.max_diff_ns:
-            return pool.pop(best)[1]
+    def add(self, side: str, stamp: int, obj: object) -> tuple[object, object] | None:
+        """Add a frame of ``side`` (``gt`` or ``run``); returns (gt, run) when paired."""
+        other_side = "run" if side == "gt" else "gt"
+        other = self.pools[other_side]
+        stale = [s for s in other if s < stamp - self.window_ns]
+        for s in stale:
+            del other[s]
+        self.unmatched[other_side] += len(stale)
+        match = stamp if stamp in other else min(other, key=lambda s: abs(s - stamp), default=None)
+        if match is not None and abs(match - stamp) <= self.max_diff_ns:
+            partner = other.pop(match)
+            return (obj, partner) if side == "gt" else (partner, obj)
+        self.pools[side][stamp] = obj
         return None
-
-    def add(self, side: str, stamp: int, log_ns: int, obj: object) -> tuple[object, object] | None:
-        """Add a frame; returns (ground truth, run) when it completes a pair."""
-        self._evict(log_ns)
-        if side == "gt":
-            other = self._take(self.run, stamp)
-            if other is not None:
-                return obj, other
-            self.gt[stamp] = (log_ns, obj)
-        else:
-            other = self._take(self.gt, stamp)
-            if other is not None:
-                return other, obj
-            self.run[stamp] = (log_ns, obj)
-        return None
-
-    def _evict(self, now_ns: int) -> None:
-        for pool, side in ((self.gt, "gt"), (self.run, "run")):
-            old = [s for s, (log, _) in pool.items() if now_ns - log > self.window_ns]
-            for s in old:
-                del pool[s]
-            if side == "gt":
-                self.unmatched_gt += len(old)
-            else:
-                self.unmatched_run += len(old)
 
     def finish(self) -> None:
         """Count what is left as unmatched."""
-        self.unmatched_gt += len(self.gt)
-        self.unmatched_run += len(self.run)
-        self.gt.clear()
-        self.run.clear()
+        for side, pool in self.pools.items():
+            self.unmatched[side] += len(pool)
+            pool.clear()
 
 
 @dataclass
@@ -775,7 +761,7 @@ def _stream(
                 col.undecodable[m.topic] = col.undecodable.get(m.topic, 0) + 1
         elif depth is not None and key in ("gt_depth", depth_key):
             stamp = obj.header.stamp_ns  # type: ignore[attr-defined]
-            pair = join.add("gt" if key == "gt_depth" else "run", stamp, m.log_time_ns, obj)
+            pair = join.add("gt" if key == "gt_depth" else "run", stamp, obj)
             if pair is not None:
                 try:
                     depth.score(*pair)
@@ -785,10 +771,10 @@ def _stream(
                         logger.warning("depth frame at %d ns not scored: %s", stamp, err)
     join.finish()
     if depth is not None:
-        if join.unmatched_run or join.unmatched_gt:
+        if join.unmatched["run"] or join.unmatched["gt"]:
             result.notes.append(
-                f"depth: {join.unmatched_run} run frames and {join.unmatched_gt} ground-truth "
-                "frames found no partner by stamp"
+                f"depth: {join.unmatched['run']} run frames and {join.unmatched['gt']} "
+                "ground-truth frames found no partner by stamp"
             )
         if depth.shape_mismatch:
             result.notes.append(
