@@ -228,7 +228,7 @@ def test_generate_refuses_to_overwrite(small_bag: SynthResult) -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"seconds": 0.0}, "seconds must be > 0"),
+        ({"seconds": 0.05}, "seconds must be >= 1 / camera_rate_hz"),
         ({"motion": "flying"}, "motion must be one of"),
         ({"scene": "office"}, "scene must be one of"),
         ({"exposure_s": 0.5}, "exposure_s must be in"),

@@ -185,9 +185,14 @@ class SynthConfig:
         checks = [
             (self.scene in SCENES, "scene", f"one of {sorted(SCENES)}", self.scene),
             (self.motion in MOTIONS, "motion", f"one of {list(MOTIONS)}", self.motion),
-            (self.seconds > 0, "seconds", "> 0", self.seconds),
-            (self.seed >= 0, "seed", ">= 0", self.seed),
             (0 < rate <= 100, "camera_rate_hz", "in (0, 100]", rate),
+            (
+                self.seconds * rate >= 1,
+                "seconds",
+                ">= 1 / camera_rate_hz (one frame)",
+                self.seconds,
+            ),
+            (self.seed >= 0, "seed", ">= 0", self.seed),
             (self.imu_rate_hz >= rate, "imu_rate_hz", ">= camera_rate_hz", self.imu_rate_hz),
             (
                 self.ground_truth_rate_hz > 0,
