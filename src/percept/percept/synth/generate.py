@@ -207,7 +207,7 @@ class SynthConfig:
                 self.timeshift_cam_imu_s,
             ),
             (
-                0 <= self.exposure_s < 1 / rate,
+                self.exposure_s >= 0 and self.exposure_s * rate < 1,
                 "exposure_s",
                 "in [0, 1 / camera_rate_hz)",
                 self.exposure_s,
