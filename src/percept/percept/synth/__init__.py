@@ -8,6 +8,7 @@ target views through the same rig. Modules import Open3D lazily (at scene build)
 
 from __future__ import annotations
 
+from percept.synth.board import BoardViews, render_board_views
 from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, ImuNoise, simulate_imu
 from percept.synth.rig import StereoRig, StereoRigConfig
@@ -18,6 +19,7 @@ __all__ = [
     "ADIS16448_EUROC",
     "CLASS_NAMES",
     "NO_NOISE",
+    "BoardViews",
     "ImuNoise",
     "LoopTrajectory",
     "Scene",
@@ -28,5 +30,6 @@ __all__ = [
     "build_scene",
     "default_rig",
     "generate",
+    "render_board_views",
     "simulate_imu",
 ]
