@@ -2,13 +2,17 @@
 
 The file format is the one ``ros2 run ... --ros-args --params-file`` reads::
 
-    debayer:                 # node name (or /**, or /namespace/name)
+    /**/debayer:             # node key: matched against the node's full name as rclpy does
       ros__parameters:
-        debayer: 1
+        publish_mono: true
+
+A key applies to every node whose fully qualified name it matches (:func:`key_matches`);
+the matching blocks are applied in file order, files in the order given.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,19 +24,41 @@ from percept.errors import ConfigError
 if TYPE_CHECKING:
     from percept.node import Node, ParamValue
 
-__all__ = ["load_parameter_file", "node_keys", "resolve_parameters", "validate_values"]
+__all__ = [
+    "key_matches",
+    "load_parameter_file",
+    "node_fqn",
+    "resolve_parameters",
+    "validate_values",
+]
 
 
-def node_keys(node_name: str, namespace: str = "") -> tuple[str, ...]:
-    """Top-level keys of a parameter file that apply to a node, least specific first."""
-    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
-    full = f"{ns}/{node_name}"
-    keys = ["/**", f"{ns}/**" if ns else "/**", node_name, full, full.lstrip("/")]
-    out: list[str] = []
-    for key in keys:
-        if key not in out:
-            out.append(key)
-    return tuple(out)
+def key_matches(key: str, node_fqn: str) -> bool:
+    """Whether a parameter-file node key applies to the node ``node_fqn``, as in rclpy.
+
+    rclpy (``_populate_node_parameters_from_rcl_params``, Humble to Jazzy) puts a ``/``
+    in front of a key without one, turns each ``/*`` into ``(/\\w+)`` (so ``/**`` reads
+    ``(/\\w+)*``, any number of namespace tokens) and requires a full match of the
+    node's fully qualified name. So ``resize`` means ``/resize`` only, and
+    ``/**/resize`` means a node named ``resize`` in any namespace.
+
+    >>> key_matches("/**/resize", "/camera/resize"), key_matches("resize", "/camera/resize")
+    (True, False)
+    """
+    normalised = key if key.startswith("/") else "/" + key
+    # The same textual replacement as rclpy: node names hold only [A-Za-z0-9_/], so the
+    # key needs no escaping, and the ``*`` left of a ``/**`` becomes the repetition.
+    pattern = normalised.replace("/*", r"(/\w+)")
+    try:
+        return re.fullmatch(pattern, node_fqn, flags=re.ASCII) is not None
+    except re.error:
+        return False  # not a node name pattern (rclpy's std::regex throws here)
+
+
+def node_fqn(node_name: str, namespace: str = "") -> str:
+    """Fully qualified node name: ``/ns/name``, ``/name`` in the root namespace."""
+    ns = namespace.strip("/")
+    return f"/{ns}/{node_name}" if ns else f"/{node_name}"
 
 
 def load_parameter_file(path: Path) -> dict[str, dict[str, ParamValue]]:
@@ -130,12 +156,13 @@ def resolve_parameters(
         ConfigError: see ``validate_values``.
     """
     values: dict[str, ParamValue] = {p.name: p.default for p in node_cls.PARAMETERS}
+    fqn = node_fqn(node_name, namespace)
     for path in files:
-        blocks = load_parameter_file(path)
-        for key in node_keys(node_name, namespace):
-            if key in blocks:
+        # rclpy applies every matching block in file order: a later block wins.
+        for key, block in load_parameter_file(path).items():
+            if key_matches(key, fqn):
                 where = f"{path}: {key}.ros__parameters"
-                values.update(validate_values(node_cls, blocks[key], where))
+                values.update(validate_values(node_cls, block, where))
     if overrides:
         values.update(validate_values(node_cls, overrides, overrides_where))
     return values
