@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +51,36 @@ def ros_loopback_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         mp.setenv("CYCLONEDDS_URI", f"file://{xml}")
         mp.syspath_prepend(str(REPO / "src" / "percept_ros"))
         yield domain
+
+
+@pytest.fixture(scope="session")
+def percept_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace built by colcon against the sourced ROS 2 (its install/ folder)."""
+    colcon = shutil.which("colcon") or str(Path(sys.executable).with_name("colcon"))
+    if not Path(colcon).exists():
+        pytest.skip("colcon is not installed (pip install colcon-core colcon-ros)")
+    base = tmp_path_factory.mktemp("colcon")
+    result = subprocess.run(
+        [
+            colcon,
+            "--log-base",
+            str(base / "log"),
+            "build",
+            "--base-paths",
+            str(REPO / "src"),
+            "--build-base",
+            str(base / "build"),
+            "--install-base",
+            str(base / "install"),
+            "--event-handlers",
+            "console_direct-",
+        ],
+        cwd=base,
+        env={**os.environ, "COLCON_HOME": str(base / "colcon_home")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return base / "install"

@@ -141,11 +141,18 @@ class RclpyMessageFactory:
             CodecError: unknown type or a field the generated class refuses.
         """
         cls = self.message_class(msgtype)
+        # Jazzy's generated __init__ copies array fields (array.array('B', value)) before
+        # the setter sees them; assigning after construction skips that copy, and the
+        # setter keeps an array.array of the right typecode as it is.
+        arrays = {k: v for k, v in fields.items() if isinstance(v, array.array)}
         try:
-            return cls(**fields)
-        except (AssertionError, TypeError, ValueError) as err:
+            out = cls(**{k: v for k, v in fields.items() if k not in arrays})
+            for name, value in arrays.items():
+                setattr(out, name, value)
+        except (AssertionError, TypeError, ValueError, AttributeError) as err:
             msg = f"{msgtype}: cannot build message from fields {sorted(fields)}: {err}"
             raise CodecError(msg) from err
+        return out
 
     def uint8_array(self, buf: bytes | memoryview | npt.NDArray[np.generic], /) -> object:
         """``uint8[]`` value: ``array.array('B')`` with the bytes of ``buf`` (one copy)."""
@@ -527,7 +534,12 @@ def run(node_type: str, args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        # A second Ctrl-C (a terminal and ros2 launch both forward SIGINT) must not
+        # turn a clean shutdown into a traceback.
+        try:
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        except KeyboardInterrupt:
+            pass
     return 0

@@ -1,0 +1,210 @@
+"""``ros2 launch`` of the project's launch file, fed like a bag, against the local runtime.
+
+The workspace is built with colcon, ``ros2 launch launch/perception.launch.py
+robot:=example`` starts the example robot's graph (one process per node), and a
+publisher replays the demo's Bayer bag message by message (raw CDR, as ``ros2 bag
+play`` does). ``ros2 topic echo`` shows the outputs, ``ros2 param set`` changes a
+node, and the frames the ROS graph published are byte-identical to what the same
+robot file produces under the local runtime (``percept replay``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ros_helpers import ros2_command
+
+from percept import codecs
+from percept.bag import BagReader
+from percept.demo import make_pattern_bag
+from percept.domain import Image
+from percept.replay import build_runtime
+from percept.runtime.robot import load_robot
+
+pytestmark = [pytest.mark.ros, pytest.mark.colcon]
+
+_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
+rclpy = pytest.importorskip("rclpy", reason=_REASON)
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=_REASON)
+pytest.importorskip("launch_ros", reason=_REASON + "; and launch_ros")
+
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+OUT_TOPIC = "/camera/resize/image_raw"
+W, H = 160, 120
+
+
+def _sourced_env(install: Path) -> dict[str, str]:
+    """This environment with the colcon workspace's local_setup.sh sourced."""
+    script = f'. "{install}/local_setup.sh" && env -0'
+    out = subprocess.run(
+        ["bash", "-c", script], capture_output=True, check=True, env=dict(os.environ)
+    )
+    return dict(item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item)
+
+
+class _Player:
+    """Replays a bag's messages (raw CDR) in a loop at the bag's rate; records outputs."""
+
+    def __init__(self, bag: Path) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("bag_player", context=self.context)
+        with BagReader(bag) as reader:
+            self.messages = [(m.topic, m.msgtype, m.log_time_ns, m.raw) for m in reader.messages()]
+        classes = {"sensor_msgs/msg/Image": sensor_msgs.Image}
+        classes["sensor_msgs/msg/CameraInfo"] = sensor_msgs.CameraInfo
+        self.publishers = {
+            topic: self.node.create_publisher(classes[msgtype], topic, 10)  # reliable
+            for topic, msgtype, _, _ in self.messages
+        }
+        self.outputs: dict[int, Any] = {}
+        self.node.create_subscription(
+            sensor_msgs.Image, OUT_TOPIC, self._on_output, qos_profile_sensor_data
+        )
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _on_output(self, msg: Any) -> None:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self.outputs[stamp] = msg
+
+    def _run(self) -> None:
+        period_s = 0.1
+        while not self._stop.is_set():
+            for topic, _, _, raw in self.messages:
+                if self._stop.is_set():
+                    return
+                self.publishers[topic].publish(raw)  # serialized bytes, as ros2 bag play
+                if topic.endswith("camera_info"):
+                    deadline = time.monotonic() + period_s
+                    while time.monotonic() < deadline and not self._stop.is_set():
+                        self.executor.spin_once(timeout_sec=0.01)
+
+    def wait_for(self, done: Callable[[], bool], timeout_s: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if done():
+                return True
+            time.sleep(0.1)
+        return done()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+@pytest.fixture
+def launched(percept_install: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    ros2 = shutil.which("ros2")
+    if ros2 is None:
+        pytest.skip("the ros2 command is not on PATH (ros2cli not installed)")
+    env = _sourced_env(percept_install)
+    log = (tmp_path / "launch.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            ros2,
+            "launch",
+            str(REPO / "launch" / "perception.launch.py"),
+            "robot:=example",
+            "log_level:=info",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    yield proc
+    proc.send_signal(signal.SIGINT)  # ros2 launch forwards it to the nodes, as on Ctrl-C
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+    text = (tmp_path / "launch.log").read_text()
+    print(text[-3000:])  # shown by pytest when the test fails
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+
+
+def _local_outputs(bag: Path) -> dict[int, Image]:
+    """The same robot file under the local runtime: resized frames by stamp."""
+    runtime = build_runtime(load_robot("example"), diagnostics=False)
+    got: dict[int, Image] = {}
+    runtime.subscribe(OUT_TOPIC, lambda env: got.__setitem__(env.obj.header.stamp_ns, env.obj))
+    with BagReader(bag) as reader:
+        for m in reader.messages():
+            runtime.feed_and_spin(m.topic, m.msgtype, m.log_time_ns, raw=m.raw)
+    return got
+
+
+def test_launch_file_brings_up_the_graph_like_the_local_runtime(
+    launched: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    bag = make_pattern_bag(tmp_path / "pattern.mcap", seconds=2.0, width=W, height=H)
+    expected = _local_outputs(bag)
+    assert len(expected) == 20
+
+    nodes = ros2_command("node", "list", "--no-daemon", "--spin-time", "5")
+    assert "/camera/debayer" in nodes.stdout, nodes
+    assert "/camera/resize" in nodes.stdout, nodes
+
+    player = _Player(bag)
+    try:
+        assert player.wait_for(lambda: len(player.outputs) >= 10), "no output from the graph"
+        assert launched.poll() is None, "ros2 launch exited"
+        compared = 0
+        for stamp, msg in list(player.outputs.items()):
+            ros_image = codecs.decode("sensor_msgs/msg/Image", msg)
+            assert stamp in expected
+            assert ros_image.encoding == expected[stamp].encoding
+            assert ros_image.data.tobytes() == expected[stamp].data.tobytes(), stamp
+            compared += 1
+        assert compared >= 10
+
+        echo = ros2_command(
+            "topic", "echo", "--once", "--no-daemon", "--field", "width", OUT_TOPIC,
+            timeout_s=60,
+        )  # fmt: skip
+        assert echo.stdout.split()[0] == str(W // 2), echo
+
+        changed = ros2_command(
+            "param", "set", "--no-daemon", "/camera/resize", "scale_width", "0.25"
+        )
+        assert "Set parameter successful" in changed.stdout, changed
+        player.outputs.clear()
+        assert player.wait_for(
+            lambda: any(m.width == W // 4 for m in list(player.outputs.values()))
+        )
+        echo = ros2_command(
+            "topic", "echo", "--once", "--no-daemon", "--field", "width", OUT_TOPIC,
+            timeout_s=60,
+        )  # fmt: skip
+        assert echo.stdout.split()[0] == str(W // 4), echo
+    finally:
+        player.close()
+    for stamp in expected:
+        assert isinstance(expected[stamp], Image)
