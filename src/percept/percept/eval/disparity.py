@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept.errors import EvalError
+from percept.geometry.camera import CameraModel
 
 __all__ = [
     "DEFAULT_BANDS_M",
@@ -37,6 +38,7 @@ __all__ = [
     "disparity_metrics",
     "read_disparity",
     "read_pfm",
+    "rectify_depth",
     "write_disparity_png",
     "write_pfm",
 ]
@@ -394,6 +396,58 @@ def disparity_from_depth(
 ) -> FloatArray:
     """(H, W) float32 disparity ``f * B / z``, pixels; Inf where z <= 0 or unknown."""
     return depth_from_disparity(depth_m, focal_length_px, baseline_m)
+
+
+def rectify_depth(depth_m: npt.ArrayLike, model: CameraModel) -> FloatArray:
+    """Depth of the raw (distorted) camera seen from its rectified camera.
+
+    Ground truth rendered for the raw image (``percept synth``) and disparity computed on
+    rectified images differ by the lens distortion and the rectification rotation R.
+    For each rectified pixel the raw pixel it comes from (``initUndistortRectifyMap``) is
+    looked up, nearest neighbour so that depth edges stay sharp, and its depth is turned
+    into the rectified camera's z: ``z_rect = z_raw / (R^T P^-1 [u, v, 1])_z``.
+
+    Args:
+        depth_m: (H, W) depth of the raw camera, metres; non-finite or <= 0 unknown.
+        model: the camera's calibration (K, D, R, P as in its camera_info), H x W.
+
+    Returns:
+        (H, W) float32 depth along the rectified optical axis, metres; Inf unknown.
+
+    Raises:
+        EvalError: the depth image and the calibration differ in size, or P is unusable.
+    """
+    z = np.asarray(depth_m, dtype=np.float32)
+    h, w = z.shape
+    if (model.width, model.height) != (w, h):
+        msg = f"depth is {w}x{h} but the camera_info is {model.width}x{model.height}"
+        raise EvalError(msg)
+    P3 = model.P[:, :3]
+    if not (np.isfinite(P3).all() and abs(np.linalg.det(P3)) > 0):
+        msg = "camera_info P is not a usable projection (uncalibrated camera?)"
+        raise EvalError(msg)
+    if model.distortion_model == "equidistant":
+        map_x, map_y = cv2.fisheye.initUndistortRectifyMap(
+            model.K, model.D[:4], model.R, P3, (w, h), cv2.CV_32FC1
+        )
+    else:
+        map_x, map_y = cv2.initUndistortRectifyMap(
+            model.K, model.D, model.R, P3, (w, h), cv2.CV_32FC1
+        )
+    cols = np.rint(map_x).astype(np.int64)
+    rows = np.rint(map_y).astype(np.int64)
+    inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    sampled = np.full((h, w), np.inf, dtype=np.float64)
+    sampled[inside] = z[rows[inside], cols[inside]]
+    sampled[~(np.isfinite(sampled) & (sampled > 0))] = np.inf
+    v, u = np.mgrid[0:h, 0:w]
+    rays = np.stack([u, v, np.ones_like(u)], axis=-1).reshape(-1, 3).astype(np.float64)
+    raw_rays = rays @ np.linalg.inv(P3).T @ model.R  # (R^T P^-1 p) for every pixel, as rows
+    ray_z = raw_rays[:, 2].reshape(h, w)
+    out = np.full((h, w), np.inf, dtype=np.float32)
+    ok = np.isfinite(sampled) & (ray_z > 0)
+    out[ok] = (sampled[ok] / ray_z[ok]).astype(np.float32)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

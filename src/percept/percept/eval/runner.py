@@ -40,6 +40,7 @@ import numpy.typing as npt
 from percept import codecs
 from percept.bag import BagMessage, BagReader
 from percept.domain import (
+    CameraInfo,
     Detection2DArray,
     DiagnosticArray,
     Disparity,
@@ -67,6 +68,7 @@ from percept.eval.disparity import (
     depth_error_by_band,
     disparity_metrics,
     read_disparity,
+    rectify_depth,
 )
 from percept.eval.latency import NodeLatency, latency_from_diagnostics
 from percept.eval.occupancy import OccupancyMetrics, occupancy_metrics, resample_grid
@@ -78,6 +80,7 @@ from percept.eval.trajectory import (
     evaluate_trajectory,
     read_trajectory,
 )
+from percept.geometry.camera import CameraModel
 from percept.typestore import get_typestore
 
 __all__ = [
@@ -103,18 +106,26 @@ DEFAULT_TOPICS: dict[str, tuple[str, ...]] = {
     "gt_pose": ("/ground_truth/pose", "/ground_truth/odom", "/ground_truth/odometry"),
     "disparity": ("/disparity", "/stereo/disparity"),
     "depth": ("/depth", "/stereo/depth", "/depth/image_raw", "/depth/image_rect"),
-    "gt_depth": ("/ground_truth/depth",),
+    "gt_depth": ("/ground_truth/left/depth", "/ground_truth/depth"),
     "detections": ("/detections",),
-    "gt_detections": ("/ground_truth/detections_2d", "/ground_truth/detections"),
+    "gt_detections": (
+        "/ground_truth/left/detections_2d",
+        "/ground_truth/detections_2d",
+        "/ground_truth/detections",
+    ),
     "map": ("/map",),
     "gt_map": ("/ground_truth/map",),
     "image": (
+        "/stereo/left/image_rect_color",
+        "/stereo/left/image_rect",
         "/left/image_rect_color",
         "/left/image_rect",
         "/left/image_raw",
         "/camera/image_color",
         "/camera/image_raw",
+        "/stereo/left/image_raw",
     ),
+    "camera_info": ("/stereo/left/camera_info", "/left/camera_info", "/camera/camera_info"),
     "diagnostics": ("/diagnostics",),
 }
 
@@ -129,6 +140,7 @@ _TYPES: dict[str, frozenset[str]] = {
     "map": frozenset({codecs.OCCUPANCY_GRID}),
     "gt_map": frozenset({codecs.OCCUPANCY_GRID}),
     "image": frozenset({codecs.IMAGE}),
+    "camera_info": frozenset({codecs.CAMERA_INFO}),
     "diagnostics": frozenset({codecs.DIAGNOSTIC_ARRAY}),
 }
 _GT_KEYS = frozenset({"gt_pose", "gt_depth", "gt_detections", "gt_map"})
@@ -468,6 +480,27 @@ def _thumb(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     return out
 
 
+def _is_identity_rectification(model: CameraModel) -> bool:
+    """True when raw and rectified pixels coincide (no distortion, R = I, P = K)."""
+    return bool(
+        (model.D.size == 0 or not np.any(model.D))
+        and np.allclose(model.R, np.eye(3))
+        and np.allclose(model.P[:, :3], model.K)
+    )
+
+
+def _first_camera_info(reader: BagReader, topic: str) -> CameraInfo | None:
+    """The first decodable camera_info of ``topic`` (calibration does not change)."""
+    for m in reader.messages([topic]):
+        try:
+            info = _decode(m)
+        except CodecError:
+            continue
+        if isinstance(info, CameraInfo) and info.model.is_calibrated:
+            return info
+    return None
+
+
 def _brightness(image: Image) -> float:
     data = np.asarray(image.data)
     if data.dtype != np.uint8 or image.encoding.startswith("bayer"):
@@ -520,6 +553,7 @@ class _DepthState:
     """Per-frame depth/disparity scoring while streaming."""
 
     config: EvalConfig
+    camera: CameraInfo | None = None
     frames: list[FrameScore] = field(default_factory=list)
     disparity: list[DisparityMetrics] = field(default_factory=list)
     bands: list[list[DepthBand]] = field(default_factory=list)
@@ -527,10 +561,24 @@ class _DepthState:
     first: Shot | None = None
     shape_mismatch: int = 0
     undecodable: int = 0
+    rectified: int = 0
+    frame_mismatch: int = 0
+
+    def _ground_truth(self, image: Image) -> npt.NDArray[np.float32]:
+        """True depth in the frame the run's estimate is in (rectified when calibrated)."""
+        z = _depth_m(image)
+        cam = self.camera
+        if cam is None or _is_identity_rectification(cam.model):
+            return z
+        if cam.header.frame_id and image.header.frame_id != cam.header.frame_id:
+            self.frame_mismatch += 1
+            return z
+        self.rectified += 1
+        return rectify_depth(z, cam.model)
 
     def score(self, gt_obj: object, run_obj: object) -> None:
         assert isinstance(gt_obj, Image)
-        z_gt = _depth_m(gt_obj)
+        z_gt = self._ground_truth(gt_obj)
         arrays: dict[str, npt.NDArray[np.generic]]
         values: dict[str, float] = {}
         if isinstance(run_obj, Disparity):
@@ -668,6 +716,12 @@ def evaluate(
         gt_found, gt_missing = resolve_topics(gt_reader.topics(), sorted(_GT_KEYS), cfg.topics)
         found.update(gt_found)
         missing.update(gt_missing)
+        camera_reader = run_reader
+        if "camera_info" not in found and not same:
+            cam, _ = resolve_topics(gt_reader.topics(), ["camera_info"], cfg.topics)
+            if cam:
+                found.update(cam)
+                camera_reader = gt_reader
         result.topics = found
         plan = _plan(found, missing, result)
         if not plan:
@@ -675,15 +729,18 @@ def evaluate(
                 f"{k}: {v}" for k, v in sorted(result.skipped.items())
             )
             raise EvalError(msg)
-        run_topics = sorted({found[k] for k in plan if k not in _GT_KEYS})
+        run_topics = sorted({found[k] for k in plan if k not in _GT_KEYS | {"camera_info"}})
         gt_topics = sorted({found[k] for k in plan if k in _GT_KEYS})
         readers = (
             [(run_reader, sorted(set(run_topics) | set(gt_topics)))]
             if same
             else [(run_reader, run_topics), (gt_reader, gt_topics)]
         )
-        by_topic = {found[k]: k for k in plan}
-        collected, depth = _stream(readers, by_topic, plan, cfg, result)
+        by_topic = {found[k]: k for k in plan if k != "camera_info"}
+        camera = None
+        if "camera_info" in plan:
+            camera = _first_camera_info(camera_reader, found["camera_info"])
+        collected, depth = _stream(readers, by_topic, plan, cfg, result, camera)
     _finish(collected, depth, plan, cfg, result, run_path)
     return result
 
@@ -714,6 +771,8 @@ def _plan(found: dict[str, str], missing: dict[str, str], result: EvalResult) ->
         result.skipped["disparity"] = "the run publishes depth but no disparity image"
     if plan & {"disparity", "depth", "detections"} and "image" in found:
         plan.add("image")  # brightness split and detection overlays
+    if plan & {"disparity", "depth"} and "camera_info" in found:
+        plan.add("camera_info")  # to map raw-camera ground truth into the rectified frame
     return plan
 
 
@@ -723,10 +782,11 @@ def _stream(
     plan: set[str],
     cfg: EvalConfig,
     result: EvalResult,
+    camera: CameraInfo | None = None,
 ) -> tuple[_Collected, _DepthState | None]:
     col = _Collected()
     depth_key = "disparity" if "disparity" in plan else "depth" if "depth" in plan else None
-    depth = _DepthState(cfg) if depth_key is not None else None
+    depth = _DepthState(cfg, camera) if depth_key is not None else None
     join = _Join(cfg.frame_max_diff_ns, cfg.join_window_ns)
     for _, m in _messages(readers):
         key = by_topic.get(m.topic)
@@ -775,6 +835,17 @@ def _stream(
             result.notes.append(
                 f"depth: {join.unmatched['run']} run frames and {join.unmatched['gt']} "
                 "ground-truth frames found no partner by stamp"
+            )
+        if depth.rectified:
+            result.notes.append(
+                f"depth: ground truth of the raw camera mapped into the rectified frame of "
+                f"{result.topics.get('camera_info')} (distortion and R) for {depth.rectified} "
+                "frames"
+            )
+        if depth.frame_mismatch:
+            result.notes.append(
+                f"depth: {depth.frame_mismatch} ground-truth frames are not in the camera_info's "
+                "frame and were compared pixel for pixel"
             )
         if depth.shape_mismatch:
             result.notes.append(
