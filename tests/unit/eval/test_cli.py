@@ -68,9 +68,20 @@ def test_bag_mode_json_and_topic_override(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run, gt, _ = write_bags(tmp_path, seconds=2.0)
-    argv = ["eval", str(run), "--gt", str(gt), "--json", "--topic", "map=/elsewhere"]
+    argv = [
+        "eval",
+        str(run),
+        "--gt",
+        str(gt),
+        "--json",
+        "--topic",
+        "map=/elsewhere",
+        "--depth-bands",
+        "0,3,20",
+    ]
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert list(doc["depth_by_range"]) == ["source", "0-3m", "3-20m"]
     assert "occupancy" not in doc
     assert "/elsewhere" in doc["skipped"]["occupancy"]
 
@@ -178,6 +189,7 @@ def test_disparity_mode_pfm_against_scaled_png(tmp_path: Path) -> None:
         ["eval", "a.mcap", "b.mcap"],  # several bags need --out
         ["eval", "disparity", "a.pfm", "b.pfm", "--thresholds", "x"],
         ["eval", "traj", "a", "b", "--format", "tum", "--delta", "1.5"],  # frames must be whole
+        ["eval", "run.mcap", "--depth-bands", "5,2"],
     ],
 )
 def test_usage_errors_exit_2(argv: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -94,16 +95,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     disp.add_argument(
         "--thresholds", default="0.5,1,2,4", metavar="T,T,..", help="bad-pixel thresholds, px"
     )
+    disp.add_argument(
+        "--depth-bands",
+        default="0,2,5,10",
+        metavar="M,M,..",
+        help="edges of the true-depth bands for the relative depth error, metres",
+    )
     p.set_defaults(run=run, eval_parser=p)
 
 
-def _thresholds(text: str, parser: argparse.ArgumentParser) -> tuple[float, ...]:
+def _thresholds(
+    text: str, parser: argparse.ArgumentParser, option: str = "--thresholds"
+) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        parser.error(f"--thresholds: expected numbers like 0.5,1,2,4, got {text!r}")
+        parser.error(f"{option}: expected numbers like 0.5,1,2,4, got {text!r}")
     if not values or min(values) < 0:
-        parser.error(f"--thresholds: expected non-negative numbers, got {text!r}")
+        parser.error(f"{option}: expected non-negative numbers, got {text!r}")
     return values
 
 
@@ -183,9 +192,15 @@ def run(args: argparse.Namespace) -> int:
         return _run_files(args.inputs[0], args.inputs[1:], args)
     from percept.eval.runner import EvalConfig, evaluate, evaluate_batch
 
+    edges = _thresholds(args.depth_bands, parser, "--depth-bands")
+    if len(edges) < 2 or list(edges) != sorted(set(edges)):
+        parser.error(
+            f"--depth-bands: expected two or more ascending edges, got {args.depth_bands!r}"
+        )
     config = EvalConfig(
         trajectory=_trajectory_config(args, parser),
         thresholds_px=_thresholds(args.thresholds, parser),
+        depth_bands_m=tuple(itertools.pairwise(edges)),
     ).with_topics(_topic_overrides(args.topic, parser))
     bags = [Path(b) for b in args.inputs]
     if len(bags) == 1 and args.jobs == 1:
