@@ -34,11 +34,11 @@ __all__ = [
 
 
 def key_matches(key: str, node_fqn: str) -> bool:
-    """Whether a parameter-file node key applies to the node ``node_fqn``, as in rclpy.
+    r"""Whether a parameter-file node key applies to the node ``node_fqn``, as in rclpy.
 
     rclpy (``_populate_node_parameters_from_rcl_params``, Humble to Jazzy) puts a ``/``
-    in front of a key without one, turns each ``/*`` into ``(/\\w+)`` (so ``/**`` reads
-    ``(/\\w+)*``, any number of namespace tokens) and requires a full match of the
+    in front of a key without one, turns each ``/*`` into ``(/\w+)`` (so ``/**`` reads
+    ``(/\w+)*``, any number of namespace tokens) and requires a full match of the
     node's fully qualified name. So ``resize`` means ``/resize`` only, and
     ``/**/resize`` means a node named ``resize`` in any namespace.
 
