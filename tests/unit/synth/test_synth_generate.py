@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from synth_helpers import small_config
 
 from percept import codecs
@@ -32,6 +33,7 @@ from percept.synth.generate import (
     SynthResult,
     boxes_2d,
     generate,
+    write_robot_files,
 )
 from percept.synth.imu import NO_NOISE, simulate_imu
 from percept.synth.mesh import box
@@ -279,3 +281,34 @@ def test_cli_fails_with_one_line_on_bad_arguments(tmp_path: Path) -> None:
     assert main(["--quiet", "synth", "--width", "4", "--out", str(tmp_path / "x.mcap")]) == 1
     assert main(["--quiet", "synth", "--robot", "bad name", "--seconds", "0.1", "--out",
                  str(tmp_path / "y.mcap"), "--config-out", str(tmp_path)]) == 1  # fmt: skip
+
+
+@pytest.mark.parametrize(("motion", "robot"), [("ground", "synth"), ("handheld", "synth_handheld")])
+def test_shipped_synth_robot_files_match_the_generator(
+    repo_root: Path, tmp_path: Path, motion: str, robot: str
+) -> None:
+    """config/robots/<robot>.yaml and calibration/<robot>/ are what percept synth writes."""
+    config = SynthConfig(motion=motion, robot_name=robot)
+    calibration, robot_file = write_robot_files(config, tmp_path / "calibration", tmp_path)
+    assert calibration is not None
+    assert robot_file is not None
+    shipped = repo_root / "calibration" / robot
+    assert sorted(p.name for p in shipped.iterdir()) == ["imu.yaml", "left.yaml", "right.yaml"]
+    for side in ("left", "right"):
+        # Numbers, not text: the last digits of cv2.stereoRectify differ between builds.
+        _, ours = read_camera_info_yaml(calibration / f"{side}.yaml")
+        _, theirs = read_camera_info_yaml(shipped / f"{side}.yaml")
+        assert ours.allclose(theirs, atol=1e-9)
+    ours_imu = yaml.safe_load((calibration / "imu.yaml").read_text())
+    theirs_imu = yaml.safe_load((shipped / "imu.yaml").read_text())
+    assert ours_imu.keys() == theirs_imu.keys()
+    for key, value in ours_imu.items():
+        if key == "cameras":
+            for name, cam in value.items():
+                np.testing.assert_allclose(
+                    cam["T_imu_cam"], theirs_imu[key][name]["T_imu_cam"], atol=1e-9
+                )
+        else:
+            assert value == theirs_imu[key], key
+    shipped_robot = repo_root / "config" / "robots" / f"{robot}.yaml"
+    assert shipped_robot.read_text() == robot_file.read_text()

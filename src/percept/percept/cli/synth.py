@@ -41,7 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--fps", type=float, default=10.0, help="stereo frame rate, Hz")
     p.add_argument("--baseline", type=float, default=0.12, help="stereo baseline, metres")
     p.add_argument("--encoding", choices=("mono8", "bgr8"), default="mono8", help="image encoding")
-    p.add_argument("--robot", default="synth", help="robot name (calibration folder, robot file)")
+    p.add_argument(
+        "--robot",
+        default=None,
+        help="robot name for --calib-out/--config-out (default synth, or synth_handheld)",
+    )
     p.add_argument(
         "--calib-out", type=Path, default=None, metavar="DIR", help="write DIR/<robot>/*.yaml"
     )
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             seed=args.seed,
             motion=args.motion,
-            robot_name=args.robot,
+            robot_name=args.robot or ("synth" if args.motion == "ground" else "synth_handheld"),
             camera_rate_hz=args.fps,
             rig=rig,
             noise=args.noise,

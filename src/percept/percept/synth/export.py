@@ -103,7 +103,7 @@ def robot_yaml(
         f"# `ros2 launch percept_ros perception.launch.py robot:={robot}` and\n"
         f"# `percept replay BAG --robot {robot}`.\n"
     )
-    return header + yaml.safe_dump(doc, sort_keys=False)
+    return header + yaml.safe_dump(doc, sort_keys=False, width=1000)
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -81,6 +81,7 @@ __all__ = [
     "boxes_2d",
     "default_rig",
     "generate",
+    "write_robot_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ class SynthConfig:
         seconds: sequence length, seconds.
         seed: scene, trajectory and noise seed.
         motion: ``ground`` or ``handheld``.
-        robot_name: name of the robot (calibration folder, robot file).
+        robot_name: name of the robot (calibration folder, robot file); ``synth`` and
+            ``synth_handheld`` are in the repository for the default rigs.
         camera_rate_hz: stereo frame rate.
         imu_rate_hz: IMU rate.
         ground_truth_rate_hz: rate of ``/ground_truth/odom``.
@@ -504,10 +506,33 @@ def _frame_messages(
     )
 
 
-def _write_side_files(
-    seq: _Sequence, calib_dir: Path | None, config_dir: Path | None
+def write_robot_files(
+    config: SynthConfig,
+    calib_dir: Path | str | None,
+    config_dir: Path | str | None,
+    rig: StereoRig | None = None,
 ) -> tuple[Path | None, Path | None]:
-    cfg, rig = seq.config, seq.rig
+    """Write the calibration and robot file of a simulated robot (no rendering).
+
+    Args:
+        config: the sequence configuration (robot name, rig, IMU).
+        calib_dir: when given, write ``<calib_dir>/<robot>/{left,right,imu}.yaml``.
+        config_dir: when given, write ``<config_dir>/robots/<robot>.yaml``.
+        rig: the rig built from ``config`` (built here when None).
+
+    Returns:
+        ``(calibration folder, robot file)``, None for what was not asked.
+
+    Raises:
+        ConfigError: a bad robot name or an unwritable file.
+        CalibrationError: a camera model that cannot be written.
+    """
+    cfg = config
+    if calib_dir is None and config_dir is None:
+        return None, None
+    rig = rig or StereoRig(cfg.rig_config)
+    calib_dir = None if calib_dir is None else Path(calib_dir)
+    config_dir = None if config_dir is None else Path(config_dir)
     calibration = None
     if calib_dir is not None:
         calibration = calib_dir / cfg.robot_name
@@ -544,8 +569,9 @@ def _write_side_files(
             *GROUND_TRUTH_TOPICS,
         ]
         description = (
-            f"simulated stereo + IMU {cfg.motion} robot ({cfg.scene}, seed {cfg.seed}, "
-            f"{rig.config.width}x{rig.config.height} {rig.config.encoding})"
+            f"percept synth: simulated {cfg.motion} stereo + IMU rig "
+            f"({rig.config.width}x{rig.config.height} {rig.config.encoding}, "
+            f"{rig.config.baseline_m:g} m baseline)"
         )
         robot_file = export.write_text(
             config_dir / "robots" / f"{cfg.robot_name}.yaml",
@@ -584,11 +610,7 @@ def generate(
 
     cfg = config or SynthConfig()
     seq = _Sequence(cfg)
-    calibration, robot_file = _write_side_files(
-        seq,
-        None if calib_dir is None else Path(calib_dir),
-        None if config_dir is None else Path(config_dir),
-    )
+    calibration, robot_file = write_robot_files(cfg, calib_dir, config_dir, seq.rig)
     encode = _Encoder()
     n_frames = _stamps_ns(cfg.start_ns, cfg.seconds, cfg.camera_rate_hz).size
     bar = tqdm(total=n_frames, desc="synth", unit="frame", disable=not progress, leave=False)
