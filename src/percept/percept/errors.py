@@ -11,6 +11,7 @@ __all__ = [
     "CalibrationError",
     "CodecError",
     "ConfigError",
+    "DetectionError",
     "EvalError",
     "InputRejected",
     "PerceptError",
@@ -36,6 +37,10 @@ class CodecError(PerceptError):
 
 class BagError(PerceptError):
     """A bag cannot be opened, read or written."""
+
+
+class DetectionError(PerceptError):
+    """A detection model cannot be loaded, or its inputs/outputs are not understood."""
 
 
 class EvalError(PerceptError):
