@@ -316,6 +316,14 @@ class Node:
         """Extra key/values for this node's /diagnostics status."""
         return []
 
+    def diagnostic_summary(self) -> tuple[int, str] | None:
+        """The node's own health: (``DiagnosticLevel``, message), or None when fine.
+
+        A level above the runtime's own (input and callback counters) sets the status,
+        e.g. ERROR "model_path not set" for a node that cannot work until configured.
+        """
+        return None
+
     # -- declarations ----------------------------------------------------------------
     @classmethod
     def input(cls, name: str) -> Input:

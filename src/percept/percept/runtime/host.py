@@ -335,8 +335,10 @@ class NodeHost:
         for i, sync in enumerate(self._syncs):
             extra.append((f"sync{i}.queued", " ".join(map(str, sync.queued()))))
             extra.append((f"sync{i}.dropped", str(sync.dropped)))
+        summary: tuple[int, str] | None = None
         try:
             extra += self.node.diagnostic_values()
+            summary = self.node.diagnostic_summary()
         except Exception as err:
             self.monitor.failed(f"{self.name}.diagnostic_values", err, now)
-        return self.monitor.status(now, extra)
+        return self.monitor.status(now, extra, summary)

@@ -218,8 +218,17 @@ class NodeMonitor:
                     self.logger.warning("%s", problem)
         return problems
 
-    def status(self, now_ns: int, extra: Sequence[tuple[str, str]] = ()) -> DiagnosticStatus:
-        """The node's diagnostic_msgs/DiagnosticStatus right now."""
+    def status(
+        self,
+        now_ns: int,
+        extra: Sequence[tuple[str, str]] = (),
+        node_summary: tuple[int, str] | None = None,
+    ) -> DiagnosticStatus:
+        """The node's diagnostic_msgs/DiagnosticStatus right now.
+
+        ``node_summary`` (level, message) is the node's own verdict
+        (``Node.diagnostic_summary``); it sets the status when its level is higher.
+        """
         problems = self.check(now_ns)
         values: list[tuple[str, str]] = []
         for name, s in self.inputs.items():
@@ -257,6 +266,8 @@ class NodeMonitor:
             level, message = DiagnosticLevel.WARN, "inputs rejected in the last seconds"
         else:
             level, message = DiagnosticLevel.OK, "ok"
+        if node_summary is not None and node_summary[0] > level:
+            level, message = node_summary
         return DiagnosticStatus(
             level=level,
             name=self.node_name,
