@@ -30,6 +30,9 @@ setup(
         "rosbags>=0.10",
         "tqdm>=4.60",
         "open3d>=0.18",
+        "onnxruntime>=1.16",
+        "onnx>=1.14",
+        "filterpy>=1.4",
     ],
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],
