@@ -27,6 +27,9 @@ from percept.domain import (
     Header,
     Image,
     ImuSample,
+    Marker,
+    MarkerArray,
+    MarkerType,
     ObjectHypothesis,
     OccupancyGrid,
     Odometry,
@@ -243,6 +246,38 @@ def _samples() -> list[tuple[str, str, object]]:
                     ),
                     DiagnosticStatus(0, "imu"),
                 ),
+            ),
+        ),
+        (
+            "marker-array",
+            "visualization_msgs/msg/MarkerArray",
+            MarkerArray(
+                (
+                    Marker(HEADER, "detections", 0, MarkerType.CUBE, 3),
+                    Marker(
+                        HEADER,
+                        "detections",
+                        7,
+                        MarkerType.CUBE,
+                        0,
+                        _pose(11),
+                        np.array([0.5, 0.25, 2.0]),
+                        (1.0, 0.5, 0.25, 0.75),
+                        1_500_000_000,
+                        True,
+                        text="person 0.93",
+                    ),
+                    Marker(
+                        Header(5, "base_link"),
+                        "paths",
+                        -2,
+                        MarkerType.LINE_STRIP,
+                        points=rng.normal(size=(3, 3)),
+                        colors_rgba=np.array([[0.5, 0.25, 1.0, 1.0]] * 3, np.float32),
+                        mesh_resource="package://percept/mesh.dae",
+                        mesh_use_embedded_materials=True,
+                    ),
+                )
             ),
         ),
     ]

@@ -27,6 +27,8 @@ from percept.domain import (
     Header,
     Image,
     ImuSample,
+    Marker,
+    MarkerArray,
     ObjectHypothesis,
     OccupancyGrid,
     Odometry,
@@ -75,6 +77,9 @@ def valid_objects(stamp: int) -> dict[str, object]:
         ),
         "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
             h, (DiagnosticStatus(0, "n", "ok", "hw", (("k", "v"),)),)
+        ),
+        "visualization_msgs/msg/MarkerArray": MarkerArray(
+            (Marker(h, "ns", 1, 1, pose=pose, text="car"),)
         ),
     }
 

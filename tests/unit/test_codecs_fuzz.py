@@ -24,6 +24,8 @@ from percept.domain import (
     Header,
     Image,
     ImuSample,
+    Marker,
+    MarkerArray,
     ObjectHypothesis,
     OccupancyGrid,
     Odometry,
@@ -80,6 +82,9 @@ def _domain_samples() -> dict[str, object]:
         ),
         "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
             HEADER, (DiagnosticStatus(1, "n", "m", "h", (("k", "v"),)),)
+        ),
+        "visualization_msgs/msg/MarkerArray": MarkerArray(
+            (Marker(HEADER, "ns", 1, 4, points=np.ones((2, 3)), text="t"),)
         ),
     }
 

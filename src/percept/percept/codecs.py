@@ -53,6 +53,7 @@ from percept.domain import (
     Header,
     Image,
     ImuSample,
+    MarkerArray,
     ObjectHypothesis,
     OccupancyGrid,
     Odometry,
@@ -82,6 +83,7 @@ __all__ = [
     "decode_disparity",
     "decode_image",
     "decode_imu",
+    "decode_marker_array",
     "decode_occupancy_grid",
     "decode_odometry",
     "decode_path",
@@ -99,6 +101,7 @@ __all__ = [
     "encode_disparity",
     "encode_image",
     "encode_imu",
+    "encode_marker_array",
     "encode_occupancy_grid",
     "encode_odometry",
     "encode_path",
@@ -133,6 +136,7 @@ TF_MESSAGE: Final = "tf2_msgs/msg/TFMessage"
 DETECTION2D_ARRAY: Final = "vision_msgs/msg/Detection2DArray"
 DETECTION3D_ARRAY: Final = "vision_msgs/msg/Detection3DArray"
 DIAGNOSTIC_ARRAY: Final = "diagnostic_msgs/msg/DiagnosticArray"
+MARKER_ARRAY: Final = "visualization_msgs/msg/MarkerArray"
 
 
 class MessageFactory(Protocol):
@@ -1911,6 +1915,24 @@ def encode_diagnostic_array(array: DiagnosticArray, factory: MessageFactory) -> 
     )
 
 
+# ------------------------------------------------------------------ RViz markers
+
+
+def decode_marker_array(msg: object) -> MarkerArray:
+    """Decode a visualization_msgs/MarkerArray (see :mod:`percept.codecs_viz`)."""
+    # Imported at call time: codecs_viz builds on this module's helpers.
+    from percept.codecs_viz import decode_marker_array as decode
+
+    return decode(msg)
+
+
+def encode_marker_array(array: MarkerArray, factory: MessageFactory) -> object:
+    """Encode a MarkerArray (see :mod:`percept.codecs_viz`)."""
+    from percept.codecs_viz import encode_marker_array as encode
+
+    return encode(array, factory)
+
+
 # --------------------------------------------------------------------- table-driven API
 
 _CODECS: Final[dict[str, tuple[type, Callable[..., object], Callable[..., object]]]] = {
@@ -1929,6 +1951,7 @@ _CODECS: Final[dict[str, tuple[type, Callable[..., object], Callable[..., object
     DETECTION2D_ARRAY: (Detection2DArray, decode_detection2d_array, encode_detection2d_array),
     DETECTION3D_ARRAY: (Detection3DArray, decode_detection3d_array, encode_detection3d_array),
     DIAGNOSTIC_ARRAY: (DiagnosticArray, decode_diagnostic_array, encode_diagnostic_array),
+    MARKER_ARRAY: (MarkerArray, decode_marker_array, encode_marker_array),
 }
 
 #: ROS 2 message type -> the domain class its decoder returns (TFMessage: a tuple of

@@ -31,6 +31,10 @@ __all__ = [
     "Header",
     "Image",
     "ImuSample",
+    "Marker",
+    "MarkerAction",
+    "MarkerArray",
+    "MarkerType",
     "ObjectHypothesis",
     "OccupancyGrid",
     "Odometry",
@@ -333,6 +337,81 @@ class Detection3DArray:
 
     header: Header
     detections: tuple[Detection3D, ...] = ()
+
+
+class MarkerType:
+    """visualization_msgs/Marker ``type`` values."""
+
+    ARROW = 0
+    CUBE = 1
+    SPHERE = 2
+    CYLINDER = 3
+    LINE_STRIP = 4
+    LINE_LIST = 5
+    CUBE_LIST = 6
+    SPHERE_LIST = 7
+    POINTS = 8
+    TEXT_VIEW_FACING = 9
+    MESH_RESOURCE = 10
+    TRIANGLE_LIST = 11
+
+
+class MarkerAction:
+    """visualization_msgs/Marker ``action`` values."""
+
+    ADD = 0
+    DELETE = 2
+    DELETEALL = 3
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Marker:
+    """visualization_msgs/Marker (the fields RViz draws boxes, text and lines with).
+
+    Textures, UV coordinates and embedded mesh files are not carried (encoded empty).
+
+    Attributes:
+        header: stamp and the frame the pose is in.
+        ns: namespace; (ns, id) names a marker for MODIFY/DELETE.
+        id: marker id within ``ns``.
+        type: a ``MarkerType`` value.
+        action: a ``MarkerAction`` value.
+        pose: pose of the marker in ``header.frame_id``.
+        scale_xyz: (3,) float64 size, metres (text: z is the letter height).
+        color_rgba: (r, g, b, a) in 0..1 (float32 on the wire).
+        lifetime_ns: how long RViz shows it, 0 for until replaced.
+        frame_locked: re-transform with the frame every update.
+        points: (N, 3) float64 points of line/list/points types, metres.
+        colors_rgba: (N, 4) float32 per-point colours, or (0, 4).
+        text: TEXT_VIEW_FACING text.
+        mesh_resource: MESH_RESOURCE URI.
+        mesh_use_embedded_materials: use the mesh's own materials.
+    """
+
+    header: Header
+    ns: str
+    id: int
+    type: int
+    action: int = 0
+    pose: Pose = field(default_factory=Pose)
+    scale_xyz: npt.NDArray[np.float64] = field(default_factory=lambda: np.ones(3))
+    color_rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    lifetime_ns: int = 0
+    frame_locked: bool = False
+    points: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 3)))
+    colors_rgba: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, 4), np.float32)
+    )
+    text: str = ""
+    mesh_resource: str = ""
+    mesh_use_embedded_materials: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarkerArray:
+    """visualization_msgs/MarkerArray (no header: each marker has its own)."""
+
+    markers: tuple[Marker, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
