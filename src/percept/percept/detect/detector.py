@@ -1,0 +1,307 @@
+"""The detection pipeline: pre-process, infer, decode, NMS, map boxes back to the images.
+
+Both backends go through exactly this code, so their detections differ only by what
+the engines compute. At start-up the model runs once on a blank batch: that checks that
+it loads and runs, and its real output shapes choose the decoder (a model with
+unexpected outputs fails here, naming the shapes it gave and the ones expected).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from percept.detect.backend import BackendOptions, InferenceBackend, open_backend
+from percept.detect.decode import Candidates, OutputLayout, choose_layout, decode_outputs
+from percept.detect.labels import load_labels
+from percept.detect.nms import batched_nms
+from percept.detect.preprocess import Letterbox, make_batch, scale_boxes
+from percept.errors import DetectionError
+
+__all__ = ["Detections", "Detector", "DetectorConfig", "resolve_class_filter"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """Settings of a :class:`Detector`.
+
+    Attributes:
+        model_path: ONNX model file.
+        backend: ``auto``, ``onnxruntime`` or ``tensorrt``.
+        decoder: ``auto`` or a layout of ``percept.detect.decode.DECODERS``.
+        score_threshold: detections scoring at or below this are dropped.
+        iou_threshold: NMS IoU threshold (boxes of one class overlapping more are
+            suppressed).
+        max_detections: most detections per image after NMS.
+        max_candidates: most candidates per image going into NMS (the best scoring),
+            as Ultralytics' ``max_nms``.
+        classes: class allow-list: names (needs labels) or indices; empty for all.
+        labels_path: explicit labels file; None looks beside the model, then in its
+            metadata.
+        options: backend settings.
+    """
+
+    model_path: Path
+    backend: str = "auto"
+    decoder: str = "auto"
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_detections: int = 300
+    max_candidates: int = 30000
+    classes: tuple[str, ...] = ()
+    labels_path: Path | None = None
+    options: BackendOptions = field(default_factory=BackendOptions)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "score_threshold": 0.0 <= self.score_threshold <= 1.0,
+            "iou_threshold": 0.0 <= self.iou_threshold <= 1.0,
+            "max_detections": self.max_detections >= 1,
+            "max_candidates": self.max_candidates >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            msg = (
+                f"detector config: {bad} out of range (thresholds 0..1, counts >= 1), got "
+                f"{[getattr(self, n) for n in bad]}"
+            )
+            raise DetectionError(msg)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Detections:
+    """Detections of one image, best score first.
+
+    Attributes:
+        boxes_xyxy: (N, 4) float32 ``[x1, y1, x2, y2]``, image pixels (x = column).
+        scores: (N,) float32 confidences.
+        class_ids: (N,) int64 class indices of the model.
+    """
+
+    boxes_xyxy: npt.NDArray[np.float32]
+    scores: npt.NDArray[np.float32]
+    class_ids: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def select(self, index: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> Detections:
+        """The detections at ``index`` (integer indices or a mask)."""
+        return Detections(self.boxes_xyxy[index], self.scores[index], self.class_ids[index])
+
+
+def resolve_class_filter(
+    classes: Sequence[str], labels: Sequence[str], num_classes: int | None
+) -> npt.NDArray[np.int64] | None:
+    """Class indices of an allow-list of names or indices; None allows every class.
+
+    Raises:
+        DetectionError: a name the labels do not know, or an index out of range.
+
+    >>> resolve_class_filter(["car", "0"], ["person", "car"], 2).tolist()
+    [0, 1]
+    """
+    if not classes:
+        return None
+    out: list[int] = []
+    for item in classes:
+        text = item.strip()
+        if text.isdigit():
+            index = int(text)
+            if num_classes is not None and index >= num_classes:
+                msg = f"classes: index {index} out of range, the model has {num_classes} classes"
+                raise DetectionError(msg)
+            out.append(index)
+        elif text in labels:
+            out.append(list(labels).index(text))
+        else:
+            known = list(labels) if labels else "none (no labels file or metadata)"
+            msg = f"classes: unknown class name {text!r}; known names: {known}"
+            raise DetectionError(msg)
+    return np.unique(np.asarray(out, dtype=np.int64))
+
+
+def _input_size(
+    shape: tuple[int | None, ...], metadata: dict[str, str], fallback: tuple[int, int]
+) -> tuple[int, int]:
+    """(width, height) of the network input: static dims, else ``imgsz`` metadata."""
+    height, width = shape[2], shape[3]
+    if height is not None and width is not None:
+        return width, height
+    imgsz = metadata.get("imgsz", "")
+    numbers = [int(t) for t in imgsz.strip("[]() ").replace(",", " ").split() if t.isdigit()]
+    if len(numbers) == 2:
+        return numbers[1], numbers[0]  # Ultralytics writes [h, w]
+    return fallback
+
+
+@dataclass
+class _Timing:
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+
+class Detector:
+    """An ONNX detector on TensorRT or ONNX Runtime with shared pre- and post-processing.
+
+    Args:
+        config: model, backend and thresholds.
+        backend: an already loaded backend (tests, benchmarks); None opens
+            ``config.model_path`` with ``config.backend``.
+
+    Raises:
+        DetectionError: a model that is missing, corrupt, has no (B, 3, H, W) input,
+            fails to run, has outputs no decoder reads, or labels that do not match
+            its classes.
+    """
+
+    def __init__(self, config: DetectorConfig, backend: InferenceBackend | None = None) -> None:
+        self.config = config
+        self.backend = backend or open_backend(config.model_path, config.backend, config.options)
+        spec = self.backend.input
+        if len(spec.shape) != 4 or spec.shape[1] not in (3, None):
+            msg = f"{config.model_path}: expected a (B, 3, H, W) input, got {spec.shape}"
+            raise DetectionError(msg)
+        metadata = self.backend.metadata
+        self.input_width, self.input_height = _input_size(
+            spec.shape, metadata, config.options.input_size
+        )
+        self.input_dtype: type[np.float32] | type[np.float16] = (
+            np.float16 if spec.dtype == np.float16 else np.float32
+        )
+        self.static_batch = spec.shape[0]
+        blank = np.zeros(
+            (self.static_batch or 1, 3, self.input_height, self.input_width), self.input_dtype
+        )
+        try:
+            outputs = self.backend.run(blank)
+        except DetectionError as err:
+            msg = f"{config.model_path}: the model does not run on a {blank.shape} input: {err}"
+            raise DetectionError(msg) from err
+        shapes = [tuple(int(d) for d in np.shape(o)) for o in outputs]
+        names = [o.name for o in self.backend.outputs]
+        try:
+            self.layout: OutputLayout = choose_layout(
+                [tuple(s) for s in shapes], config.decoder, names
+            )
+        except DetectionError as err:
+            raise DetectionError(f"{config.model_path}: {err}") from err
+        self.labels = load_labels(config.model_path, metadata, config.labels_path)
+        num_classes = self.layout.num_classes
+        if self.labels and num_classes is not None and len(self.labels) != num_classes:
+            msg = (
+                f"{config.model_path}: {len(self.labels)} class names for a model with "
+                f"{num_classes} classes"
+            )
+            raise DetectionError(msg)
+        self.allowed = resolve_class_filter(config.classes, self.labels, num_classes)
+        self.timing = _Timing()
+        logger.info(
+            "%s: %s, input %dx%d %s, decoder %s, %s classes",
+            config.model_path,
+            self.backend.name,
+            self.input_width,
+            self.input_height,
+            np.dtype(self.input_dtype).name,
+            self.layout.decoder,
+            num_classes if num_classes is not None else "?",
+        )
+
+    def class_name(self, class_id: int) -> str:
+        """The label of a class index, or the index as text when unnamed."""
+        if 0 <= class_id < len(self.labels):
+            return self.labels[class_id]
+        return str(class_id)
+
+    def _batches(self, count: int) -> list[slice]:
+        size = self.static_batch or max(count, 1)
+        if self.static_batch is None and self.backend.name.startswith("tensorrt"):
+            size = self.config.options.max_batch
+        return [slice(i, min(i + size, count)) for i in range(0, count, size)]
+
+    def _postprocess(
+        self, cand: Candidates, placed: Letterbox, score_threshold: float
+    ) -> Detections:
+        if self.allowed is not None and len(cand):
+            cand = cand.select(np.isin(cand.class_ids, self.allowed))
+        if len(cand) > self.config.max_candidates:
+            best = np.argsort(-cand.scores, kind="stable")[: self.config.max_candidates]
+            cand = cand.select(best)
+        if self.layout.needs_nms:
+            keep = batched_nms(
+                cand.boxes_xyxy,
+                cand.scores,
+                cand.class_ids,
+                self.config.iou_threshold,
+                score_threshold,
+                self.config.max_detections,
+            )
+        else:
+            keep = np.argsort(-cand.scores, kind="stable")[: self.config.max_detections]
+        cand = cand.select(keep)
+        return Detections(scale_boxes(cand.boxes_xyxy, placed), cand.scores, cand.class_ids)
+
+    def detect(
+        self,
+        images: Sequence[npt.NDArray[np.uint8]],
+        is_bgr: Sequence[bool] | bool = True,
+        score_threshold: float | None = None,
+    ) -> list[Detections]:
+        """Detect objects in several images (cameras) at once.
+
+        Args:
+            images: (H_i, W_i, 3) uint8 images; sizes may differ.
+            is_bgr: channel order per image (or one for all): True BGR, False RGB.
+            score_threshold: overrides ``config.score_threshold`` for this call (the
+                tracker asks for low-score detections too).
+
+        Returns:
+            One Detections per image, boxes in that image's pixels.
+
+        Raises:
+            DetectionError: the backend failed.
+        """
+        if not images:
+            return []
+        orders = [is_bgr] * len(images) if isinstance(is_bgr, bool) else list(is_bgr)
+        threshold = self.config.score_threshold if score_threshold is None else score_threshold
+        results: list[Detections] = []
+        timing = _Timing()
+        for part in self._batches(len(images)):
+            t0 = time.perf_counter()
+            tensor, placements = make_batch(
+                images[part], orders[part], self.input_width, self.input_height, self.input_dtype
+            )
+            n = tensor.shape[0]
+            if self.static_batch is not None and n < self.static_batch:
+                pad = np.zeros((self.static_batch - n, *tensor.shape[1:]), tensor.dtype)
+                tensor = np.concatenate([tensor, pad])
+            t1 = time.perf_counter()
+            outputs = self.backend.run(tensor)
+            t2 = time.perf_counter()
+            candidates = decode_outputs(
+                outputs, self.layout, threshold, self.input_width, self.input_height
+            )
+            results += [
+                self._postprocess(c, p, threshold)
+                for c, p in zip(candidates[:n], placements, strict=True)
+            ]
+            t3 = time.perf_counter()
+            timing.preprocess_ms += (t1 - t0) * 1e3
+            timing.inference_ms += (t2 - t1) * 1e3
+            timing.postprocess_ms += (t3 - t2) * 1e3
+        self.timing = timing
+        return results
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()

@@ -1,0 +1,119 @@
+"""Class-aware non-maximum suppression with OpenCV's semantics, vectorised.
+
+Greedy NMS as ``cv2.dnn.NMSBoxesBatched``: candidates above the score threshold
+(strictly greater), sorted by score (descending, stable on ties), each kept box
+suppressing later boxes of its class whose IoU with it exceeds the threshold. IoU has no
++1 pixel term and is compared in float32, as OpenCV does. Classes never suppress each
+other (OpenCV offsets each class's boxes apart; here they are compared only within a
+class). Each iteration of the greedy loop handles one *kept* box against all remaining
+boxes of its class at once, so the Python loop runs once per kept box, never per pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["batched_nms", "box_iou_one_to_many"]
+
+
+def box_iou_one_to_many(
+    box_xyxy: npt.NDArray[np.float64], boxes_xyxy: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
+    """IoU of one box with many, without the +1 pixel convention.
+
+    Args:
+        box_xyxy: (4,) ``[x1, y1, x2, y2]``.
+        boxes_xyxy: (N, 4) boxes.
+
+    Returns:
+        (N,) float32 IoU; 1 where both boxes have zero area (as OpenCV's
+        ``jaccardDistance``).
+
+    >>> box_iou_one_to_many(np.array([0., 0, 2, 2]), np.array([[1., 0, 3, 2]])).tolist()
+    [0.3333333432674408]
+    """
+    x1 = np.maximum(box_xyxy[0], boxes_xyxy[:, 0])
+    y1 = np.maximum(box_xyxy[1], boxes_xyxy[:, 1])
+    x2 = np.minimum(box_xyxy[2], boxes_xyxy[:, 2])
+    y2 = np.minimum(box_xyxy[3], boxes_xyxy[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (box_xyxy[2] - box_xyxy[0]) * (box_xyxy[3] - box_xyxy[1])
+    area_b = (boxes_xyxy[:, 2] - boxes_xyxy[:, 0]) * (boxes_xyxy[:, 3] - boxes_xyxy[:, 1])
+    total = area_a + area_b
+    union = total - inter
+    valid = total > np.finfo(np.float64).eps
+    iou = np.ones(boxes_xyxy.shape[0], dtype=np.float64)
+    np.divide(inter, union, out=iou, where=valid)
+    return iou.astype(np.float32)
+
+
+def batched_nms(
+    boxes_xyxy: npt.NDArray[np.floating],
+    scores: npt.NDArray[np.floating],
+    class_ids: npt.NDArray[np.integer],
+    iou_threshold: float,
+    score_threshold: float = 0.0,
+    max_detections: int = 0,
+) -> npt.NDArray[np.int64]:
+    """Greedy class-aware NMS; same indices, in the same order, as ``NMSBoxesBatched``.
+
+    Args:
+        boxes_xyxy: (N, 4) ``[x1, y1, x2, y2]``, any unit.
+        scores: (N,) confidences.
+        class_ids: (N,) integer classes; boxes of different classes never suppress
+            each other.
+        iou_threshold: a box is suppressed when its IoU with a kept box of its class
+            is greater than this.
+        score_threshold: only boxes scoring strictly above this take part.
+        max_detections: keep at most this many (the best), 0 for all.
+
+    Returns:
+        (K,) int64 indices into the inputs of the kept boxes, best score first.
+
+    Raises:
+        ValueError: shapes that do not match.
+
+    >>> b = np.array([[0., 0, 10, 10], [1, 1, 11, 11], [1, 1, 11, 11]])
+    >>> batched_nms(b, np.array([0.9, 0.8, 0.7]), np.array([0, 0, 1]), 0.5).tolist()
+    [0, 2]
+    """
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
+    n = boxes.shape[0] if boxes.ndim == 2 else -1
+    scores_arr = np.asarray(scores, dtype=np.float32)
+    classes = np.asarray(class_ids, dtype=np.int64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or scores_arr.shape != (n,) or classes.shape != (n,):
+        msg = (
+            f"batched_nms: expected boxes (N, 4), scores (N,), class_ids (N,), got "
+            f"{boxes.shape}, {scores_arr.shape}, {classes.shape}"
+        )
+        raise ValueError(msg)
+    candidates = np.flatnonzero(scores_arr > np.float32(score_threshold))
+    # Stable descending sort: ties keep input order, as OpenCV's stable_sort.
+    order = candidates[np.argsort(-scores_arr[candidates], kind="stable")]
+    threshold = np.float32(iou_threshold)
+    kept: list[npt.NDArray[np.int64]] = []
+    # Classes are independent: run the greedy loop per class on its (sorted) boxes.
+    sorted_classes = classes[order]
+    for cls in np.unique(sorted_classes):
+        remaining = order[sorted_classes == cls]
+        keep_cls: list[int] = []
+        while remaining.size:
+            best = int(remaining[0])
+            keep_cls.append(best)
+            rest = remaining[1:]
+            if not rest.size:
+                break
+            iou = box_iou_one_to_many(boxes[best], boxes[rest])
+            remaining = rest[iou <= threshold]
+        kept.append(np.asarray(keep_cls, dtype=np.int64))
+    if not kept:
+        return np.zeros(0, dtype=np.int64)
+    keep = np.concatenate(kept)
+    # Back to one global order: by score, ties by position in the sorted candidates.
+    rank = np.empty(scores_arr.shape[0], dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    keep = keep[np.argsort(rank[keep], kind="stable")]
+    if max_detections > 0:
+        keep = keep[:max_detections]
+    return keep
