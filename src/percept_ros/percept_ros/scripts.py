@@ -17,6 +17,7 @@ __all__ = [
     "main",
     "rectify",
     "resize",
+    "stereo_depth",
     "stereo_rectify",
 ]
 
@@ -81,3 +82,8 @@ def stereo_rectify() -> int:
 def calibration() -> int:
     """``percept_calibration``."""
     return main("calibration")
+
+
+def stereo_depth() -> int:
+    """``percept_stereo_depth``."""
+    return main("stereo_depth")

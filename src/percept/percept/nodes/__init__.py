@@ -22,6 +22,7 @@ NODE_TYPES: dict[str, str] = {
     "rectify": "percept.nodes.rectify:RectifyNode",
     "stereo_rectify": "percept.nodes.rectify:StereoRectifyNode",
     "calibration": "percept.nodes.calibration:CalibrationNode",
+    "stereo_depth": "percept.nodes.stereo_depth:StereoDepthNode",
 }
 
 
