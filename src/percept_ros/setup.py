@@ -9,7 +9,15 @@ PACKAGE = "percept_ros"
 #: Node types with a ``percept_<type>`` console script (``percept_ros.scripts.<type>``).
 #: Must equal the keys of ``percept.nodes.NODE_TYPES`` (tests/unit checks it); kept as a
 #: literal because percept need not be importable when colcon builds this package.
-NODE_TYPES = ("debayer", "resize", "rectify", "stereo_rectify", "calibration", "stereo_depth")
+NODE_TYPES = (
+    "debayer",
+    "resize",
+    "rectify",
+    "stereo_rectify",
+    "calibration",
+    "stereo_depth",
+    "detector",
+)
 
 setup(
     name=PACKAGE,

@@ -14,6 +14,7 @@ __all__ = [
     "THREADS_ENV",
     "calibration",
     "debayer",
+    "detector",
     "main",
     "rectify",
     "resize",
@@ -87,3 +88,8 @@ def calibration() -> int:
 def stereo_depth() -> int:
     """``percept_stereo_depth``."""
     return main("stereo_depth")
+
+
+def detector() -> int:
+    """``percept_detector``."""
+    return main("detector")

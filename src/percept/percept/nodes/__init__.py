@@ -23,6 +23,7 @@ NODE_TYPES: dict[str, str] = {
     "stereo_rectify": "percept.nodes.rectify:StereoRectifyNode",
     "calibration": "percept.nodes.calibration:CalibrationNode",
     "stereo_depth": "percept.nodes.stereo_depth:StereoDepthNode",
+    "detector": "percept.nodes.detector:DetectorNode",
 }
 
 
