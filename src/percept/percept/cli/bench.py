@@ -13,6 +13,7 @@ EPILOG = """examples:
   percept bench codecs
   percept bench codecs --repeats 100 --json out/bench_codecs.json
   percept bench rectify --repeats 200 --threads 1
+  percept bench stereo --repeats 30 --threads 2
 """
 
 
@@ -20,23 +21,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the subcommand."""
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks (codecs, rectify)",
+        help="benchmarks (codecs, rectify, stereo)",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )
-    p.add_argument("target", choices=["codecs", "rectify"], help="what to benchmark")
+    p.add_argument("target", choices=["codecs", "rectify", "stereo"], help="what to benchmark")
     p.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument(
-        "--threads", type=int, default=None, help="OpenCV threads (rectify; default: OpenCV's)"
+        "--threads",
+        type=int,
+        default=None,
+        help="OpenCV threads (rectify, stereo; default: OpenCV's)",
     )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept bench``."""
-    if args.target == "rectify":
+    if args.target == "stereo":
+        from percept.benchmark.stereo import format_stereo_report, run_stereo_benchmark
+
+        results = run_stereo_benchmark(repeats=args.repeats, threads=args.threads)
+        report = format_stereo_report(results)
+    elif args.target == "rectify":
         from percept.benchmark.rectify import format_rectify_report, run_rectify_benchmark
 
         results = run_rectify_benchmark(repeats=args.repeats, threads=args.threads)
