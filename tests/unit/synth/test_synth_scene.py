@@ -10,7 +10,7 @@ import pytest
 
 from percept.synth.rig import StereoRig, StereoRigConfig, to_image
 from percept.synth.scene import CLASS_NAMES, Scene, SceneObject, build_scene, build_warehouse
-from percept.synth.shading import Material, make_noise_tile, noise_pyramid, sample_pyramid
+from percept.synth.shading import Material, NoiseAtlas, make_noise_tile, noise_pyramid
 
 
 def _footprint(obj: SceneObject) -> npt.NDArray[np.float64]:
@@ -142,7 +142,14 @@ def test_noise_pyramid_levels_get_smoother_and_keep_the_mean() -> None:
     roughness = [np.abs(np.diff(level, axis=1)).mean() for level in pyramid]
     assert all(a > b for a, b in itertools.pairwise(roughness))
     np.testing.assert_allclose([level.mean() for level in pyramid], tile.mean(), atol=1e-5)
-    # The tile wraps: sampling one period apart gives the same value.
-    x = np.array([3.25, 3.25 + 64.0])
-    values = sample_pyramid(pyramid, x, np.array([7.5, 7.5]), np.array([1.0, 1.0]))
-    assert values[0] == pytest.approx(values[1], abs=1e-5)
+    # The atlas wraps: sampling one period apart gives the same value, at every level.
+    atlas = NoiseAtlas.from_tile(tile, 5)
+    x = np.array([3.25, 3.25 + 64.0, 3.25, 3.25 - 128.0])
+    y = np.array([7.5, 7.5, 63.75, 63.75 + 64.0])
+    for width in (1.0, 4.0, 16.0):
+        values = atlas.sample(x, y, np.full(4, width))
+        assert values[0] == pytest.approx(values[1], abs=1e-4)
+        assert values[2] == pytest.approx(values[3], abs=1e-4)
+    # Level 0 is the tile itself (bilinear between its pixels).
+    at_pixel = atlas.sample(np.array([5.0]), np.array([9.0]), np.array([1.0]))
+    assert at_pixel[0] == pytest.approx(tile[9, 5], abs=1e-4)

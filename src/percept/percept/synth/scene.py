@@ -34,8 +34,8 @@ from percept.synth.shading import (
     Lighting,
     Material,
     MaterialTable,
+    NoiseAtlas,
     make_noise_tile,
-    noise_pyramid,
     shade,
 )
 
@@ -171,7 +171,7 @@ class Scene:
         self.bounds_m = bounds_m
         self.lighting = lighting
         self._materials = MaterialTable.from_materials(materials)
-        self._tiles = noise_pyramid(noise_tile)
+        self._noise = NoiseAtlas.from_tile(noise_tile)
         self._raycaster = o3d.t.geometry.RaycastingScene()
         self._parts: list[Part] = []
         tri_offset: list[int] = []
@@ -266,8 +266,8 @@ class Scene:
         footprint = (t * length * np.float32(pixel_angle_rad) / cos).astype(np.float32)
         gid = hits.geometry_ids if everything else hits.geometry_ids[valid]
         pid = hits.primitive_ids if everything else hits.primitive_ids[valid]
-        material = self._tri_material[self._tri_offset[gid] + pid]
-        albedo = self._materials.albedo(points, normals, material, footprint, self._tiles)
+        material = np.take(self._tri_material, np.take(self._tri_offset, gid) + pid)
+        albedo = self._materials.albedo(points, normals, material, footprint, self._noise)
         radiance = shade(points, normals, albedo, self.lighting)
         if everything:
             return radiance

@@ -8,7 +8,6 @@ photometric-consistency test rely on. Everything works on flat arrays of hits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,10 +20,9 @@ __all__ = [
     "Lighting",
     "Material",
     "MaterialTable",
+    "NoiseAtlas",
     "make_noise_tile",
     "noise_pyramid",
-    "sample_pyramid",
-    "sample_tile",
     "shade",
 ]
 
@@ -72,36 +70,31 @@ class Material:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MaterialTable:
-    """Materials as arrays, indexed by material id.
+    """Materials as one array, indexed by material id (one gather per pixel).
 
     Attributes:
-        pattern: (M,) int32 index into ``PATTERNS``.
-        color_a: (M, 3) float32 linear rgb.
-        color_b: (M, 3) float32 linear rgb.
-        scale_m: (M,) float32.
-        cos_sin: (M, 2) float32 cosine and sine of ``angle_rad``.
-        grain: (M,) float32.
+        packed: (M, 12) float32 rows of ``pattern`` (index into ``PATTERNS``),
+            ``scale_m``, ``cos(angle)``, ``sin(angle)``, ``grain``, ``color_a`` (3),
+            ``color_b`` (3), padding.
     """
 
-    pattern: npt.NDArray[np.int32]
-    color_a: npt.NDArray[np.float32]
-    color_b: npt.NDArray[np.float32]
-    scale_m: npt.NDArray[np.float32]
-    cos_sin: npt.NDArray[np.float32]
-    grain: npt.NDArray[np.float32]
+    packed: npt.NDArray[np.float32]
 
     @classmethod
     def from_materials(cls, materials: list[Material]) -> MaterialTable:
         """Pack a list of materials (id = list index)."""
-        angle = np.array([m.angle_rad for m in materials], dtype=np.float64)
-        return cls(
-            pattern=np.array([PATTERNS.index(m.pattern) for m in materials], dtype=np.int32),
-            color_a=np.array([m.color_a_rgb for m in materials], dtype=np.float32),
-            color_b=np.array([m.color_b_rgb for m in materials], dtype=np.float32),
-            scale_m=np.array([m.scale_m for m in materials], dtype=np.float32),
-            cos_sin=np.stack([np.cos(angle), np.sin(angle)], 1).astype(np.float32),
-            grain=np.array([m.grain for m in materials], dtype=np.float32),
-        )
+        packed = np.zeros((len(materials), 12), dtype=np.float32)
+        for i, m in enumerate(materials):
+            packed[i, :5] = (
+                PATTERNS.index(m.pattern),
+                m.scale_m,
+                np.cos(m.angle_rad),
+                np.sin(m.angle_rad),
+                m.grain,
+            )
+            packed[i, 5:8] = m.color_a_rgb
+            packed[i, 8:11] = m.color_b_rgb
+        return cls(packed)
 
     def albedo(
         self,
@@ -109,31 +102,32 @@ class MaterialTable:
         normals: npt.NDArray[np.float32],
         material: npt.NDArray[np.int32],
         footprint_m: npt.NDArray[np.float32],
-        tiles: Sequence[npt.NDArray[np.float32]],
+        noise: NoiseAtlas,
     ) -> npt.NDArray[np.float32]:
         """Albedo of surface points, filtered over each pixel's footprint.
 
         Args:
             points_m: (N, 3) float32 hit points, metres, world frame.
             normals: (N, 3) float32 unit surface normals, world frame.
-            material: (N,) int32 material ids.
+            material: (N,) integer material ids.
             footprint_m: (N,) float32 size of the pixel on the surface, metres (0: point
                 samples); textures are band-limited to it, so distant and grazing
                 surfaces do not alias.
-            tiles: ``noise_pyramid`` of a periodic noise tile.
+            noise: the scene's noise texture.
 
         Returns:
             (N, 3) float32 linear rgb albedo in [0, 1].
         """
+        params = np.take(self.packed, material, axis=0)
         axis = np.abs(normals).argmax(axis=1)
         # Planar mapping on the plane the normal faces: x-facing -> (y, z), y -> (x, z),
         # z -> (x, y).
         u = np.where(axis == 0, points_m[:, 1], points_m[:, 0])
         v = np.where(axis == 2, points_m[:, 1], points_m[:, 2])
-        scale = self.scale_m[material]
+        scale = params[:, 1]
         us, vs = u / scale, v / scale
         width = footprint_m / scale  # pixel size in pattern periods
-        pattern = self.pattern[material]
+        pattern = params[:, 0]
         t = np.zeros(u.shape, dtype=np.float32)
         k = pattern == PATTERNS.index("checker")
         if k.any():
@@ -141,26 +135,26 @@ class MaterialTable:
             qx = _square(us[k] / 2, width[k] / 2)
             qy = _square(vs[k] / 2, width[k] / 2)
             t[k] = 0.5 - 0.5 * qx * qy
-        cs = self.cos_sin[material]
-        along = us * cs[:, 0] + vs * cs[:, 1]
         k = pattern == PATTERNS.index("stripes")
         if k.any():
-            t[k] = 0.5 + 0.5 * _square(along[k], width[k])
+            along = us[k] * params[k, 2] + vs[k] * params[k, 3]
+            t[k] = 0.5 + 0.5 * _square(along, width[k])
         k = (pattern == PATTERNS.index("noise")) | (pattern == PATTERNS.index("wood"))
         if k.any():
             c = _COARSE_PX_PER_PERIOD
-            coarse = sample_pyramid(tiles, us[k] * c, vs[k] * c, width[k] * c)
-            wood = pattern[k] == PATTERNS.index("wood")
-            blotch = np.clip((coarse - 0.5) * 2.5 + 0.5, 0.0, 1.0)
-            rings = 0.5 + 0.5 * np.sin(2.0 * np.pi * (4.0 * along[k] + 3.0 * coarse))
-            t[k] = np.where(wood, rings, blotch)
+            coarse = noise.sample(us[k] * c, vs[k] * c, width[k] * c)
+            t[k] = np.clip((coarse - 0.5) * 2.5 + 0.5, 0.0, 1.0)
+            wood = pattern == PATTERNS.index("wood")
+            if wood.any():
+                w = wood[k]
+                along = us[wood] * params[wood, 2] + vs[wood] * params[wood, 3]
+                t[wood] = 0.5 + 0.5 * np.sin(2.0 * np.pi * (4.0 * along + 3.0 * coarse[w]))
         f = _FINE_PX_PER_M
-        fine = sample_pyramid(tiles, u * f, v * f, footprint_m * f)
-        a = self.color_a[material]
-        b = self.color_b[material]
-        albedo = a + (b - a) * t[:, None]
-        albedo *= (1.0 + self.grain[material] * (2.0 * fine - 1.0))[:, None]
-        return np.clip(albedo, 0.0, 1.0).astype(np.float32, copy=False)
+        fine = noise.sample(u * f, v * f, footprint_m * f)
+        a = params[:, 5:8]
+        albedo = a + (params[:, 8:11] - a) * t[:, None]
+        albedo *= (1.0 + params[:, 4] * (2.0 * fine - 1.0))[:, None]
+        return np.clip(albedo, 0.0, 1.0, out=albedo)
 
 
 def _square(x: npt.NDArray[np.float32], width: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -304,53 +298,65 @@ def noise_pyramid(
     return tuple(out)
 
 
-def sample_pyramid(
-    tiles: Sequence[npt.NDArray[np.float32]],
-    x_px: npt.NDArray[np.floating],
-    y_px: npt.NDArray[np.floating],
-    width_px: npt.NDArray[np.floating],
-) -> npt.NDArray[np.float32]:
-    """Samples of a ``noise_pyramid`` averaged over about ``width_px`` tile pixels.
+@dataclass(frozen=True, slots=True, eq=False)
+class NoiseAtlas:
+    """A ``noise_pyramid`` packed into one texture, sampled with one ``cv2.remap``.
 
-    Args:
-        tiles: the pyramid.
-        x_px: (N,) column coordinates, tile pixels.
-        y_px: (N,) row coordinates.
-        width_px: (N,) footprint of each sample, tile pixels.
+    Levels are stacked vertically, each with a one-pixel border copied from the
+    opposite edge, so bilinear samples wrap around the tile without touching the
+    neighbouring level.
 
-    Returns:
-        (N,) float32.
+    Attributes:
+        image: (levels * (S + 2), S + 2) float32 atlas.
+        size: tile edge S, pixels.
+        levels: number of pyramid levels.
     """
-    # A footprint of w pixels is a blur of sigma ~ w / 2: level log2(w).
-    level = np.clip(np.rint(np.log2(np.maximum(width_px, 1.0))), 0, len(tiles) - 1)
-    out = np.empty(x_px.shape[0], dtype=np.float32)
-    for index in np.unique(level).astype(int):
-        k = level == index
-        out[k] = sample_tile(tiles[index], x_px[k], y_px[k])
-    return out
 
+    image: npt.NDArray[np.float32]
+    size: int
+    levels: int
 
-def sample_tile(
-    tile: npt.NDArray[np.float32], x_px: npt.NDArray[np.floating], y_px: npt.NDArray[np.floating]
-) -> npt.NDArray[np.float32]:
-    """Bilinear samples of a periodic tile at arbitrary coordinates (wrapping).
+    @classmethod
+    def from_tile(cls, tile: npt.NDArray[np.float32], levels: int = 7) -> NoiseAtlas:
+        """Build the atlas of ``noise_pyramid(tile, levels)``."""
+        pyramid = noise_pyramid(tile, levels)
+        image = np.concatenate([np.pad(level, 1, mode="wrap") for level in pyramid])
+        return cls(image.astype(np.float32), int(tile.shape[0]), levels)
 
-    Args:
-        tile: (S, S) float32.
-        x_px: (N,) column coordinates, tile pixels (any range).
-        y_px: (N,) row coordinates.
+    def sample(
+        self,
+        x_px: npt.NDArray[np.floating],
+        y_px: npt.NDArray[np.floating],
+        width_px: npt.NDArray[np.floating],
+    ) -> npt.NDArray[np.float32]:
+        """Bilinear samples averaged over about ``width_px`` tile pixels (wrapping).
 
-    Returns:
-        (N,) float32 samples.
-    """
-    n = int(x_px.shape[0])
-    size = tile.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.float32)
-    rows = -(-n // _REMAP_BLOCK)
-    pad = rows * _REMAP_BLOCK - n
-    # Wrap into the tile first: float32 maps keep sub-pixel precision near the origin.
-    mx = np.pad(np.mod(x_px, size).astype(np.float32), (0, pad)).reshape(rows, _REMAP_BLOCK)
-    my = np.pad(np.mod(y_px, size).astype(np.float32), (0, pad)).reshape(rows, _REMAP_BLOCK)
-    out = cv2.remap(tile, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    return np.asarray(out, dtype=np.float32).reshape(-1)[:n]
+        Args:
+            x_px: (N,) column coordinates, tile pixels (any range).
+            y_px: (N,) row coordinates.
+            width_px: (N,) footprint of each sample, tile pixels.
+
+        Returns:
+            (N,) float32.
+        """
+        n = int(x_px.shape[0])
+        if n == 0:
+            return np.zeros(0, dtype=np.float32)
+        size = np.float32(self.size)
+        # A footprint of w pixels is a blur of sigma ~ w / 2: level log2(w).
+        level = np.log2(np.maximum(width_px, 1.0).astype(np.float32))
+        np.clip(np.rint(level, out=level), 0, self.levels - 1, out=level)
+        rows = -(-n // _REMAP_BLOCK)
+        map_x = np.zeros(rows * _REMAP_BLOCK, dtype=np.float32)
+        map_y = np.zeros(rows * _REMAP_BLOCK, dtype=np.float32)
+        # Wrap into the tile first: float32 maps keep sub-pixel precision near 0.
+        map_x[:n] = np.mod(x_px, size) + 1.0
+        map_y[:n] = np.mod(y_px, size) + 1.0 + level * (size + 2.0)
+        out = cv2.remap(
+            self.image,
+            map_x.reshape(rows, _REMAP_BLOCK),
+            map_y.reshape(rows, _REMAP_BLOCK),
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return np.asarray(out, dtype=np.float32).reshape(-1)[:n]
