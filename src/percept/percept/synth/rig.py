@@ -24,7 +24,7 @@ from scipy.spatial.transform import Rotation
 
 from percept.calib.render import project_points, undistort_pixels
 from percept.geometry.camera import CameraModel
-from percept.synth.scene import Scene
+from percept.synth.scene import RayHits, Scene
 
 __all__ = [
     "ENCODINGS",
@@ -172,6 +172,7 @@ class StereoRig:
         )
         self._rays_left, self._valid_left = _pixel_rays(self.left)
         self._rays_right, self._valid_right = _pixel_rays(self.right)
+        self._all_valid = bool(self._valid_left.all() and self._valid_right.all())
 
     def render(self, scene: Scene, T_world_base: npt.NDArray[np.float64]) -> StereoRender:
         """Render both raw images; several poses average into a motion-blurred frame.
@@ -188,30 +189,35 @@ class StereoRig:
         poses = np.asarray(T_world_base, dtype=np.float64).reshape(-1, 4, 4)
         h, w = self.config.height, self.config.width
         n = h * w
-        blocks = []
+        all_rays = np.empty((poses.shape[0] * 2 * n, 6), dtype=np.float32)
+        block = 0
         for T in poses:
             for T_base_cam, rays in (
                 (self.T_base_left, self._rays_left),
                 (self.T_base_right, self._rays_right),
             ):
                 T_world_cam = T @ T_base_cam
-                block = np.empty((n, 6), dtype=np.float32)
-                block[:, :3] = T_world_cam[:3, 3]
-                block[:, 3:] = rays @ T_world_cam[:3, :3].T.astype(np.float32)
-                blocks.append(block)
-        all_rays = np.concatenate(blocks)
+                view = all_rays[block * n : (block + 1) * n]
+                view[:, :3] = T_world_cam[:3, 3]
+                np.matmul(rays, T_world_cam[:3, :3].T.astype(np.float32), out=view[:, 3:])
+                block += 1
         hits = scene.cast(all_rays)
         pixel_angle = 1.0 / float(self.left.K[0, 0])
         radiance = scene.radiance(all_rays, hits, pixel_angle).reshape(poses.shape[0], 2, h, w, 3)
         image = radiance.mean(axis=0) if poses.shape[0] > 1 else radiance[0]
-        image[0][~self._valid_left] = 0.0
-        image[1][~self._valid_right] = 0.0
-        mid = (poses.shape[0] // 2) * 2 * n
-        t_left = hits.t_hit[mid : mid + n].reshape(h, w)
-        depth = np.where(np.isfinite(t_left) & self._valid_left, t_left, np.nan)
-        objects = scene.object_index(hits)[mid : mid + n].reshape(h, w)
-        objects = np.where(self._valid_left, objects, -1).astype(np.int32)
-        return StereoRender(image[0], image[1], depth.astype(np.float32), objects)
+        if not self._all_valid:
+            image[0][~self._valid_left] = 0.0
+            image[1][~self._valid_right] = 0.0
+        mid = slice((poses.shape[0] // 2) * 2 * n, (poses.shape[0] // 2) * 2 * n + n)
+        left_hits = RayHits(
+            hits.t_hit[mid], hits.geometry_ids[mid], hits.primitive_ids[mid], hits.normals[mid]
+        )
+        t_left = left_hits.t_hit.reshape(h, w)
+        depth = np.where(np.isfinite(t_left) & self._valid_left, t_left, np.float32(np.nan))
+        objects = scene.object_index(left_hits).reshape(h, w)
+        if not self._all_valid:
+            objects = np.where(self._valid_left, objects, -1).astype(np.int32)
+        return StereoRender(image[0], image[1], depth.astype(np.float32, copy=False), objects)
 
 
 def _pixel_rays(
