@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percept import codecs
 from percept.bag import BagReader, BagWriter
 from percept.errors import ConfigError
 from percept.runtime.local import (
@@ -24,9 +25,11 @@ from percept.runtime.local import (
     LocalRuntime,
     resolve_topic,
 )
+from percept.typestore import get_typestore
 
 if TYPE_CHECKING:
     from percept.domain import DiagnosticStatus
+    from percept.perturb import Perturber
     from percept.runtime.robot import RobotConfig
 
 __all__ = ["ReplayResult", "build_runtime", "replay"]
@@ -94,6 +97,7 @@ def replay(
     diagnostics: bool = True,
     overwrite: bool = False,
     progress: bool = False,
+    perturb: Perturber | None = None,
 ) -> ReplayResult:
     """Run ``robot``'s graph on ``bag_path`` and write what it published to ``out_path``.
 
@@ -109,6 +113,8 @@ def replay(
             runs; everything else is byte-identical run to run).
         overwrite: replace an existing output.
         progress: show a progress bar on stderr.
+        perturb: seeded perturbations applied to the inputs before the graph sees them
+            (kept inputs are recorded perturbed).
 
     Raises:
         BagError: input unreadable or output not writable.
@@ -167,7 +173,15 @@ def replay(
         for m in bag.messages(wanted, start_ns, stop_ns):
             first_ns = m.log_time_ns if first_ns is None else first_ns
             last_ns = m.log_time_ns
-            runtime.feed(to_graph[m.topic], m.msgtype, m.log_time_ns, raw=m.raw, obj=m.msg)
+            if perturb is not None and perturb.wants(m.msgtype):
+                ros_msg = (
+                    m.msg if m.raw is None else get_typestore().deserialize_cdr(m.raw, m.msgtype)
+                )
+                changed = perturb.apply(m.topic, m.msgtype, codecs.decode(m.msgtype, ros_msg))
+                if changed is not None:
+                    runtime.feed(to_graph[m.topic], m.msgtype, m.log_time_ns, obj=changed)
+            else:
+                runtime.feed(to_graph[m.topic], m.msgtype, m.log_time_ns, raw=m.raw, obj=m.msg)
             runtime.spin_until_idle()
             result.fed += 1
             bar.update()

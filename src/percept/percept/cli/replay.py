@@ -16,6 +16,7 @@ EPILOG = """examples:
   percept replay euroc/ --robot euroc --remap /cam0/image_raw:=/left/image_raw \\
       --start 2 --duration 10 --out out/euroc.mcap
   percept replay run.mcap --config my_robot.yaml --keep /left/image_raw --out out/r.mcap
+  percept replay run.mcap --robot synth --perturb blur=2,noise=4,seed=1 --out out/blur.mcap
 """
 
 
@@ -64,6 +65,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="do not record /diagnostics (then output bytes are identical run to run)",
     )
+    p.add_argument(
+        "--perturb",
+        metavar="SPEC",
+        help="seeded input perturbations, e.g. 'brightness=1.3,blur=1.5,noise=4,jpeg=30,"
+        "drop=0.1,jitter_ms=3,imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7' "
+        "(see percept.perturb)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(run=run)
 
@@ -90,6 +98,13 @@ def run(args: argparse.Namespace) -> int:
     from percept.runtime.robot import load_robot
 
     robot = load_robot(args.config if args.config else args.robot)
+    perturber = None
+    if args.perturb:
+        from percept.perturb import Perturber, describe, parse_spec
+
+        spec = parse_spec(args.perturb)
+        perturber = Perturber(spec)
+        logging.getLogger("percept.replay").info("perturbing inputs: %s", describe(spec))
     result = replay(
         args.bag,
         args.out,
@@ -101,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
         diagnostics=not args.no_diagnostics,
         overwrite=args.force,
         progress=not args.quiet,
+        perturb=perturber,
     )
     log = logging.getLogger("percept.replay")
+    if perturber is not None:
+        log.info("perturbed %d messages, dropped %d", perturber.perturbed, perturber.dropped)
     log.info(
         "replayed %d messages (%.2f s of bag) in %.2f s wall",
         result.fed,
