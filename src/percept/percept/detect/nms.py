@@ -4,9 +4,9 @@ Greedy NMS as ``cv2.dnn.NMSBoxesBatched``: candidates above the score threshold
 (strictly greater), sorted by score (descending, stable on ties), each kept box
 suppressing later boxes of its class whose IoU with it exceeds the threshold. IoU has no
 +1 pixel term and is compared in float32, as OpenCV does. Classes never suppress each
-other (OpenCV offsets each class's boxes apart; here they are compared only within a
-class). Each iteration of the greedy loop handles one *kept* box against all remaining
-boxes of its class at once, so the Python loop runs once per kept box, never per pair.
+other: as OpenCV, each class's boxes are shifted apart by a class-dependent offset.
+Each iteration of the greedy loop handles one *kept* box against all remaining boxes
+at once, so the Python loop runs once per kept box, never per pair.
 """
 
 from __future__ import annotations
@@ -91,29 +91,23 @@ def batched_nms(
     candidates = np.flatnonzero(scores_arr > np.float32(score_threshold))
     # Stable descending sort: ties keep input order, as OpenCV's stable_sort.
     order = candidates[np.argsort(-scores_arr[candidates], kind="stable")]
-    threshold = np.float32(iou_threshold)
-    kept: list[npt.NDArray[np.int64]] = []
-    # Classes are independent: run the greedy loop per class on its (sorted) boxes.
-    sorted_classes = classes[order]
-    for cls in np.unique(sorted_classes):
-        remaining = order[sorted_classes == cls]
-        keep_cls: list[int] = []
-        while remaining.size:
-            best = int(remaining[0])
-            keep_cls.append(best)
-            rest = remaining[1:]
-            if not rest.size:
-                break
-            iou = box_iou_one_to_many(boxes[best], boxes[rest])
-            remaining = rest[iou <= threshold]
-        kept.append(np.asarray(keep_cls, dtype=np.int64))
-    if not kept:
+    if not order.size:
         return np.zeros(0, dtype=np.int64)
-    keep = np.concatenate(kept)
-    # Back to one global order: by score, ties by position in the sorted candidates.
-    rank = np.empty(scores_arr.shape[0], dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    keep = keep[np.argsort(rank[keep], kind="stable")]
-    if max_detections > 0:
-        keep = keep[:max_detections]
-    return keep
+    # Classes apart as NMSBoxesBatched (and torchvision's batched_nms) put them: each
+    # class's boxes shifted by class_id * (largest coordinate + 1), so boxes of
+    # different classes never overlap and one greedy pass handles every class.
+    shifted = boxes[order]
+    max_coord = max(float(shifted.max()), 0.0)
+    shifted = shifted + (classes[order] * (max_coord + 1.0))[:, None]
+    threshold = np.float32(iou_threshold)
+    alive = np.arange(order.size)
+    keep: list[int] = []
+    while alive.size:
+        best = int(alive[0])
+        keep.append(best)
+        if len(keep) == max_detections:
+            break
+        rest = alive[1:]
+        iou = box_iou_one_to_many(shifted[best], shifted[rest])
+        alive = rest[iou <= threshold]
+    return order[np.asarray(keep, dtype=np.int64)]

@@ -11,7 +11,8 @@ to the box height: 1/20 for positions, 1/160 for velocities). Per frame:
 3. low-score detections are matched to the active tracks still unmatched (the "BYTE"
    step: occluded or blurred objects keep their ids);
 4. tentative tracks take what is left of the high-score detections; the others die;
-5. high-score detections left over start tentative tracks; a track is confirmed, and
+5. high-score detections left over scoring at least ``high_score + 0.1`` (ByteTrack's
+   ``det_thresh``) start tentative tracks; a track is confirmed, and
    gets the next id, after ``min_hits`` consecutive matches; a track unmatched for more
    than ``max_age`` frames is removed.
 
@@ -50,6 +51,8 @@ class TrackerConfig:
         tentative_match_iou: least IoU for a tentative track (ByteTrack: 1 - 0.7).
         min_hits: consecutive matches that confirm a track (then it gets an id).
         max_age: frames a track survives without a match.
+        new_track_score: least score of a detection that starts a track; None for
+            ``high_score + 0.1`` (ByteTrack's ``det_thresh``).
     """
 
     high_score: float = 0.5
@@ -59,6 +62,14 @@ class TrackerConfig:
     tentative_match_iou: float = 0.3
     min_hits: int = 2
     max_age: int = 30
+    new_track_score: float | None = None
+
+    @property
+    def birth_score(self) -> float:
+        """Least score that starts a track."""
+        if self.new_track_score is not None:
+            return self.new_track_score
+        return min(self.high_score + 0.1, 1.0)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_score <= self.high_score <= 1.0:
@@ -153,19 +164,25 @@ def _new_filter(box: npt.NDArray[np.floating]) -> KalmanFilter:
     return kf
 
 
+# Noise variances as (terms scaled by h^2) + (constant terms): ByteTrack's model, with
+# the aspect ratio's noise independent of the box size.
+_P, _V = _STD_POSITION, _STD_VELOCITY
+_Q_SCALED = np.diag(np.array([_P, _P, 0.0, _P, _V, _V, 0.0, _V]) ** 2)
+_Q_FIXED = np.diag(np.array([0.0, 0.0, 1e-2, 0.0, 0.0, 0.0, 1e-5, 0.0]) ** 2)
+_R_SCALED = np.diag(np.array([_P, _P, 0.0, _P]) ** 2)
+_R_FIXED = np.diag(np.array([0.0, 0.0, 1e-1, 0.0]) ** 2)
+
+
 def _predict(kf: KalmanFilter, steps: int) -> None:
     for _ in range(steps):
         h = float(kf.x[3, 0])
-        pos, vel = _STD_POSITION * h, _STD_VELOCITY * h
-        std = np.array([pos, pos, 1e-2, pos, vel, vel, 1e-5, vel])
-        kf.predict(Q=np.diag(std**2))
+        kf.predict(Q=_Q_SCALED * (h * h) + _Q_FIXED)
 
 
 def _update(kf: KalmanFilter, box: npt.NDArray[np.floating]) -> None:
     z = _to_xyah(box)
-    h = z[3]
-    std = np.array([_STD_POSITION * h, _STD_POSITION * h, 1e-1, _STD_POSITION * h])
-    kf.update(z.reshape(4, 1), R=np.diag(std**2))
+    h = float(z[3])
+    kf.update(z.reshape(4, 1), R=_R_SCALED * (h * h) + _R_FIXED)
 
 
 def _assign(
@@ -296,12 +313,12 @@ class ByteTracker:
         for ti, di in m3:
             matched(tentative[ti], int(rest[di]))
         dead_ids = {id(tentative[i]) for i in dead}
-        # 4. births: the high-score detections nobody took.
-        born = [
-            _Track(_new_filter(boxes[d]), int(classes[d]), float(score[d])) for d in rest[left_rest]
-        ]
+        # 4. births: the confident high-score detections nobody took.
+        unclaimed = rest[left_rest]
+        unclaimed = unclaimed[score[unclaimed] >= cfg.birth_score]
+        born = [_Track(_new_filter(boxes[d]), int(classes[d]), float(score[d])) for d in unclaimed]
         if cfg.min_hits <= 1:
-            for track, d in zip(born, rest[left_rest], strict=True):
+            for track, d in zip(born, unclaimed, strict=True):
                 track.track_id = self._next_id
                 self._next_id += 1
                 track_ids[d] = track.track_id
