@@ -14,6 +14,7 @@ EPILOG = """examples:
   percept bench codecs --repeats 100 --json out/bench_codecs.json
   percept bench rectify --repeats 200 --threads 1
   percept bench stereo --repeats 30 --threads 2
+  percept bench detect --repeats 30 --threads 2
 """
 
 
@@ -21,26 +22,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the subcommand."""
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks (codecs, rectify, stereo)",
+        help="benchmarks (codecs, rectify, stereo, detect)",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )
-    p.add_argument("target", choices=["codecs", "rectify", "stereo"], help="what to benchmark")
+    p.add_argument(
+        "target", choices=["codecs", "rectify", "stereo", "detect"], help="what to benchmark"
+    )
     p.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="OpenCV threads (rectify, stereo; default: OpenCV's)",
+        help="OpenCV threads (rectify, stereo) or ONNX Runtime threads (detect); default: theirs",
     )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept bench``."""
-    if args.target == "stereo":
+    if args.target == "detect":
+        from percept.benchmark.detect import format_detect_report, run_detect_benchmark
+
+        results = run_detect_benchmark(repeats=args.repeats, threads=args.threads or 0)
+        report = format_detect_report(results)
+    elif args.target == "stereo":
         from percept.benchmark.stereo import format_stereo_report, run_stereo_benchmark
 
         results = run_stereo_benchmark(repeats=args.repeats, threads=args.threads)
