@@ -9,6 +9,7 @@ process is counted as rejected. No exception escapes, and no callback errors.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +43,7 @@ from percept.node import RELIABLE, Input, Node
 from percept.nodes.debayer import DebayerNode
 from percept.nodes.rectify import RectifyNode
 from percept.nodes.resize import ResizeNode
+from percept.nodes.stereo_depth import StereoDepthNode
 from percept.runtime.local import LocalRuntime
 from percept.runtime.params import resolve_parameters
 from percept.typestore import RosbagsFactory, get_typestore
@@ -82,6 +84,32 @@ def valid_objects(stamp: int) -> dict[str, object]:
             (Marker(h, "ns", 1, 1, pose=pose, text="car"),)
         ),
     }
+
+
+def stereo_inputs(stamp: int) -> dict[str, object]:
+    """A rectified, textured stereo pair (by input name): what stereo nodes accept."""
+    lh, rh = Header(stamp, "left"), Header(stamp, "right")
+    K = np.array([[300.0, 0, 32], [0, 300.0, 24], [0, 0, 1]])
+    P_left = np.hstack([K, np.zeros((3, 1))])
+    P_right = P_left.copy()
+    P_right[0, 3] = -30.0
+    texture = np.random.default_rng(0).integers(0, 256, (48, 72), dtype=np.uint8)
+    return {
+        "left_image": Image(lh, "mono8", texture[:, 4:68]),
+        "left_camera_info": CameraInfo(
+            lh, CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P_left)
+        ),
+        "right_image": Image(rh, "mono8", texture[:, :64]),
+        "right_camera_info": CameraInfo(
+            rh, CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P_right)
+        ),
+    }
+
+
+#: Nodes whose inputs must agree with each other (a stereo pair): valid inputs by name.
+VALID_INPUTS: dict[type[Node], Callable[[int], dict[str, object]]] = {
+    StereoDepthNode: stereo_inputs,
+}
 
 
 def _input_name(msgtype: str) -> str:
@@ -215,6 +243,8 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
         (ResizeNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
         (RectifyNode, "image", "sensor_msgs/msg/Image"),
         (RectifyNode, "camera_info", "sensor_msgs/msg/CameraInfo"),
+        (StereoDepthNode, "left_image", "sensor_msgs/msg/Image"),
+        (StereoDepthNode, "right_camera_info", "sensor_msgs/msg/CameraInfo"),
     ],
 )
 def test_real_nodes_survive_1000_malformed_messages(
@@ -229,20 +259,27 @@ def test_real_nodes_survive_1000_malformed_messages(
         rt.subscribe(topics[spec.name], outputs.append)
     factory = RosbagsFactory(get_typestore())
     t = 1_000
+
+    def valid(stamp: int) -> dict[str, object]:
+        inputs = VALID_INPUTS.get(node_cls)
+        if inputs is not None:
+            return inputs(stamp)
+        objs = valid_objects(stamp)
+        return {spec.name: objs[spec.msg_type] for spec in node_cls.INPUTS}
+
     for _ in range(N_BAD):
-        objs = valid_objects(t)
-        bad = mutate(codecs.encode(msgtype, objs[msgtype], factory), rng)
+        bad = mutate(codecs.encode(msgtype, valid(t)[input_name], factory), rng)
         rt.feed_and_spin(topics[input_name], msgtype, t, obj=bad)
         t += 1_000
         before = len(outputs)
-        objs = valid_objects(t)
+        objs = valid(t)
         # A valid message (with its partner for synchronised nodes) is served.
         for spec in node_cls.INPUTS:
             rt.feed_and_spin(
                 topics[spec.name],
                 spec.msg_type,
                 t,
-                obj=codecs.encode(spec.msg_type, objs[spec.msg_type], factory),
+                obj=codecs.encode(spec.msg_type, objs[spec.name], factory),
             )
         assert len(outputs) > before
         t += 1_000
