@@ -157,6 +157,25 @@ def test_depth_and_cloud_come_from_the_same_disparity() -> None:
     np.testing.assert_array_equal(grey[..., 0], PAIR[0])
 
 
+def test_verged_cameras_shift_disparity_by_the_principal_point_offset() -> None:
+    # DisparityImage: d = x_l - x_r - (cx_l - cx_r), so that Z = f * t / d still holds.
+    left, right = rectified_models()
+    P = right.P.copy()
+    P[0, 2] += 4.0  # cx_right = cx_left + 4
+    g = Graph()
+    g.feed(**stereo_set(1, (left, replace(right, P=P, K=P[:, :3]))))
+    disparity, depth = g.last("disparity"), g.last("depth")
+    assert isinstance(disparity, Disparity)
+    assert isinstance(depth, Image)
+    assert (disparity.min_disparity, disparity.max_disparity) == (4.0, RANGE + 3.0)
+    valid = disparity.image >= disparity.min_disparity
+    matched = PAIR[2][valid]  # x_l - x_r of the pair
+    assert np.median(np.abs(disparity.image[valid] - (matched + 4.0))) < 0.2
+    np.testing.assert_allclose(
+        depth.data[valid], np.float32(F * BASELINE) / disparity.image[valid], rtol=1e-6
+    )
+
+
 def test_outputs_can_be_switched_off_and_clouds_made_dense() -> None:
     g = Graph(publish_depth=False, organized_cloud=False, use_color=False)
     g.feed(**stereo_set(3000))
