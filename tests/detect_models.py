@@ -57,6 +57,8 @@ def constant_output_model(
     graph_outputs = []
     for i, (name, value) in enumerate(outputs):
         arr = np.asarray(value)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
         rank = arr.ndim
         inits.append(numpy_helper.from_array(arr.astype(np.float32), f"const{i}"))
         inits.append(
@@ -113,3 +115,52 @@ def yolov5_output(
     out[0, :n, 4] = objectness
     out[0, :n, 5:] = probs
     return out
+
+
+def rtdetr_with_sizes_model(
+    path: Path,
+    boxes_normalised: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    input_hw: tuple[int, int] = (64, 64),
+) -> Path:
+    """RT-DETR (lyuwenyu) style: inputs images + orig_target_sizes (B, 2) as [w, h];
+    outputs labels (B, K), boxes (B, K, 4) = normalised xyxy x [w, h, w, h], scores (B, K).
+    """
+    h, w = input_hw
+    inputs = [
+        helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, h, w]),
+        helper.make_tensor_value_info("orig_target_sizes", TensorProto.INT64, ["batch", 2]),
+    ]
+    k = boxes_normalised.shape[1]
+    inits = [
+        numpy_helper.from_array(boxes_normalised.astype(np.float32), "boxes_n"),
+        numpy_helper.from_array(scores.astype(np.float32), "scores_c"),
+        numpy_helper.from_array(labels.astype(np.float32), "labels_c"),
+        numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+        numpy_helper.from_array(np.array([-1, 1], np.int64), "shape2"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["mean", "zero"], ["zeroed"]),
+        helper.make_node("Reshape", ["zeroed", "shape2"], ["z2"]),
+        helper.make_node("Cast", ["orig_target_sizes"], ["sizes_f"], to=TensorProto.FLOAT),
+        helper.make_node("Concat", ["sizes_f", "sizes_f"], ["wh_wh"], axis=1),
+        helper.make_node("Unsqueeze", ["wh_wh", "axis1"], ["scale"]),
+        helper.make_node("Mul", ["boxes_n", "scale"], ["boxes"]),
+        helper.make_node("Add", ["scores_c", "z2"], ["scores"]),
+        helper.make_node("Add", ["labels_c", "z2"], ["labels_f"]),
+        helper.make_node("Cast", ["labels_f"], ["labels"], to=TensorProto.INT64),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("labels", TensorProto.INT64, ["batch", k]),
+        helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["batch", k, 4]),
+        helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", k]),
+    ]
+    graph = helper.make_graph(nodes, "rtdetr_sizes", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+    return path
