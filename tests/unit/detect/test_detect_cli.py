@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from detect_models import constant_output_model, yolov8_output
 
+from detect_models import constant_output_model, yolov8_output
 from percept import codecs
 from percept.bag import BagWriter
 from percept.cli.main import main
@@ -63,8 +63,9 @@ def test_detect_on_a_folder_scores_map_1_against_matching_ground_truth(
     gt_path.write_text(json.dumps(gt), encoding="utf-8")
     out = tmp_path / "dets.json"
     draw = tmp_path / "drawn"
-    status = main(["detect", str(images), "--model", str(model), "--backend", "onnxruntime",
-                   "--coco-gt", str(gt_path), "--out", str(out), "--draw", str(draw), "--batch", "2"])  # fmt: skip
+    args = ["detect", str(images), "--model", str(model), "--backend", "onnxruntime"]
+    args += ["--coco-gt", str(gt_path), "--out", str(out), "--draw", str(draw), "--batch", "2"]
+    status = main(args)
     assert status == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     assert {(r["image_id"], r["category_id"]) for r in results} == {
