@@ -266,19 +266,23 @@ def _backend(model: Path, cache: Path, version: str, **options: Any) -> tuple[An
 def test_both_io_apis_run_the_pipeline_like_onnxruntime(
     model: Path, tmp_path: Path, version: str, api: str
 ) -> None:
-    backend, trt, cuda = _backend(model, tmp_path / "cache", version)
+    backend, trt, cuda = _backend(model, tmp_path / "cache", version, max_batch=2)
     assert backend.name == f"tensorrt {version} fp32 ({api} API)"
     assert trt.network_flags == (0 if api == "tensors" else 1)  # explicit batch on TRT 8
+    assert backend.max_batch == 2
     trt_detector = Detector(DetectorConfig(model), backend=backend)
     ort_detector = Detector(DetectorConfig(model, backend="onnxruntime"))
-    images = [np.zeros((32, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)]
+    images = [np.zeros((32, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)] * 2
+    images.append(np.zeros((80, 40, 3), np.uint8))
+    cuda.copies.clear()
     for ours, reference in zip(
         trt_detector.detect(images), ort_detector.detect(images), strict=True
     ):
         np.testing.assert_allclose(ours.boxes_xyxy, reference.boxes_xyxy)
         np.testing.assert_array_equal(ours.class_ids, reference.class_ids)
     assert trt_detector.labels == ("a", "b")  # metadata read from the ONNX file
-    assert cuda.copies.count("htod") == cuda.copies.count("dtoh")
+    # Five images, profile batch <= 2: three runs, each one copy in and one out.
+    assert cuda.copies == ["htod", "dtoh"] * 3
     backend.close()
 
 

@@ -112,6 +112,11 @@ class InferenceBackend(Protocol):
         """The model's metadata_props (``names``, ``imgsz``... for Ultralytics exports)."""
         ...
 
+    @property
+    def max_batch(self) -> int | None:
+        """Largest batch one run takes, None for any (a dynamic batch dimension)."""
+        ...
+
     def run(self, batch: npt.NDArray[np.floating]) -> list[npt.NDArray[np.generic]]:
         """Run the model on a (B, 3, H, W) tensor of the input dtype; outputs in order."""
         ...

@@ -223,9 +223,7 @@ class Detector:
         return str(class_id)
 
     def _batches(self, count: int) -> list[slice]:
-        size = self.static_batch or max(count, 1)
-        if self.static_batch is None and self.backend.name.startswith("tensorrt"):
-            size = self.config.options.max_batch
+        size = self.static_batch or self.backend.max_batch or max(count, 1)
         return [slice(i, min(i + size, count)) for i in range(0, count, size)]
 
     def _postprocess(

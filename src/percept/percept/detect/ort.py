@@ -150,6 +150,11 @@ class OnnxRuntimeBackend:
         return dict(self._metadata)
 
     @property
+    def max_batch(self) -> int | None:
+        """The static batch size, or None when the batch dimension is dynamic."""
+        return self._input.shape[0]
+
+    @property
     def session(self) -> object:
         """The underlying ``onnxruntime.InferenceSession`` (benchmarks time it bare)."""
         return self._session

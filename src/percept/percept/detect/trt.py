@@ -517,6 +517,11 @@ class TensorRtBackend:
         """metadata_props of the ONNX model."""
         return dict(self._metadata)
 
+    @property
+    def max_batch(self) -> int | None:
+        """The largest batch of the engine's optimisation profile."""
+        return int(self._input_io.host.shape[0])
+
     def run(self, batch: npt.NDArray[np.floating]) -> list[npt.NDArray[np.generic]]:
         """Copy in, execute, copy out on one stream; outputs in engine order.
 
