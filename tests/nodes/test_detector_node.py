@@ -242,3 +242,26 @@ def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_p
     g.frame(1)
     assert g.out["detections"][-1].detections == ()  # type: ignore[attr-defined]
     assert "unknown class name" in (g.rt.set_parameters("detector", {"classes": "bus"}) or "")
+
+
+def test_300_malformed_images_never_break_the_node(model: Path) -> None:
+    from test_fuzz_inputs import mutate
+
+    from percept import codecs
+    from percept.typestore import RosbagsFactory
+
+    rng = np.random.default_rng(3)
+    g = Graph(model_path=str(model), backend="onnxruntime")
+    factory = RosbagsFactory()
+    topic = g.host.topics["image"]
+    for k in range(300):
+        stamp = 1_000_000_000 + 2 * k * FRAME_NS
+        good = Image(Header(stamp, "cam"), "bgr8", np.zeros((48, 64, 3), np.uint8))
+        bad = mutate(codecs.encode(IMAGE, good, factory), rng)
+        g.rt.feed_and_spin(topic, IMAGE, stamp, obj=bad)
+        before = len(g.out["detections"])
+        later = Image(Header(stamp + FRAME_NS, "cam"), "bgr8", np.zeros((48, 64, 3), np.uint8))
+        g.rt.feed_and_spin(topic, IMAGE, stamp + FRAME_NS, obj=codecs.encode(IMAGE, later, factory))
+        assert len(g.out["detections"]) == before + 1
+    assert g.host.monitor.errors == 0
+    assert g.host.monitor.inputs["image"].rejected > 100
