@@ -21,6 +21,15 @@ def find_data_dir() -> Path | None:
     return None
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-baselines``: re-measure tests/regression/baselines.yaml (see there)."""
+    parser.addoption(
+        "--update-baselines",
+        action="store_true",
+        help="re-measure the regression cases and rewrite tests/regression/baselines.yaml",
+    )
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """Real public data sets (see ../shared/data/README.md); skips when absent."""
