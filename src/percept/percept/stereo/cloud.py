@@ -1,9 +1,10 @@
 """Point clouds from depth images: organised or dense, coloured, limited, transformed.
 
-The per-frame path writes coordinates straight into the memory of the structured
-points array (a float32 view of it), so there is no per-field copy and no
-mask-and-index for organised clouds; a dense cloud costs one gather of whole points.
-Coordinates stay float32. Voxel downsampling and statistical outlier removal go through
+The per-frame path computes x, y, z (and the packed colour) as whole float32 planes and
+interleaves them into the memory of the structured points array in one ``cv2.merge``
+pass: no per-field strided writes (measured 1.5-2x slower) and no mask-and-index for
+organised clouds; a dense cloud costs one gather of whole points. Coordinates stay
+float32. Voxel downsampling and statistical outlier removal go through
 Open3D (imported on first use), which wants float64 arrays: converting float32 points to
 ``Vector3dVector`` is many times slower than converting float64 ones.
 
@@ -137,8 +138,8 @@ def _rgb_words(colors: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
         # Little-endian bytes b, g, r, 0 read as one uint32 are 0x00RRGGBB: a channel
         # copy instead of shifts.
         bgra = cv2.cvtColor(np.ascontiguousarray(colors), cv2.COLOR_BGR2BGRA)
-        bgra[..., 3] = 0
         words: npt.NDArray[np.uint32] = bgra.view(np.uint32)[..., 0]
+        words &= np.uint32(0x00FFFFFF)  # alpha byte to 0
         return words
     c = colors.astype(np.uint32)
     return np.asarray((c[..., 2] << 16) | (c[..., 1] << 8) | c[..., 0], dtype=np.uint32)
@@ -194,25 +195,26 @@ def cloud_from_depth(
         dtype = XYZRGB_PACKED if config.avoid_padding else XYZRGB
     else:
         dtype = XYZ
-    floats = dtype.itemsize // 4
-    buf = np.empty((h, w, floats), dtype=np.float32)
     x_ray = ((np.arange(cols.start, cols.stop, dtype=np.float64) - cx) / fx).astype(np.float32)
     y_ray = ((np.arange(rows.start, rows.stop, dtype=np.float64) - cy) / fy).astype(np.float32)
-    np.multiply(z, x_ray[None, :], out=buf[..., 0])
-    np.multiply(z, y_ray[:, None], out=buf[..., 1])
-    buf[..., 2] = z
+    x = z * x_ray[None, :]
+    y = z * y_ray[:, None]
     if T_target_camera is not None:
         T = np.asarray(T_target_camera, dtype=np.float32)
-        moved = buf[..., :3] @ T[:3, :3].T
-        moved += T[:3, 3]
-        buf[..., :3] = moved
-    rgb_at = 3 if dtype is XYZRGB_PACKED else 4
-    if dtype is not XYZ:
+        x, y, z = (T[i, 0] * x + T[i, 1] * y + T[i, 2] * z + T[i, 3] for i in range(3))
+    # Padding is zero, as in PCL's and stereo_image_proc's clouds.
+    zero = np.zeros((h, w), dtype=np.float32)
+    planes = [x, y, z]
+    if dtype is XYZ:
+        planes.append(zero)
+    else:
         assert colors is not None
-        buf[..., rgb_at] = _rgb_words(colors[rows, cols]).view(np.float32)
-    # Padding bytes are zero, as in PCL's and stereo_image_proc's clouds.
-    buf[..., 3 : 3 + (rgb_at == 4)] = 0.0
-    buf[..., rgb_at + 1 :] = 0.0
+        rgb = _rgb_words(colors[rows, cols]).view(np.float32)
+        planes += [rgb] if dtype is XYZRGB_PACKED else [zero, rgb, zero, zero, zero]
+    # One interleaving pass (cv2.merge) beats writing each field through a strided view
+    # by 1.5-2x; merged as int32 so that the rgb bits are moved, never read as floats.
+    merged = cv2.merge([np.ascontiguousarray(plane).view(np.int32) for plane in planes])
+    buf = np.asarray(merged, dtype=np.int32).view(np.float32).reshape(h, w, len(planes))
     points: npt.NDArray[np.void] = buf.view(dtype)[..., 0]
     valid = np.isfinite(z)
     if config.organized and not config.uses_open3d:
