@@ -219,7 +219,7 @@ def test_debug_image_has_the_boxes_drawn(model: Path) -> None:
 
 
 def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"detector.model_path .*no such model file"):
+    with pytest.raises(ConfigError, match=r"detector.model_path: .*missing.onnx: no such model"):
         Graph(model_path=str(tmp_path / "missing.onnx"))
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage")

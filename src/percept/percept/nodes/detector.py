@@ -370,7 +370,9 @@ class DetectorNode(Node):
             config = self._detector_config(params)
             detector = Detector(config)
         except DetectionError as err:
-            msg = f"{self.NAME}.model_path {model}: {err}"
+            # The error names the file (model_path, labels_path) or the key at fault.
+            key = ".model_path" if str(err).startswith(model) else ""
+            msg = f"{self.NAME}{key}: {err}"
             raise ConfigError(msg) from err
         self._problem = ""
         self.ctx.logger.info(
