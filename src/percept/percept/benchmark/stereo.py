@@ -13,7 +13,8 @@ parameters on the same pixels; the median of the paired ratios is reported:
 * ``default``: the default configuration, disparity only: the price of full-width
   matching and the left-right check (a second, mirrored matching pass);
 * ``default_all_outputs``: the default configuration publishing disparity, depth and
-  an organised xyzrgb cloud.
+  an organised xyzrgb cloud;
+* ``default_downscale2``: the default configuration matching at half resolution.
 
 Cloud generation (``cloud_from_depth``, organised, xyz and xyzrgb) is reported in
 points per second beside a numpy copy of an array of the same bytes.
@@ -22,6 +23,7 @@ points per second beside a numpy copy of an array of the same bytes.
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
 from collections.abc import Mapping
@@ -61,6 +63,7 @@ CONFIGS: dict[str, dict[str, object]] = {
     },
     "default": {"publish_depth": False, "publish_points": False},
     "default_all_outputs": {},
+    "default_downscale2": {"downscale": 2, "publish_depth": False, "publish_points": False},
 }
 _IMAGE = "sensor_msgs/msg/Image"
 _INFO = "sensor_msgs/msg/CameraInfo"
@@ -228,19 +231,24 @@ def _bench_cloud(
     return results
 
 
-def run_stereo_benchmark(repeats: int = 30, threads: int | None = None) -> dict[str, float]:
+def run_stereo_benchmark(
+    repeats: int = 30,
+    threads: int | None = None,
+    sizes: Mapping[tuple[int, int], int] | None = None,
+) -> dict[str, float]:
     """Time the stereo_depth node per pair against a bare ``StereoSGBM.compute``.
 
     Args:
         repeats: timed pairs per size and configuration (after one warm-up pair).
         threads: OpenCV threads for the run (restored afterwards), None for OpenCV's
             default; the robot file sets the same per node.
+        sizes: (width, height) -> disparity_range of the pairs (default ``SIZES``).
 
     Returns:
         Flat mapping per size ``stereo_<W>x<H>`` and configuration (``same_work``,
-        ``default``, ``default_all_outputs``): ``.node_ms`` (median ms per pair through
-        the local runtime), ``.bare_sgbm_ms`` (median ms of the bare call) and
-        ``.node_vs_sgbm`` (median paired ratio); per size and cloud layout
+        ``default``, ``default_all_outputs``, ``default_downscale2``): ``.node_ms``
+        (median ms per pair through the local runtime), ``.bare_sgbm_ms`` (median ms
+        of the bare call) and ``.node_vs_sgbm`` (median paired ratio); per size and cloud layout
         (``cloud_xyz``, ``cloud_xyzrgb``): ``.mpoints_per_s``,
         ``.copy_mpoints_per_s`` (a numpy copy of the same bytes) and ``.vs_copy``
         (time ratio); plus ``repeats`` and ``opencv_threads``.
@@ -261,7 +269,7 @@ def run_stereo_benchmark(repeats: int = 30, threads: int | None = None) -> dict[
         "opencv_threads": float(cv2.getNumThreads()),
     }
     try:
-        for (width, height), disparity_range in SIZES.items():
+        for (width, height), disparity_range in (sizes or SIZES).items():
             left, right, truth = benchmark_pair(width, height, disparity_range)
             for name, overrides in CONFIGS.items():
                 results |= _bench_config(name, overrides, (left, right), disparity_range, repeats)
@@ -284,8 +292,10 @@ def format_stereo_report(results: dict[str, float]) -> str:
         Multi-line tables: node vs bare SGBM per size and configuration, then cloud
         generation rates.
     """
+    found = (re.match(r"stereo_(\d+)x(\d+)\.", key) for key in results)
+    sizes = sorted({(int(m.group(1)), int(m.group(2))) for m in found if m is not None})
     lines = [f"{'pair, configuration':<40} {'node ms':>9} {'SGBM ms':>9} {'x SGBM':>7}"]
-    for width, height in SIZES:
+    for width, height in sizes:
         for name in CONFIGS:
             prefix = f"stereo_{width}x{height}.{name}"
             if f"{prefix}.node_ms" not in results:
@@ -297,7 +307,7 @@ def format_stereo_report(results: dict[str, float]) -> str:
             )
     lines.append("")
     lines.append(f"{'cloud (organised)':<40} {'Mpts/s':>9} {'copy':>9} {'x copy':>7}")
-    for width, height in SIZES:
+    for width, height in sizes:
         for label in ("xyz", "xyzrgb"):
             prefix = f"stereo_{width}x{height}.cloud_{label}"
             if f"{prefix}.mpoints_per_s" not in results:
