@@ -1,0 +1,107 @@
+"""``percept regress``: compare two runs' metrics side by side, flag drift past tolerance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+EPILOG = """inputs (A and B):
+  metrics.json, or a folder holding one       percept eval --out / percept demo output
+  RUN.mcap or a rosbag2 folder                 a run, evaluated first (--gt GT.mcap)
+  baselines .yaml (A only)                     tests/regression/baselines.yaml, one case
+
+examples:
+  percept regress out/eval_before out/eval_after
+  percept regress out/demo_main/metrics.json out/demo/metrics.json --only-flagged
+  percept regress runs/old.mcap runs/new.mcap --gt synth.mcap --fail-on-regression
+  percept regress tests/regression/baselines.yaml out/run.mcap --case synth
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the subcommand."""
+    p = subparsers.add_parser(
+        "regress",
+        help="compare two runs' metrics side by side and flag regressions",
+        description="Compare the metrics of run B against run A (or a baselines file): "
+        "metric, A, B, delta, relative delta, tolerance and a flag for changes past the "
+        "tolerance (REGRESSED when worse, improved, changed when no direction is known, "
+        "new, missing). Tolerances and directions come from --baselines (or A when it is "
+        "a baselines file), else from percept.regress.DEFAULT_RULES.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_a", type=Path, metavar="RUN_A", help="reference metrics (or baselines)")
+    p.add_argument("run_b", type=Path, metavar="RUN_B", help="metrics to check")
+    p.add_argument("--gt", type=Path, help="ground-truth bag for run bags (default: in the bag)")
+    p.add_argument(
+        "--baselines", type=Path, metavar="YAML", help="take tolerances and directions from here"
+    )
+    p.add_argument("--case", help="case of a baselines file holding several")
+    p.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when a metric regressed past its tolerance",
+    )
+    p.add_argument("--only-flagged", action="store_true", help="leave out rows within tolerance")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(run=run)
+
+
+def _jsonable(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``percept regress``."""
+    from percept.errors import ConfigError
+    from percept.regress import compare, format_table, load_baselines, load_source
+
+    if args.run_b.suffix in (".yaml", ".yml"):
+        msg = f"{args.run_b}: a baselines file can only be RUN_A (the reference)"
+        raise ConfigError(msg)
+    a = load_source(args.run_a, gt_bag=args.gt, case=args.case)
+    b = load_source(args.run_b, gt_bag=args.gt)
+    policies = a.policies
+    if args.baselines is not None:
+        policies = load_baselines(args.baselines).case(args.case).policies
+    label_a, label_b = a.label, b.label
+    if label_a == label_b:
+        label_a, label_b = f"A: {label_a}", f"B: {label_b}"
+    comparison = compare(a.metrics, b.metrics, policies, label_a=label_a, label_b=label_b)
+    counts: dict[str, int] = {}
+    for row in comparison.rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    if args.json:
+        doc = {
+            "a": str(a.path),
+            "b": str(b.path),
+            "counts": counts,
+            "rows": [
+                {
+                    "metric": r.name,
+                    "a": _jsonable(r.a),
+                    "b": _jsonable(r.b),
+                    "delta": _jsonable(r.delta),
+                    "rel_delta": _jsonable(r.rel_delta),
+                    "direction": r.policy.direction if r.policy else None,
+                    "abs_tol": r.policy.abs_tol if r.policy else None,
+                    "rel_tol": r.policy.rel_tol if r.policy else None,
+                    "status": r.status,
+                }
+                for r in (comparison.flagged if args.only_flagged else comparison.rows)
+            ],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(f"A: {a.path}\nB: {b.path}\n")
+        if comparison.rows and (comparison.flagged or not args.only_flagged):
+            sys.stdout.write(format_table(comparison, only_flagged=args.only_flagged) + "\n")
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        sys.stdout.write(f"{len(comparison.rows)} metrics: {summary or 'none'}\n")
+    return 1 if args.fail_on_regression and comparison.regressed else 0
