@@ -16,7 +16,9 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 #: subcommand -> module in percept.cli with ``add_parser(subparsers)`` and ``run(args)``.
-SUBCOMMANDS = ("demo", "replay", "bag", "eval", "calibrate", "synth", "bench", "stereo", "detect")
+SUBCOMMANDS = (
+    "demo", "replay", "bag", "eval", "calibrate", "synth", "bench", "stereo", "detect", "regress",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
