@@ -12,6 +12,7 @@ __all__ = ["add_parser", "run"]
 EPILOG = """examples:
   percept demo
   percept demo --out out/demo --cache ~/.cache/percept
+  percept regress out/demo_before out/demo      # compare two demo runs' metrics
 """
 
 
@@ -25,8 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "demo",
         help="run the built-in sequence through every node and write a report",
-        description="Generate (once, cached) the built-in sequence, replay it through the "
-        "example robot's nodes, score the outputs and write an HTML report.",
+        description="Render (once, cached) the built-in synthetic robot sequence, replay it "
+        "through every node of the synth robot, score the run with percept eval, run the "
+        "Bayer test pattern through the example robot, and write DIR/report.html (open it "
+        "first), DIR/metrics.json, DIR/eval/ (the eval report) and DIR/bayer/.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,8 +47,21 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``percept demo``."""
     from percept.demo import run_demo
 
-    result = run_demo(args.out, args.cache or _default_cache(), progress=not args.quiet)
-    psnr = result.metrics.get("debayer_psnr_db", {})
-    sys.stdout.write(f"debayer PSNR vs ground truth: {psnr}\n")
+    progress = not args.quiet and sys.stderr.isatty()
+    result = run_demo(args.out, args.cache or _default_cache(), progress=progress)
+    width = max(len(s.name) for s in result.stages)
+    for s in result.stages:
+        took = f"{s.seconds:7.1f} s" if s.status != "skipped" else " " * 9
+        sys.stdout.write(f"{s.name:<{width}}  {s.status:<7}  {took}  {s.detail}\n")
+    timings = result.metrics.get("timings", {})
+    if isinstance(timings, dict):
+        sys.stdout.write(
+            f"render {timings.get('render_s_per_frame', float('nan')):.3f} s per stereo frame; "
+            f"replay {timings.get('replay_wall_s', float('nan')):.1f} s; "
+            f"eval {timings.get('eval_s', float('nan')):.1f} s; "
+            f"demo total {timings.get('total_s', float('nan')):.1f} s\n"
+        )
+    if result.eval_report is not None:
+        sys.stdout.write(f"eval report: {result.eval_report.resolve()}\n")
     sys.stdout.write(f"report: {result.report.resolve()}\n")
     return 0
