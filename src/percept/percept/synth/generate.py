@@ -561,6 +561,19 @@ def write_robot_files(
         nodes: list[dict[str, object]] = []
         if "stereo_rectify" in NODE_TYPES:
             nodes.append({"type": "stereo_rectify", "namespace": "stereo", "threads": 1})
+            if "stereo_depth" in NODE_TYPES:
+                # Disparity, depth and points2 from the rectified pair (stereo_image_proc).
+                nodes.append(
+                    {
+                        "type": "stereo_depth",
+                        "namespace": "stereo",
+                        "threads": 1,
+                        "remappings": {
+                            "left/camera_info": "left/camera_info_rect",
+                            "right/camera_info": "right/camera_info_rect",
+                        },
+                    }
+                )
         record = [
             "/stereo/left/camera_info",
             "/stereo/right/camera_info",
