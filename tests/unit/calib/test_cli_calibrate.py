@@ -28,25 +28,28 @@ def _write_images(folder: Path, images: list[np.ndarray], prefix: str = "img") -
     return folder
 
 
+def _calibrate_args(mode: str, out: Path, *options: str, board: str = BOARD_ARG) -> list[str]:
+    """Arguments of ``percept calibrate MODE`` writing to ``out``, with ``options``."""
+    return ["calibrate", mode, "--board", board, "--out", str(out), *options]
+
+
+def _mono_args(images: Path, out: Path, *options: str, board: str = BOARD_ARG) -> list[str]:
+    """Arguments of ``percept calibrate mono`` of a folder of images."""
+    return _calibrate_args("mono", out, "--images", str(images), *options, board=board)
+
+
+def _main_logging_errors(args: list[str], caplog: pytest.LogCaptureFixture) -> int:
+    """``main(args)`` with the errors it logs captured in ``caplog``."""
+    with caplog.at_level(logging.ERROR):
+        return main(args)
+
+
 def test_mono_from_a_folder_writes_yaml_report_and_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _write_images(tmp_path / "shots", rendered("plumb_bob").left)
     out = tmp_path / "calibration" / "bot"
-    status = main(
-        [
-            "calibrate",
-            "mono",
-            "--images",
-            str(folder),
-            "--board",
-            BOARD_ARG,
-            "--out",
-            str(out),
-            "--name",
-            "front",
-        ]
-    )
+    status = main(_mono_args(folder, out, "--name", "front"))
     assert status == 0
     printed = capsys.readouterr().out
     assert "front: RMS" in printed
@@ -116,19 +119,7 @@ def test_folder_without_a_board_fails_with_counts(
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 255, (120, 160), dtype=np.uint8) for _ in range(5)]
     folder = _write_images(tmp_path / "noise", noise)
-    with caplog.at_level(logging.ERROR):
-        status = main(
-            [
-                "calibrate",
-                "mono",
-                "--images",
-                str(folder),
-                "--board",
-                BOARD_ARG,
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
+    status = _main_logging_errors(_mono_args(folder, tmp_path / "o"), caplog)
     assert status == 1
     assert "no board found in any of 5 images" in caplog.text
     assert not (tmp_path / "o").exists()
@@ -138,19 +129,7 @@ def test_too_few_views_fail(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     rng = np.random.default_rng(0)
     images = [*rendered("plumb_bob").left[:3], rng.integers(0, 255, (480, 640), dtype=np.uint8)]
     folder = _write_images(tmp_path / "few", images)
-    with caplog.at_level(logging.ERROR):
-        status = main(
-            [
-                "calibrate",
-                "mono",
-                "--images",
-                str(folder),
-                "--board",
-                BOARD_ARG,
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
+    status = _main_logging_errors(_mono_args(folder, tmp_path / "o"), caplog)
     assert status == 1
     assert "too few views: board found in 3 of 4 images" in caplog.text
 
@@ -158,57 +137,15 @@ def test_too_few_views_fail(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
 def test_degenerate_coverage_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     flat = render_views(CAMERAS["plumb_bob"], 8, 3, stereo=False, max_tilt_deg=0.0).left
     folder = _write_images(tmp_path / "flat", flat)
-    with caplog.at_level(logging.ERROR):
-        status = main(
-            [
-                "calibrate",
-                "mono",
-                "--images",
-                str(folder),
-                "--board",
-                BOARD_ARG,
-                "--out",
-                str(tmp_path / "o"),
-                "--min-distance",
-                "0",
-            ]
-        )
+    status = _main_logging_errors(_mono_args(folder, tmp_path / "o", "--min-distance", "0"), caplog)
     assert status == 1
     assert "degenerate coverage" in caplog.text
 
 
 def test_bad_arguments_fail_with_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR):
-        assert (
-            main(
-                [
-                    "calibrate",
-                    "mono",
-                    "--images",
-                    str(tmp_path / "none"),
-                    "--board",
-                    BOARD_ARG,
-                    "--out",
-                    str(tmp_path),
-                ]
-            )
-            == 1
-        )
-        assert (
-            main(
-                [
-                    "calibrate",
-                    "mono",
-                    "--images",
-                    str(tmp_path),
-                    "--board",
-                    "chess:9x6",
-                    "--out",
-                    str(tmp_path),
-                ]
-            )
-            == 1
-        )
+        assert main(_mono_args(tmp_path / "none", tmp_path)) == 1
+        assert main(_mono_args(tmp_path, tmp_path, board="chess:9x6")) == 1
     assert "no such image folder" in caplog.text
     assert "expected chessboard:COLSxROWS:SQUARE_M" in caplog.text
 
@@ -235,21 +172,17 @@ def test_fisheye_stereo_from_a_bag(tmp_path: Path, capsys: pytest.CaptureFixture
     bag = _stereo_bag(tmp_path / "calib.mcap")
     out = tmp_path / "fisheye"
     status = main(
-        [
-            "calibrate",
+        _calibrate_args(
             "stereo",
+            out,
             "--bag",
             str(bag),
             "--topics",
             "/left/image_raw",
             "/right/image_raw",
-            "--board",
-            BOARD_ARG,
             "--model",
             "fisheye",
-            "--out",
-            str(out),
-        ]
+        )
     )
     assert status == 0
     assert "baseline 0.120" in capsys.readouterr().out
@@ -257,39 +190,6 @@ def test_fisheye_stereo_from_a_bag(tmp_path: Path, capsys: pytest.CaptureFixture
     assert left.distortion_model == "equidistant"
     assert left.D.shape == (4,)
     # Mono from one topic of the same bag; a topic that is not there is named.
-    assert (
-        main(
-            [
-                "calibrate",
-                "mono",
-                "--bag",
-                str(bag),
-                "--topics",
-                "/left/image_raw",
-                "--board",
-                BOARD_ARG,
-                "--model",
-                "fisheye",
-                "--out",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "calibrate",
-                "mono",
-                "--bag",
-                str(bag),
-                "--topics",
-                "/cam/image",
-                "--board",
-                BOARD_ARG,
-                "--out",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 1
-    )
+    mono = _calibrate_args("mono", tmp_path / "m", "--bag", str(bag), "--topics")
+    assert main([*mono, "/left/image_raw", "--model", "fisheye"]) == 0
+    assert main([*mono, "/cam/image"]) == 1
