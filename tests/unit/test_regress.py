@@ -96,6 +96,8 @@ def test_compare_reports_missing_and_new_metrics() -> None:
     assert comparison.row("foo").status == "missing"  # no policy: informational
     assert comparison.row("bar").status == "new"
     assert [r.name for r in comparison.regressed] == ["latency.rect.received"]
+    # untracked metrics coming and going are listed, not flagged
+    assert [r.name for r in comparison.flagged] == ["latency.rect.received"]
     with pytest.raises(KeyError):
         comparison.row("nope")
 
@@ -232,8 +234,11 @@ def test_load_source_reads_files_folders_and_baseline_cases(tmp_path: Path) -> N
         load_source(baselines)
     with pytest.raises(ConfigError, match="no case 'three'"):
         load_source(baselines, case="three")
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        load_source(tmp_path / "nothing.mcap")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"expected metrics\.json, a folder holding one"):
-        load_source(tmp_path / "nothing")
+        load_source(tmp_path / "empty")
     (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ConfigError, match="expected a JSON object"):
         load_source(tmp_path / "bad.json")

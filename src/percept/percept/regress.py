@@ -277,8 +277,12 @@ class Comparison:
 
     @property
     def flagged(self) -> tuple[Row, ...]:
-        """Rows that are not ``ok``."""
-        return tuple(r for r in self.rows if r.status != "ok")
+        """Rows that are not ``ok``, less new or missing metrics that no policy tracks."""
+        return tuple(
+            r
+            for r in self.rows
+            if r.status != "ok" and not (r.status in ("new", "missing") and r.policy is None)
+        )
 
     def row(self, name: str) -> Row:
         """The row of metric ``name``.
@@ -672,6 +676,9 @@ def load_source(
     """
     path = Path(path)
     label = path.name or str(path)
+    if not path.exists():
+        msg = f"{path}: no such file or folder"
+        raise ConfigError(msg)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         chosen = load_baselines(path).case(case)
         return MetricSource(f"{label}:{chosen.name}", path, chosen.values, chosen.policies)
