@@ -61,6 +61,30 @@ def test_dropped_input_frames_fail_the_check_on_message_counts(
     assert regression_run.comparison.row("messages./imu/data").status == "ok"
 
 
+@pytest.mark.regression(case="synth", perturb="noise=8,blur=1.0,seed=3")
+def test_noisy_blurred_stereo_fails_the_check_on_disparity_and_depth(
+    regression_run: RegressionRun,
+) -> None:
+    if "disparity.epe_px" not in regression_run.baseline.values:
+        pytest.skip("the synth robot runs no stereo depth node: no disparity baselines")
+    with pytest.raises(pytest.fail.Exception, match=re.escape("disparity.epe_px")):
+        regression_run.check()
+    drifted = {r.name for r in regression_run.comparison.regressed}
+    assert {
+        "disparity.epe_px",
+        "disparity.bad_2_total_pct",
+        "disparity.density_pct",
+        "depth_by_range.0-2m.abs_rel_mean",
+    } <= drifted
+    epe = regression_run.comparison.row("disparity.epe_px")
+    assert epe.a is not None
+    assert epe.b is not None
+    assert epe.b > epe.a + 0.05
+    # every frame still came through: the images got worse, not fewer
+    assert regression_run.comparison.row("messages./stereo/disparity").status == "ok"
+    assert not any(name.startswith("messages.") for name in drifted)
+
+
 @pytest.mark.regression(case="bayer_pattern", perturb="noise=20,blur=1.5,seed=2")
 def test_noisy_blurred_input_fails_the_check_on_psnr(regression_run: RegressionRun) -> None:
     with pytest.raises(pytest.fail.Exception, match=re.escape("debayer_psnr_db.mean")):
