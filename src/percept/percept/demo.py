@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from percept import codecs
 from percept.bag import BagReader, BagWriter, TopicSummary, summarize_bag
-from percept.domain import CameraInfo, Header, Image
+from percept.domain import CameraInfo, Detection2DArray, Header, Image
 from percept.errors import EvalError
 from percept.geometry.camera import CameraModel
 from percept.typestore import RosbagsFactory, get_typestore
@@ -393,6 +393,28 @@ def _frame_images(bag: Path, topics: Sequence[str], stamp_ns: int) -> dict[str, 
     return out
 
 
+def _busiest_frame(bag: Path, width: int, height: int) -> int | None:
+    """Stamp of the frame with the most labelled objects in view (of >= 0.5 % of the image).
+
+    The pictures show that frame, so that they have something in them besides floor and
+    walls. None when the sequence has no 2-D ground truth.
+    """
+    topic = "/ground_truth/left/detections_2d"
+    min_area = 0.005 * width * height
+    best: tuple[int, int] | None = None
+    with BagReader(bag) as reader:
+        if topic not in reader.topics():
+            return None
+        for m in reader.messages([topic]):
+            obj = codecs.decode(m.msgtype, get_typestore().deserialize_cdr(m.raw or b"", m.msgtype))
+            if not isinstance(obj, Detection2DArray):
+                continue
+            count = sum(1 for d in obj.detections if d.size_uv[0] * d.size_uv[1] >= min_area)
+            if best is None or count > best[0]:
+                best = (count, obj.header.stamp_ns)
+    return None if best is None else best[1]
+
+
 def _bgr(image: Image) -> npt.NDArray[np.uint8]:
     if image.encoding in ("bgr8", "mono8"):
         data = np.asarray(image.data, dtype=np.uint8)
@@ -453,7 +475,7 @@ def _write(out_dir: Path, name: str, image: npt.NDArray[np.uint8]) -> str:
 
 
 def _sequence_pictures(
-    out_dir: Path, synth_bag: Path, run_bag: Path | None, stamp_ns: int, frame: int
+    out_dir: Path, synth_bag: Path, run_bag: Path | None, stamp_ns: int, frame: str
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """Raw pair, rectified pair and GT depth of one frame: (pictures, why some are missing)."""
     pictures: list[tuple[str, str]] = []
@@ -469,8 +491,8 @@ def _sequence_pictures(
         pictures.append(
             (
                 _write(out_dir, "raw_pair.png", pair),
-                f"raw stereo pair, frame {frame} (/stereo/{{left,right}}/image_raw, "
-                "lens distortion as rendered); green lines are image rows",
+                f"raw stereo pair, {frame} from /stereo/{{left,right}}/image_raw, lens "
+                "distortion as rendered; green lines are image rows",
             )
         )
     else:
@@ -605,8 +627,14 @@ def _run_synthetic(
     else:
         eval_s = time.perf_counter() - started
     n_frames = int(facts.get("frames", 0))  # type: ignore[call-overload]
-    frame = n_frames // 2
-    stamp = synth_cfg.start_ns + round(frame * _NS / cfg.rate_hz)
+    busiest = _busiest_frame(bag, cfg.width, cfg.height)
+    if busiest is None:
+        stamp = synth_cfg.start_ns + round((n_frames // 2) * _NS / cfg.rate_hz)
+        why = "the middle frame"
+    else:
+        stamp, why = busiest, "the frame with the most labelled objects in view"
+    t_s = (stamp - synth_cfg.start_ns) / _NS
+    frame = f"frame {round(t_s * cfg.rate_hz)} (t = {t_s:.1f} s, {why})"
     pictures, missing = _sequence_pictures(out_dir, bag, run_bag, stamp, frame)
     notes += missing
     metrics: dict[str, object] = {
