@@ -9,12 +9,20 @@ disparity node expects. Maps are computed once per camera model (``percept.recti
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from percept.domain import CameraInfo, Image
 from percept.errors import CalibrationError, InputRejected, TransformError
 from percept.geometry.pose import Pose
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
+from percept.nodes._camera import (
+    check_image_size,
+    image_info_queue_param,
+    image_info_sync,
+    reject_bayer,
+    stereo_sync,
+    stereo_sync_params,
+)
 from percept.rectify import (
     INTERPOLATIONS,
     Rectifier,
@@ -29,6 +37,7 @@ IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 # cv2.remap takes these element types; Bayer mosaics must be debayered first.
 _REMAP_DTYPES = ("u1", "u2", "i2", "f4", "f8")
+_R = TypeVar("_R", Rectifier, StereoRectifier)
 
 
 def _interpolation_param() -> Parameter:
@@ -42,14 +51,13 @@ def _interpolation_param() -> Parameter:
     )
 
 
+def _alpha_param(description: str) -> Parameter:
+    return Parameter("alpha", "double", -1.0, description, -1.0, 1.0)
+
+
 def _check_image(image: Image, where: str) -> None:
     """Reject images cv2.remap cannot rectify, naming the input."""
-    if image.encoding.startswith("bayer_"):
-        msg = (
-            f"{where}: encoding {image.encoding} is a Bayer mosaic; debayer it first "
-            "(rectify image_mono or image_color)"
-        )
-        raise InputRejected(msg)
+    reject_bayer(image, where, "debayer it first (rectify image_mono or image_color)")
     channels = image.data.shape[2] if image.data.ndim == 3 else 1
     if image.data.dtype.str[1:] not in _REMAP_DTYPES or channels > 4:
         msg = (
@@ -60,19 +68,21 @@ def _check_image(image: Image, where: str) -> None:
 
 
 def _check_size(image: Image, maps: RectifyMaps, where: str, info_where: str) -> None:
-    width, height = maps.size
-    if (image.width, image.height) != (width, height):
-        model = maps.source
-        scaled = (width, height) != (model.width, model.height)
-        msg = (
-            f"{where} is {image.width}x{image.height} but {info_where} says "
-            f"{width}x{height}{' (after binning and roi)' if scaled else ''}"
-        )
-        raise InputRejected(msg)
+    scaled = maps.size != (maps.source.width, maps.source.height)
+    note = " (after binning and roi)" if scaled else ""
+    check_image_size(image, maps.size, where, info_where, note)
 
 
 def _alpha(value: float) -> float | None:
     return None if value < 0 else value
+
+
+def _new_rectifier(kind: type[_R], node: Node) -> _R:
+    """A ``kind`` rectifier with the node's ``interpolation`` and ``alpha`` parameters."""
+    return kind(
+        interpolation=INTERPOLATIONS[node.param_int("interpolation")],
+        alpha=_alpha(node.param_float("alpha")),
+    )
 
 
 class RectifyNode(Node):
@@ -104,34 +114,18 @@ class RectifyNode(Node):
             "camera_info of image_rect: K = P[:3, :3], D = 0, R = I",
         ),
     )
-    SYNCS: ClassVar[tuple[Sync, ...]] = (
-        Sync(
-            ("image", "camera_info"),
-            "on_image_info",
-            approximate=False,
-            queue_size=5,
-            queue_size_param="queue_size",
-        ),
-    )
+    SYNCS: ClassVar[tuple[Sync, ...]] = (image_info_sync(),)
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
         _interpolation_param(),
-        Parameter(
-            "alpha",
-            "double",
-            -1.0,
-            "-1 rectifies to camera_info's P; 0..1 to a new P (0 valid pixels only, 1 all)",
-            -1.0,
-            1.0,
+        _alpha_param(
+            "-1 rectifies to camera_info's P; 0..1 to a new P (0 valid pixels only, 1 all)"
         ),
-        Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1, 1000),
+        image_info_queue_param(),
     )
 
     def setup(self) -> None:
         """(Re)create the rectifier; parameters changed, so maps are recomputed."""
-        self.rectifier = Rectifier(
-            interpolation=INTERPOLATIONS[self.param_int("interpolation")],
-            alpha=_alpha(self.param_float("alpha")),
-        )
+        self.rectifier = _new_rectifier(Rectifier, self)
 
     def on_image_info(self, image: Image, info: CameraInfo) -> dict[str, object]:
         """Rectify one image with its camera_info."""
@@ -194,27 +188,11 @@ class StereoRectifyNode(Node):
             "right rectified camera_info (P[0][3] = -fx * baseline)",
         ),
     )
-    SYNCS: ClassVar[tuple[Sync, ...]] = (
-        Sync(
-            ("left_image", "left_camera_info", "right_image", "right_camera_info"),
-            "on_stereo",
-            approximate=False,
-            slop_s=0.01,
-            queue_size=5,
-            approximate_param="approximate_sync",
-            slop_param="approximate_sync_tolerance_seconds",
-            queue_size_param="queue_size",
-        ),
-    )
+    SYNCS: ClassVar[tuple[Sync, ...]] = (stereo_sync(),)
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
         _interpolation_param(),
-        Parameter(
-            "alpha",
-            "double",
-            -1.0,
-            "-1 keeps the camera_infos' R and P; 0..1 rectifies again (0 valid pixels only)",
-            -1.0,
-            1.0,
+        _alpha_param(
+            "-1 keeps the camera_infos' R and P; 0..1 rectifies again (0 valid pixels only)"
         ),
         Parameter(
             "extrinsics_source",
@@ -223,29 +201,12 @@ class StereoRectifyNode(Node):
             "camera_info: R and P of a stereo calibration; tf: T_right_left from TF",
             choices=("camera_info", "tf"),
         ),
-        Parameter(
-            "approximate_sync",
-            "bool",
-            False,
-            "approximate (true) or exact (false) stamp matching of left and right",
-        ),
-        Parameter(
-            "approximate_sync_tolerance_seconds",
-            "double",
-            0.01,
-            "largest stamp spread of a synchronised set, seconds (approximate_sync only)",
-            1e-6,
-            10.0,
-        ),
-        Parameter("queue_size", "integer", 5, "messages kept per input while waiting", 1, 1000),
+        *stereo_sync_params("left and right"),
     )
 
     def setup(self) -> None:
         """(Re)create the stereo rectifier; parameters changed, so maps are recomputed."""
-        self.rectifier = StereoRectifier(
-            interpolation=INTERPOLATIONS[self.param_int("interpolation")],
-            alpha=_alpha(self.param_float("alpha")),
-        )
+        self.rectifier = _new_rectifier(StereoRectifier, self)
 
     def _extrinsics(self, left: CameraInfo, right: CameraInfo) -> Pose | None:
         if self.param_str("extrinsics_source") != "tf":

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from percept.domain import CameraInfo, Image
-from percept.errors import InputRejected
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
+from percept.nodes._camera import check_image_size, image_info_queue_param, image_info_sync
 
 __all__ = ["ResizeNode"]
 
@@ -56,15 +56,7 @@ class ResizeNode(Node):
             "camera_info scaled to the resized image",
         ),
     )
-    SYNCS: ClassVar[tuple[Sync, ...]] = (
-        Sync(
-            ("image", "camera_info"),
-            "on_image_info",
-            approximate=False,
-            queue_size=5,
-            queue_size_param="queue_size",
-        ),
-    )
+    SYNCS: ClassVar[tuple[Sync, ...]] = (image_info_sync(),)
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "use_scale",
@@ -79,7 +71,7 @@ class ResizeNode(Node):
         Parameter(
             "interpolation", "integer", 1, "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4", 0, 4
         ),
-        Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1, 1000),
+        image_info_queue_param(),
     )
 
     def _target_size(self, width: int, height: int) -> tuple[int, int]:
@@ -96,12 +88,7 @@ class ResizeNode(Node):
     def on_image_info(self, image: Image, info: CameraInfo) -> dict[str, object]:
         """Resize one image and its camera_info."""
         model = info.model
-        if (model.width, model.height) != (image.width, image.height):
-            msg = (
-                f"image is {image.width}x{image.height} but camera_info says "
-                f"{model.width}x{model.height}"
-            )
-            raise InputRejected(msg)
+        check_image_size(image, (model.width, model.height), "image", "camera_info")
         w, h = self._target_size(image.width, image.height)
         interp = _INTERPOLATION[self.param_int("interpolation")]
         data = image.data

@@ -22,6 +22,7 @@ from percept import codecs
 from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud
 from percept.errors import CalibrationError, CodecError, InputRejected, TransformError
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, ParamValue, Sync
+from percept.nodes._camera import check_image_size, reject_bayer, stereo_sync, stereo_sync_params
 from percept.rectify import expected_image_size, rectified_model
 from percept.stereo.cloud import CloudConfig, cloud_from_depth
 from percept.stereo.config import SGBM_MODES, StereoConfig
@@ -146,9 +147,7 @@ def valid_window(width: int, height: int, config: StereoConfig) -> tuple[int, in
 
 
 def _check_encoding(image: Image, where: str) -> None:
-    if image.encoding.startswith("bayer_"):
-        msg = f"{where}: encoding {image.encoding} is a Bayer mosaic; debayer and rectify it"
-        raise InputRejected(msg)
+    reject_bayer(image, where, "debayer and rectify it")
     if image.encoding not in ENCODINGS:
         msg = f"{where}: encoding {image.encoding} cannot be matched; expected one of {ENCODINGS}"
         raise InputRejected(msg)
@@ -240,18 +239,7 @@ class StereoDepthNode(Node):
         ),
         Output("points", "points2", POINTS, SENSOR_DATA, "point cloud of the left camera"),
     )
-    SYNCS: ClassVar[tuple[Sync, ...]] = (
-        Sync(
-            ("left_image", "left_camera_info", "right_image", "right_camera_info"),
-            "on_stereo",
-            approximate=False,
-            slop_s=0.01,
-            queue_size=5,
-            approximate_param="approximate_sync",
-            slop_param="approximate_sync_tolerance_seconds",
-            queue_size_param="queue_size",
-        ),
-    )
+    SYNCS: ClassVar[tuple[Sync, ...]] = (stereo_sync(),)
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
         # stereo_image_proc's disparity node (defaults chosen for SGBM).
         Parameter(
@@ -407,21 +395,7 @@ class StereoDepthNode(Node):
             "frame of points2, through TF (empty: the left camera_info's frame)",
         ),
         # Synchronisation, as stereo_image_proc.
-        Parameter(
-            "approximate_sync",
-            "bool",
-            False,
-            "approximate (true) or exact (false) stamp matching of the four inputs",
-        ),
-        Parameter(
-            "approximate_sync_tolerance_seconds",
-            "double",
-            0.01,
-            "largest stamp spread of a synchronised set, seconds (approximate_sync only)",
-            1e-6,
-            10.0,
-        ),
-        Parameter("queue_size", "integer", 5, "messages kept per input while waiting", 1, 1000),
+        *stereo_sync_params("the four inputs"),
     )
 
     def setup(self) -> None:
@@ -490,12 +464,7 @@ class StereoDepthNode(Node):
             ("right", right_image, right_info),
         ):
             size = expected_image_size(info.model)
-            if (image.width, image.height) != size:
-                msg = (
-                    f"{side}/image_rect is {image.width}x{image.height} but "
-                    f"{side}/camera_info says {size[0]}x{size[1]}"
-                )
-                raise InputRejected(msg)
+            check_image_size(image, size, f"{side}/image_rect", f"{side}/camera_info")
 
     def on_stereo(
         self,
