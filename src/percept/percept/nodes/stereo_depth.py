@@ -11,7 +11,7 @@ camera_infos must be those of the rectified images (R = I): behind Percept's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import cv2
@@ -46,13 +46,10 @@ _GREY = ("mono8", "mono16", "8UC1", "16UC1")
 _NS = 1_000_000_000
 
 
-def stereo_config_from_params(params: Mapping[str, ParamValue]) -> StereoConfig:
-    """The ``StereoConfig`` of a StereoDepthNode's parameter values.
-
-    Raises:
-        ConfigError: values that do not go together (P2 <= P1, even window sizes,
-            a disparity_range that is no multiple of 16, ...).
-    """
+def _readers(
+    params: Mapping[str, ParamValue],
+) -> tuple[Callable[[str], int], Callable[[str], float]]:
+    """Readers of integer and float (integers widened) values in ``params``, by name."""
 
     def i(name: str) -> int:
         value = params[name]
@@ -64,6 +61,17 @@ def stereo_config_from_params(params: Mapping[str, ParamValue]) -> StereoConfig:
         assert isinstance(value, int | float)
         return float(value)
 
+    return i, f
+
+
+def stereo_config_from_params(params: Mapping[str, ParamValue]) -> StereoConfig:
+    """The ``StereoConfig`` of a StereoDepthNode's parameter values.
+
+    Raises:
+        ConfigError: values that do not go together (P2 <= P1, even window sizes,
+            a disparity_range that is no multiple of 16, ...).
+    """
+    i, f = _readers(params)
     return StereoConfig(
         stereo_algorithm=i("stereo_algorithm"),
         min_disparity=i("min_disparity"),
@@ -95,17 +103,7 @@ def cloud_config_from_params(params: Mapping[str, ParamValue]) -> CloudConfig:
     Raises:
         ConfigError: values that do not go together (max_depth_m <= min_depth_m).
     """
-
-    def i(name: str) -> int:
-        value = params[name]
-        assert isinstance(value, int)
-        return value
-
-    def f(name: str) -> float:
-        value = params[name]
-        assert isinstance(value, int | float)
-        return float(value)
-
+    i, f = _readers(params)
     return CloudConfig(
         organized=bool(params["organized_cloud"]),
         use_color=bool(params["use_color"]),
