@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -67,6 +68,7 @@ _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-1
 _REMAP_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 _ModelKey = tuple[object, ...]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -487,6 +489,16 @@ def _model_key(model: CameraModel) -> _ModelKey:
     )
 
 
+def _check_options(interpolation: int, alpha: float | None) -> None:
+    """Raise ValueError for an unknown interpolation or an alpha outside 0..1."""
+    if interpolation not in INTERPOLATIONS:
+        msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
+        raise ValueError(msg)
+    if alpha is not None and not 0.0 <= alpha <= 1.0:
+        msg = f"alpha must be None or within 0..1, got {alpha}"
+        raise ValueError(msg)
+
+
 class Rectifier:
     """Rectifies images of one camera, computing its maps only when the model changes.
 
@@ -503,12 +515,7 @@ class Rectifier:
         self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
     ) -> None:
         """Create a rectifier with an empty cache."""
-        if interpolation not in INTERPOLATIONS:
-            msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
-            raise ValueError(msg)
-        if alpha is not None and not 0.0 <= alpha <= 1.0:
-            msg = f"alpha must be None or within 0..1, got {alpha}"
-            raise ValueError(msg)
+        _check_options(interpolation, alpha)
         self.interpolation = interpolation
         self.alpha = alpha
         #: how many times maps were computed (a camera model change each after the first).
@@ -550,6 +557,24 @@ class Rectifier:
         return rectify_image(image, maps), maps.rectified
 
 
+def _each_side(
+    fn: Callable[[CameraModel], _T], left: CameraModel, right: CameraModel, what: str
+) -> tuple[_T, _T]:
+    """``fn`` of the left, then the right model; a CalibrationError names the side.
+
+    Raises:
+        CalibrationError: ``fn`` raised it, prefixed with ``"<side> <what>: "``.
+    """
+    out: list[_T] = []
+    for side, model in (("left", left), ("right", right)):
+        try:
+            out.append(fn(model))
+        except CalibrationError as err:
+            msg = f"{side} {what}: {err}"
+            raise CalibrationError(msg) from err
+    return out[0], out[1]
+
+
 def stereo_rectify(
     left: CameraModel, right: CameraModel, T_right_left: Pose, *, alpha: float = 0.0
 ) -> tuple[CameraModel, CameraModel]:
@@ -578,12 +603,12 @@ def stereo_rectify(
     if not 0.0 <= alpha <= 1.0:
         msg = f"alpha must be within 0..1, got {alpha}"
         raise ValueError(msg)
-    for side, model in (("left", left), ("right", right)):
-        try:
-            check_rectifiable(replace(model, P=np.hstack([model.K, np.zeros((3, 1))])))
-        except CalibrationError as err:
-            msg = f"{side} camera: {err}"
-            raise CalibrationError(msg) from err
+    _each_side(
+        lambda model: check_rectifiable(replace(model, P=np.hstack([model.K, np.zeros((3, 1))]))),
+        left,
+        right,
+        "camera",
+    )
     if (left.width, left.height) != (right.width, right.height):
         msg = (
             f"left is {left.width}x{left.height} but right is {right.width}x{right.height}; "
@@ -692,12 +717,7 @@ class StereoRectifier:
         self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
     ) -> None:
         """Create a stereo rectifier with an empty cache."""
-        if interpolation not in INTERPOLATIONS:
-            msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
-            raise ValueError(msg)
-        if alpha is not None and not 0.0 <= alpha <= 1.0:
-            msg = f"alpha must be None or within 0..1, got {alpha}"
-            raise ValueError(msg)
+        _check_options(interpolation, alpha)
         self.interpolation = interpolation
         self.alpha = alpha
         #: how many times the pair's maps were computed.
@@ -735,12 +755,7 @@ class StereoRectifier:
         self, left: CameraModel, right: CameraModel, T_right_left: Pose | None
     ) -> tuple[RectifyMaps, RectifyMaps]:
         if T_right_left is None:
-            for side, model in (("left", left), ("right", right)):
-                try:
-                    check_rectifiable(model)
-                except CalibrationError as err:
-                    msg = f"{side} camera_info: {err}"
-                    raise CalibrationError(msg) from err
+            _each_side(check_rectifiable, left, right, "camera_info")
             if not right.P[:2, 3].any():
                 msg = (
                     "right camera_info P has no baseline (P[0][3] = P[1][3] = 0): the pair "
@@ -752,14 +767,12 @@ class StereoRectifier:
                 T_right_left = stereo_extrinsics(left, right)
         if T_right_left is not None:
             left, right = stereo_rectify(left, right, T_right_left, alpha=self.alpha or 0.0)
-        out = []
-        for side, model in (("left", left), ("right", right)):
-            try:
-                out.append(compute_rectify_maps(model, interpolation=self.interpolation))
-            except CalibrationError as err:
-                msg = f"{side} camera_info: {err}"
-                raise CalibrationError(msg) from err
-        return out[0], out[1]
+        return _each_side(
+            lambda model: compute_rectify_maps(model, interpolation=self.interpolation),
+            left,
+            right,
+            "camera_info",
+        )
 
     def rectify(
         self,
