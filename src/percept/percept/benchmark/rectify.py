@@ -19,6 +19,15 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
+from percept.benchmark.common import (
+    CAMERA_INFO,
+    IMAGE,
+    STAMP0_NS,
+    opencv_run,
+    paired_ratio,
+    paired_times,
+    report_footer,
+)
 from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
 from percept.nodes.rectify import RectifyNode
@@ -33,9 +42,6 @@ logger = logging.getLogger(__name__)
 WIDTH, HEIGHT = 1280, 720
 #: encoding -> channels of the benchmarked frames.
 ENCODINGS: dict[str, int] = {"mono8": 1, "bgr8": 3}
-_IMAGE = "sensor_msgs/msg/Image"
-_INFO = "sensor_msgs/msg/CameraInfo"
-_STAMP0_NS = 1_700_000_000_000_000_000
 
 
 def benchmark_camera() -> CameraModel:
@@ -67,25 +73,23 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
         # Encoding into rosbags messages keeps a view of the pixels (no copy); the node
         # decodes them as it would decode messages read from a bag.
         return (
-            codecs.encode(_IMAGE, Image(header, encoding, pixels), factory),
-            codecs.encode(_INFO, CameraInfo(header, model), factory),
+            codecs.encode(IMAGE, Image(header, encoding, pixels), factory),
+            codecs.encode(CAMERA_INFO, CameraInfo(header, model), factory),
         )
 
     node = host.node
     assert isinstance(node, RectifyNode)
-    node_times: list[float] = []
-    bare_times: list[float] = []
 
     def through_node(stamp_ns: int) -> float:
         image_msg, info_msg = messages(stamp_ns)
         start = time.perf_counter()
-        runtime.feed_and_spin(info_topic, _INFO, stamp_ns, obj=info_msg)
-        runtime.feed_and_spin(image_topic, _IMAGE, stamp_ns, obj=image_msg)
+        runtime.feed_and_spin(info_topic, CAMERA_INFO, stamp_ns, obj=info_msg)
+        runtime.feed_and_spin(image_topic, IMAGE, stamp_ns, obj=image_msg)
         return time.perf_counter() - start
 
     # The first frame warms caches and makes the node compute its maps; the bare remap
     # then uses those very arrays.
-    through_node(_STAMP0_NS)
+    through_node(STAMP0_NS)
     maps = node.rectifier.maps(model)
     map1, map2 = maps.map1, maps.map2
     assert map1 is not None
@@ -107,15 +111,7 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
         kept[:] = [out]
         return elapsed
 
-    for i in range(1, repeats + 1):
-        stamp_ns = _STAMP0_NS + i * 33_000_000
-        # Alternate which goes first, so that neither always finds the pixels in cache.
-        if i % 2:
-            node_times.append(through_node(stamp_ns))
-            bare_times.append(bare())
-        else:
-            bare_times.append(bare())
-            node_times.append(through_node(stamp_ns))
+    node_times, bare_times = paired_times(repeats, through_node, bare)
     if published[0] != repeats + 1:
         msg = f"{encoding}: {published[0]} rectified frames for {repeats + 1} inputs"
         raise RuntimeError(msg)
@@ -123,7 +119,7 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
     bare_ms = statistics.median(bare_times) * 1e3
     # Each node frame and its bare remap run back to back: the median of the paired
     # ratios cancels load that comes and goes (other processes on a 2-core board).
-    paired = statistics.median(n / b for n, b in zip(node_times, bare_times, strict=True))
+    paired = paired_ratio(node_times, bare_times)
     prefix = f"rectify_{encoding}_{WIDTH}x{HEIGHT}"
     return {
         f"{prefix}.node_ms": node_ms,
@@ -155,24 +151,12 @@ def run_rectify_benchmark(repeats: int = 50, threads: int | None = None) -> dict
         RuntimeError: the node's output differs from the bare remap, or a frame was
             not published.
     """
-    if repeats < 1:
-        msg = f"repeats must be >= 1, got {repeats}"
-        raise ValueError(msg)
-    before = cv2.getNumThreads()
-    if threads is not None:
-        cv2.setNumThreads(threads)
     rng = np.random.default_rng(0)
-    results: dict[str, float] = {
-        "repeats": float(repeats),
-        "opencv_threads": float(cv2.getNumThreads()),
-    }
-    try:
+    with opencv_run(repeats, threads) as results:
         for encoding, channels in ENCODINGS.items():
             shape = (HEIGHT, WIDTH) if channels == 1 else (HEIGHT, WIDTH, channels)
             pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
             results |= _bench_encoding(encoding, pixels, repeats)
-    finally:
-        cv2.setNumThreads(before)
     logger.debug("rectify benchmark: %s", results)
     return results
 
@@ -195,9 +179,5 @@ def format_rectify_report(results: dict[str, float]) -> str:
         bare_ms = results[f"{prefix}.bare_remap_ms"]
         ratio = results[f"{prefix}.node_vs_remap"]
         lines.append(f"{prefix:<26} {node_ms:>10.3f} {bare_ms:>10.3f} {ratio:>8.2f}")
-    if "repeats" in results:
-        lines.append(
-            f"(median of {int(results['repeats'])} frames each, OpenCV threads "
-            f"{int(results.get('opencv_threads', 0))}; target ratio <= 1.2)"
-        )
+    lines += report_footer(results, "frames", "target ratio <= 1.2")
     return "\n".join(lines)

@@ -33,6 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
+from percept.benchmark.common import (
+    CAMERA_INFO,
+    IMAGE,
+    STAMP0_NS,
+    opencv_run,
+    paired_ratio,
+    paired_times,
+    report_footer,
+)
 from percept.domain import CameraInfo, Disparity, Header, Image
 from percept.geometry.camera import CameraModel
 from percept.nodes.stereo_depth import StereoDepthNode, stereo_config_from_params
@@ -65,9 +74,6 @@ CONFIGS: dict[str, dict[str, object]] = {
     "default_all_outputs": {},
     "default_downscale2": {"downscale": 2, "publish_depth": False, "publish_points": False},
 }
-_IMAGE = "sensor_msgs/msg/Image"
-_INFO = "sensor_msgs/msg/CameraInfo"
-_STAMP0_NS = 1_700_000_000_000_000_000
 _FOCAL_PX = 0.8
 _BASELINE_M = 0.12
 
@@ -144,10 +150,10 @@ def _bench_config(
         # Encoding into rosbags messages keeps views of the pixels; the node decodes
         # them as it decodes messages read from a bag.
         objs = [
-            ("left_image", _IMAGE, Image(lh, "mono8", left)),
-            ("left_camera_info", _INFO, CameraInfo(lh, models[0])),
-            ("right_image", _IMAGE, Image(rh, "mono8", right)),
-            ("right_camera_info", _INFO, CameraInfo(rh, models[1])),
+            ("left_image", IMAGE, Image(lh, "mono8", left)),
+            ("left_camera_info", CAMERA_INFO, CameraInfo(lh, models[0])),
+            ("right_image", IMAGE, Image(rh, "mono8", right)),
+            ("right_camera_info", CAMERA_INFO, CameraInfo(rh, models[1])),
         ]
         return [(host.topics[n], t, codecs.encode(t, o, factory)) for n, t, o in objs]
 
@@ -168,7 +174,7 @@ def _bench_config(
         kept[:] = [out]  # held until the next call, as the subscriber holds its output
         return elapsed
 
-    through_node(_STAMP0_NS)
+    through_node(STAMP0_NS)
     if name == "same_work":
         got = last[-1].obj if last else None  # disparity is the only output here
         reference = np.asarray(bare_sgbm.compute(left, right)).astype(np.float32) / 16.0
@@ -177,17 +183,7 @@ def _bench_config(
         if not np.array_equal(got.image[ok], reference[ok]):
             msg = f"{name}: the node's disparity differs from bare SGBM's"
             raise RuntimeError(msg)
-    node_times: list[float] = []
-    bare_times: list[float] = []
-    for i in range(1, repeats + 1):
-        stamp_ns = _STAMP0_NS + i * 33_000_000
-        # Alternate which goes first, so that neither always finds the pixels in cache.
-        if i % 2:
-            node_times.append(through_node(stamp_ns))
-            bare_times.append(bare())
-        else:
-            bare_times.append(bare())
-            node_times.append(through_node(stamp_ns))
+    node_times, bare_times = paired_times(repeats, through_node, bare)
     if host.monitor.errors or any(s.rejected for s in host.monitor.inputs.values()):
         msg = f"{name}: the node rejected or failed on benchmark pairs"
         raise RuntimeError(msg)
@@ -195,9 +191,7 @@ def _bench_config(
     return {
         f"{prefix}.node_ms": _median_ms(node_times),
         f"{prefix}.bare_sgbm_ms": _median_ms(bare_times),
-        f"{prefix}.node_vs_sgbm": statistics.median(
-            n / b for n, b in zip(node_times, bare_times, strict=True)
-        ),
+        f"{prefix}.node_vs_sgbm": paired_ratio(node_times, bare_times),
     }
 
 
@@ -258,17 +252,7 @@ def run_stereo_benchmark(
         RuntimeError: the node's output differs from bare SGBM in the same-work
             configuration, or it rejected a benchmark pair.
     """
-    if repeats < 1:
-        msg = f"repeats must be >= 1, got {repeats}"
-        raise ValueError(msg)
-    before = cv2.getNumThreads()
-    if threads is not None:
-        cv2.setNumThreads(threads)
-    results: dict[str, float] = {
-        "repeats": float(repeats),
-        "opencv_threads": float(cv2.getNumThreads()),
-    }
-    try:
+    with opencv_run(repeats, threads) as results:
         for (width, height), disparity_range in (sizes or SIZES).items():
             left, right, truth = benchmark_pair(width, height, disparity_range)
             for name, overrides in CONFIGS.items():
@@ -276,8 +260,6 @@ def run_stereo_benchmark(
             f = _FOCAL_PX * width
             depth = (np.float32(f * _BASELINE_M) / truth).astype(np.float32)
             results |= _bench_cloud(depth, left, f, repeats)
-    finally:
-        cv2.setNumThreads(before)
     logger.debug("stereo benchmark: %s", results)
     return results
 
@@ -317,10 +299,9 @@ def format_stereo_report(results: dict[str, float]) -> str:
                 f"{results[f'{prefix}.copy_mpoints_per_s']:>9.1f} "
                 f"{results[f'{prefix}.vs_copy']:>7.2f}"
             )
-    if "repeats" in results:
-        lines.append(
-            f"(median of {int(results['repeats'])} pairs each, OpenCV threads "
-            f"{int(results.get('opencv_threads', 0))}; same_work target <= 1.15; "
-            "x copy: time over a numpy copy of the same bytes)"
-        )
+    lines += report_footer(
+        results,
+        "pairs",
+        "same_work target <= 1.15; x copy: time over a numpy copy of the same bytes",
+    )
     return "\n".join(lines)
