@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 _log = logging.getLogger(__name__)
 # Images kept for the report are scaled to this width (memory stays small on a robot).
@@ -86,7 +87,43 @@ def _thumbnail(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     )
 
 
-class MonoSession:
+class _Session(Generic[V]):
+    """What mono and stereo sessions share: the board, the source, the view selection.
+
+    Args:
+        board: the target.
+        selection: view selection settings.
+        source: name of the image source used in error messages.
+    """
+
+    def __init__(self, board: BoardSpec, selection: SelectionConfig | None, source: str) -> None:
+        sel = selection or SelectionConfig()
+        self.board = board
+        self.source = source
+        self.selector: ViewSelector[V] = ViewSelector(
+            min_distance=sel.min_distance, max_views=sel.max_views, max_speed_px=sel.max_speed_px
+        )
+        self.last_verdict = Verdict(False, "no image yet")
+
+    def _consider(self, detection: Detection, view: V) -> Verdict:
+        """Keep ``view`` when ``detection`` is new (see ``ViewSelector.consider``)."""
+        verdict = self.selector.consider(view_params(detection, self.board), view, detection)
+        self.last_verdict = verdict
+        return verdict
+
+    def _require(self, *checks: tuple[bool, str]) -> None:
+        """Raise for the first check that fails, its message after the source's name.
+
+        Raises:
+            CalibrationError: a check failed.
+        """
+        for ok, reason in checks:
+            if not ok:
+                msg = f"{self.source}: {reason}"
+                raise CalibrationError(msg)
+
+
+class MonoSession(_Session[tuple[Detection, npt.NDArray[np.uint8]]]):
     """Collects views of one camera and calibrates it.
 
     Args:
@@ -98,16 +135,10 @@ class MonoSession:
     def __init__(
         self, board: BoardSpec, selection: SelectionConfig | None = None, source: str = "images"
     ) -> None:
-        sel = selection or SelectionConfig()
-        self.board = board
-        self.source = source
-        self.selector: ViewSelector[tuple[Detection, npt.NDArray[np.uint8]]] = ViewSelector(
-            min_distance=sel.min_distance, max_views=sel.max_views, max_speed_px=sel.max_speed_px
-        )
+        super().__init__(board, selection, source)
         self.n_images = 0
         self.n_detected = 0
         self.image_size: tuple[int, int] | None = None
-        self.last_verdict = Verdict(False, "no image yet")
 
     def add(self, image: npt.NDArray[np.generic], name: str = "") -> Verdict:
         """Search one image for the board and keep the view when it is new.
@@ -126,11 +157,7 @@ class MonoSession:
             return self.last_verdict
         self.n_detected += 1
         self.image_size = detection.image_size
-        verdict = self.selector.consider(
-            view_params(detection, self.board), (detection, _thumbnail(image)), detection
-        )
-        self.last_verdict = verdict
-        return verdict
+        return self._consider(detection, (detection, _thumbnail(image)))
 
     @property
     def detections(self) -> list[Detection]:
@@ -142,24 +169,22 @@ class MonoSession:
         return self.selector.coverage()
 
     def _check_found(self, config: CalibrationConfig) -> None:
-        if self.n_images == 0:
-            msg = f"{self.source}: no images"
-            raise CalibrationError(msg)
-        if self.n_detected == 0:
-            msg = (
-                f"{self.source}: no board found in any of {self.n_images} images "
-                f"(looking for {self.board}); check --board (chessboard sizes count inner "
-                f"corners) and that the whole board is in view"
-            )
-            raise CalibrationError(msg)
         kept = len(self.selector.views)
-        if kept < config.min_views:
-            msg = (
-                f"{self.source}: too few views: board found in {self.n_detected} of "
+        self._require(
+            (self.n_images != 0, "no images"),
+            (
+                self.n_detected != 0,
+                f"no board found in any of {self.n_images} images "
+                f"(looking for {self.board}); check --board (chessboard sizes count inner "
+                f"corners) and that the whole board is in view",
+            ),
+            (
+                kept >= config.min_views,
+                f"too few views: board found in {self.n_detected} of "
                 f"{self.n_images} images, {kept} different enough to use; need at least "
-                f"{config.min_views} (move the board to new places, distances and tilts)"
-            )
-            raise CalibrationError(msg)
+                f"{config.min_views} (move the board to new places, distances and tilts)",
+            ),
+        )
 
     def calibrate(self, config: CalibrationConfig | None = None) -> MonoCalibration:
         """Calibrate from the kept views.
@@ -197,7 +222,9 @@ class MonoSession:
         return [yaml_path, png, js]
 
 
-class StereoSession:
+class StereoSession(
+    _Session[tuple[Detection, Detection, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]]
+):
     """Collects synchronised left/right views and calibrates the pair.
 
     A pair is kept when the left view is new (cameracalibrator's rule); views with the
@@ -212,19 +239,11 @@ class StereoSession:
     def __init__(
         self, board: BoardSpec, selection: SelectionConfig | None = None, source: str = "images"
     ) -> None:
-        sel = selection or SelectionConfig()
-        self.board = board
-        self.source = source
-        self.selector: ViewSelector[
-            tuple[Detection, Detection, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]
-        ] = ViewSelector(
-            min_distance=sel.min_distance, max_views=sel.max_views, max_speed_px=sel.max_speed_px
-        )
+        super().__init__(board, selection, source)
         self.n_pairs = 0
         self.n_left = 0
         self.n_right = 0
         self.n_both = 0
-        self.last_verdict = Verdict(False, "no image yet")
 
     def add(
         self, left: npt.NDArray[np.generic], right: npt.NDArray[np.generic], name: str = ""
@@ -248,13 +267,7 @@ class StereoSession:
             self.last_verdict = Verdict(False, f"no board found in {which}")
             return self.last_verdict
         self.n_both += 1
-        verdict = self.selector.consider(
-            view_params(det_l, self.board),
-            (det_l, det_r, _thumbnail(left), _thumbnail(right)),
-            det_l,
-        )
-        self.last_verdict = verdict
-        return verdict
+        return self._consider(det_l, (det_l, det_r, _thumbnail(left), _thumbnail(right)))
 
     @property
     def pairs(self) -> list[tuple[Detection, Detection]]:
@@ -272,24 +285,22 @@ class StereoSession:
             CalibrationError: no board found, too few views, degenerate coverage.
         """
         cfg = config or CalibrationConfig()
-        if self.n_pairs == 0:
-            msg = f"{self.source}: no image pairs"
-            raise CalibrationError(msg)
-        if self.n_both == 0:
-            msg = (
-                f"{self.source}: no board found in both images of any of {self.n_pairs} "
-                f"pairs (left: {self.n_left}, right: {self.n_right} with a board; looking "
-                f"for {self.board}); check --board and that both cameras see the whole board"
-            )
-            raise CalibrationError(msg)
         kept = len(self.selector.views)
-        if kept < cfg.min_views:
-            msg = (
-                f"{self.source}: too few views: board found in both images of "
+        self._require(
+            (self.n_pairs != 0, "no image pairs"),
+            (
+                self.n_both != 0,
+                f"no board found in both images of any of {self.n_pairs} "
+                f"pairs (left: {self.n_left}, right: {self.n_right} with a board; looking "
+                f"for {self.board}); check --board and that both cameras see the whole board",
+            ),
+            (
+                kept >= cfg.min_views,
+                f"too few views: board found in both images of "
                 f"{self.n_both} of {self.n_pairs} pairs, {kept} different enough to use; "
-                f"need at least {cfg.min_views}"
-            )
-            raise CalibrationError(msg)
+                f"need at least {cfg.min_views}",
+            ),
+        )
         return calibrate_stereo(self.pairs, self.board, cfg, what=self.source)
 
     def write(
