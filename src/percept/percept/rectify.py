@@ -23,7 +23,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -69,6 +69,7 @@ _REMAP_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 _ModelKey = tuple[object, ...]
 _T = TypeVar("_T")
+_M = TypeVar("_M")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -489,17 +490,44 @@ def _model_key(model: CameraModel) -> _ModelKey:
     )
 
 
-def _check_options(interpolation: int, alpha: float | None) -> None:
-    """Raise ValueError for an unknown interpolation or an alpha outside 0..1."""
-    if interpolation not in INTERPOLATIONS:
-        msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
-        raise ValueError(msg)
-    if alpha is not None and not 0.0 <= alpha <= 1.0:
-        msg = f"alpha must be None or within 0..1, got {alpha}"
-        raise ValueError(msg)
+class _MapCache(Generic[_M]):
+    """Rectifier options and the maps of the last camera model(s), kept by their key.
+
+    Args:
+        interpolation: OpenCV interpolation flag (:data:`INTERPOLATIONS`).
+        alpha: None, or 0..1 (see the rectifiers).
+
+    Raises:
+        ValueError: unknown interpolation or alpha outside 0..1.
+    """
+
+    def __init__(
+        self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
+    ) -> None:
+        """Create a rectifier with an empty cache."""
+        if interpolation not in INTERPOLATIONS:
+            msg = f"interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation}"
+            raise ValueError(msg)
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            msg = f"alpha must be None or within 0..1, got {alpha}"
+            raise ValueError(msg)
+        self.interpolation = interpolation
+        self.alpha = alpha
+        #: how many times maps were computed (a camera model change each after the first).
+        self.computed = 0
+        self._key: object = None
+        self._maps: _M | None = None
+
+    def _cached(self, key: object, compute: Callable[[], _M]) -> _M:
+        """The kept maps when ``key`` is the last one, else ``compute()``, then kept."""
+        if self._maps is None or key != self._key:
+            self._maps = compute()
+            self._key = key
+            self.computed += 1
+        return self._maps
 
 
-class Rectifier:
+class Rectifier(_MapCache[RectifyMaps]):
     """Rectifies images of one camera, computing its maps only when the model changes.
 
     Args:
@@ -511,31 +539,18 @@ class Rectifier:
         ValueError: unknown interpolation or alpha outside 0..1.
     """
 
-    def __init__(
-        self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
-    ) -> None:
-        """Create a rectifier with an empty cache."""
-        _check_options(interpolation, alpha)
-        self.interpolation = interpolation
-        self.alpha = alpha
-        #: how many times maps were computed (a camera model change each after the first).
-        self.computed = 0
-        self._key: _ModelKey | None = None
-        self._maps: RectifyMaps | None = None
-
     def maps(self, model: CameraModel) -> RectifyMaps:
         """The maps for ``model``: cached unless the model differs from the last one.
 
         Raises:
             CalibrationError: the model is not rectifiable.
         """
-        key = _model_key(model)
-        if self._maps is None or key != self._key:
+
+        def compute() -> RectifyMaps:
             P = None if self.alpha is None else optimal_projection(model, self.alpha)
-            self._maps = compute_rectify_maps(model, interpolation=self.interpolation, P=P)
-            self._key = key
-            self.computed += 1
-        return self._maps
+            return compute_rectify_maps(model, interpolation=self.interpolation, P=P)
+
+        return self._cached(_model_key(model), compute)
 
     def rectify(
         self, image: npt.NDArray[np.generic], model: CameraModel
@@ -696,7 +711,7 @@ def _pose_key(T: Pose | None) -> tuple[bytes, bytes] | None:
     return T.translation_m.tobytes(), T.quat_xyzw.tobytes()
 
 
-class StereoRectifier:
+class StereoRectifier(_MapCache[tuple[RectifyMaps, RectifyMaps]]):
     """Rectifies stereo pairs, computing both cameras' maps only when a model changes.
 
     Without extrinsics the camera_infos' own R and P are used, as stereo_image_proc
@@ -712,18 +727,6 @@ class StereoRectifier:
     Raises:
         ValueError: unknown interpolation or alpha outside 0..1.
     """
-
-    def __init__(
-        self, *, interpolation: int = cv2.INTER_LINEAR, alpha: float | None = None
-    ) -> None:
-        """Create a stereo rectifier with an empty cache."""
-        _check_options(interpolation, alpha)
-        self.interpolation = interpolation
-        self.alpha = alpha
-        #: how many times the pair's maps were computed.
-        self.computed = 0
-        self._key: tuple[object, ...] | None = None
-        self._maps: tuple[RectifyMaps, RectifyMaps] | None = None
 
     def maps(
         self, left: CameraModel, right: CameraModel, T_right_left: Pose | None = None
@@ -745,11 +748,7 @@ class StereoRectifier:
                 pair carries no stereo rectification.
         """
         key = (_model_key(left), _model_key(right), _pose_key(T_right_left))
-        if self._maps is None or key != self._key:
-            self._maps = self._compute(left, right, T_right_left)
-            self._key = key
-            self.computed += 1
-        return self._maps
+        return self._cached(key, lambda: self._compute(left, right, T_right_left))
 
     def _compute(
         self, left: CameraModel, right: CameraModel, T_right_left: Pose | None
