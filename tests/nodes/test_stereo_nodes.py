@@ -27,7 +27,7 @@ from percept.runtime.host import NodeHost
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
 from percept.runtime.robot import load_robot
-from percept.stereo import StereoConfig
+from percept.stereo import StereoConfig, rectified_pair_models
 from percept.typestore import RosbagsFactory, get_typestore
 
 W, H, RANGE = 160, 120, 32
@@ -39,14 +39,7 @@ INFO = "sensor_msgs/msg/CameraInfo"
 def rectified_models(
     width: int = W, height: int = H, baseline_m: float = BASELINE
 ) -> tuple[CameraModel, CameraModel]:
-    K = np.array([[F, 0.0, (width - 1) / 2], [0.0, F, (height - 1) / 2], [0.0, 0.0, 1.0]])
-    P_left = np.hstack([K, np.zeros((3, 1))])
-    P_right = P_left.copy()
-    P_right[0, 3] = -F * baseline_m
-    return (
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_left),
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_right),
-    )
+    return rectified_pair_models(width, height, F, baseline_m)
 
 
 PAIR = benchmark_pair(W, H, RANGE)

@@ -22,6 +22,7 @@ from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud
 from percept.errors import ConfigError, PerceptError
 from percept.geometry.camera import CameraModel
 from percept.runtime.local import Envelope, LocalRuntime
+from percept.stereo.geometry import rectified_pair_models
 
 __all__ = ["StereoPairResult", "compute_stereo_pair", "read_image", "write_disparity_pfm"]
 
@@ -84,15 +85,7 @@ def read_image(path: Path) -> Image:
 
 def _nominal_pair(width: int, height: int) -> tuple[CameraModel, CameraModel]:
     """Rectified camera_infos for already-rectified images without a calibration."""
-    f = float(width)
-    K = np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
-    P_left = np.hstack([K, np.zeros((3, 1))])
-    P_right = P_left.copy()
-    P_right[0, 3] = -f * NOMINAL_BASELINE_M
-    return (
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_left),
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_right),
-    )
+    return rectified_pair_models(width, height, float(width), NOMINAL_BASELINE_M)
 
 
 def _read_calibration(calib_dir: Path) -> tuple[CameraModel, CameraModel]:

@@ -43,11 +43,11 @@ from percept.benchmark.common import (
     report_footer,
 )
 from percept.domain import CameraInfo, Disparity, Header, Image
-from percept.geometry.camera import CameraModel
 from percept.nodes.stereo_depth import StereoDepthNode, stereo_config_from_params
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
 from percept.stereo.cloud import CloudConfig, cloud_from_depth
+from percept.stereo.geometry import rectified_pair_models
 from percept.stereo.matcher import SemiGlobalMatcher
 from percept.typestore import RosbagsFactory, get_typestore
 
@@ -103,18 +103,6 @@ def benchmark_pair(
     return np.asarray(left, np.uint8), np.asarray(right, np.uint8), disparity
 
 
-def _camera_infos(width: int, height: int) -> tuple[CameraModel, CameraModel]:
-    f = _FOCAL_PX * width
-    K = np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
-    P_left = np.hstack([K, np.zeros((3, 1))])
-    P_right = P_left.copy()
-    P_right[0, 3] = -f * _BASELINE_M
-    return (
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_left),
-        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_right),
-    )
-
-
 def _median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1e3
 
@@ -128,7 +116,7 @@ def _bench_config(
 ) -> dict[str, float]:
     left, right = pair
     height, width = left.shape
-    models = _camera_infos(width, height)
+    models = rectified_pair_models(width, height, _FOCAL_PX * width, _BASELINE_M)
     params = resolve_parameters(
         StereoDepthNode,
         StereoDepthNode.NAME,

@@ -22,7 +22,12 @@ from percept.stereo.cloud import (
 from percept.stereo.config import ALGORITHMS, BM, SGBM, SGBM_MODES, StereoConfig
 from percept.stereo.disparity import DisparityResult, StereoProcessor, compute_disparity
 from percept.stereo.filters import fill_holes, left_right_consistent, remove_speckles
-from percept.stereo.geometry import StereoGeometry, depth_from_disparity, projection_of
+from percept.stereo.geometry import (
+    StereoGeometry,
+    depth_from_disparity,
+    projection_of,
+    rectified_pair_models,
+)
 from percept.stereo.matcher import (
     BlockMatcher,
     Matcher,
@@ -55,6 +60,7 @@ __all__ = [
     "fill_holes",
     "left_right_consistent",
     "projection_of",
+    "rectified_pair_models",
     "register_matcher",
     "remove_speckles",
     "remove_statistical_outliers",

@@ -17,7 +17,7 @@ from percept.errors import CalibrationError
 from percept.geometry.camera import CameraModel
 from percept.rectify import expected_image_size
 
-__all__ = ["StereoGeometry", "depth_from_disparity", "projection_of"]
+__all__ = ["StereoGeometry", "depth_from_disparity", "projection_of", "rectified_pair_models"]
 
 FloatImage = npt.NDArray[np.float32]
 # Rectified camera_infos carry R = I exactly (stereo_rectify, camera_calibration's
@@ -43,6 +43,31 @@ def projection_of(model: CameraModel) -> npt.NDArray[np.float64]:
     P[0] /= bx
     P[1] /= by
     return P
+
+
+def rectified_pair_models(
+    width: int, height: int, focal_px: float, baseline_m: float
+) -> tuple[CameraModel, CameraModel]:
+    """Camera_infos of an ideal rectified pair: no distortion, R = I, centred principal point.
+
+    Args:
+        width: image width, pixels.
+        height: image height, pixels.
+        focal_px: fx = fy of both cameras, pixels.
+        baseline_m: distance between the cameras, metres (right P[0][3] = -fx * baseline).
+
+    Returns:
+        (left, right) plumb_bob camera models.
+    """
+    f = focal_px
+    K = np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+    P_left = np.hstack([K, np.zeros((3, 1))])
+    P_right = P_left.copy()
+    P_right[0, 3] = -f * baseline_m
+    return (
+        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_left),
+        CameraModel(width, height, "plumb_bob", K, np.zeros(5), np.eye(3), P_right),
+    )
 
 
 @dataclass(frozen=True, slots=True)
