@@ -17,7 +17,7 @@ setup(
     long_description=(HERE / "package.xml").read_text(encoding="utf-8"),
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["py.typed", "msg/**/*.msg"]},
+    package_data={PACKAGE: ["py.typed", "msg/**/*.msg", "models/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -36,6 +36,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],
+        "train": ["torch"],
     },
     zip_safe=True,
     entry_points={"console_scripts": ["percept = percept.cli.main:main"]},
