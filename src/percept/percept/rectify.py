@@ -643,31 +643,14 @@ def stereo_rectify(
         msg = "T_right_left has zero translation: a stereo pair needs a baseline"
         raise CalibrationError(msg)
     size = (left.width, left.height)
+    pair = (left.K, left.D, right.K, right.D, size, R, t)
     if fisheye == {True}:
         R1, R2, P1, P2, _Q = cv2.fisheye.stereoRectify(
-            left.K,
-            left.D,
-            right.K,
-            right.D,
-            size,
-            R,
-            t,
-            cv2.CALIB_ZERO_DISPARITY,
-            newImageSize=size,
-            balance=alpha,
-            fov_scale=1.0,
+            *pair, cv2.CALIB_ZERO_DISPARITY, newImageSize=size, balance=alpha, fov_scale=1.0
         )
     else:
         R1, R2, P1, P2, _Q, _roi1, _roi2 = cv2.stereoRectify(
-            left.K,
-            left.D,
-            right.K,
-            right.D,
-            size,
-            R,
-            t,
-            flags=cv2.CALIB_ZERO_DISPARITY,
-            alpha=alpha,
+            *pair, flags=cv2.CALIB_ZERO_DISPARITY, alpha=alpha
         )
     return (
         replace(left, R=np.asarray(R1, np.float64), P=np.asarray(P1, np.float64)),

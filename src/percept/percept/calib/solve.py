@@ -740,30 +740,14 @@ def calibrate_stereo(
         solve = _solve_stereo([triples[i] for i in keep], left_mono, right_mono, size, cfg, what)
 
     fisheye = cfg.model == "equidistant"
+    pair = (solve.K1, solve.D1, solve.K2, solve.D2, size, solve.R, solve.T.reshape(3, 1))
     if fisheye:
         R1, R2, P1, P2, _ = cv2.fisheye.stereoRectify(
-            solve.K1,
-            solve.D1,
-            solve.K2,
-            solve.D2,
-            size,
-            solve.R,
-            solve.T.reshape(3, 1),
-            cv2.CALIB_ZERO_DISPARITY,
-            balance=cfg.alpha,
-            fov_scale=1.0,
+            *pair, cv2.CALIB_ZERO_DISPARITY, balance=cfg.alpha, fov_scale=1.0
         )
     else:
         R1, R2, P1, P2, _, _, _ = cv2.stereoRectify(
-            solve.K1,
-            solve.D1,
-            solve.K2,
-            solve.D2,
-            size,
-            solve.R,
-            solve.T.reshape(3, 1),
-            flags=cv2.CALIB_ZERO_DISPARITY,
-            alpha=cfg.alpha,
+            *pair, flags=cv2.CALIB_ZERO_DISPARITY, alpha=cfg.alpha
         )
     left_cam = CameraModel(
         size[0], size[1], cfg.model, solve.K1, solve.D1, np.asarray(R1), np.asarray(P1)
