@@ -55,6 +55,8 @@ def test_default_rules_give_directions_and_leave_out_noise() -> None:
     assert policy_for("synthetic.eval.latency.rect.received") == MetricPolicy("equal")
     assert policy_for("disparity.density_pct") == MetricPolicy("higher_is_better", 1.0)
     assert policy_for("trajectory.alignment.scale") is None
+    assert policy_for("messages./diagnostics") is None  # grows with every node added
+    assert policy_for("messages./stereo/disparity") == MetricPolicy("equal")
     assert policy_for("something.unknown") is None
 
 

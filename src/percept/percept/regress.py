@@ -135,7 +135,9 @@ DEFAULT_RULES: tuple[tuple[str, MetricPolicy | None], ...] = (
     ("*latency.*.dropped", _lower()),
     ("*latency.*.errors", _lower()),
     ("*latency.*.worst_level", _lower()),
-    # messages per topic of a run bag (run_metrics)
+    # messages per topic of a run bag (run_metrics); /diagnostics grows with every node
+    # added to a robot, which latency.<node>.reports already tracks per node
+    ("messages./diagnostics", None),
     ("messages.*", _EQUAL),
     # trajectory (metres, degrees)
     ("*trajectory.alignment.*", None),
