@@ -143,7 +143,7 @@ def launched(percept_install: Path, tmp_path: Path) -> Iterator[subprocess.Popen
     yield proc
     proc.send_signal(signal.SIGINT)  # ros2 launch forwards it to the nodes, as on Ctrl-C
     try:
-        proc.wait(timeout=20)
+        proc.wait(timeout=60)  # a loaded 2-core machine shuts 3 processes down slowly
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
