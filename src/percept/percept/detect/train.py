@@ -9,10 +9,10 @@ detector with photometric and geometric augmentation, exports it to ONNX with th
 YOLOv8 output layout and scores it on the held-out seeds with ``percept.detect`` and
 ``percept.eval.detection``.
 
-The network (about 0.5 M parameters): a stride-2 convolution backbone (BN + SiLU, residual
-blocks) to strides 8, 16 and 32, a top-down feature pyramid, one shared head per level
+The network (about 0.4 M parameters): a stride-2 convolution backbone (BN + SiLU, residual
+blocks) to strides 8, 16 and 32, a top-down feature pyramid, one head shared by the levels
 predicting the distances from each cell centre to the box sides (left, top, right,
-bottom) and five class logits. Exported output: (1, 4 + 5, N) with rows ``cx, cy, w, h``
+bottom) and five class logits. Exported output: (B, 4 + 5, N) with rows ``cx, cy, w, h``
 in network-input pixels then the class scores after the sigmoid, N the cells of the
 three levels, exactly what Ultralytics' YOLOv8 exports give, so
 ``percept.detect.decode``'s ``yolov8`` decoder reads it unchanged.
@@ -244,7 +244,7 @@ def augment(
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """Random geometric and photometric augmentation into a network-size canvas.
 
-    Geometric: horizontal flip; a scale of 0.6..1.4 of the letterbox scale and a random
+    Geometric: horizontal flip; a scale of 0.75..1.33 of the letterbox scale and a random
     placement on the grey canvas (boxes cropped by the canvas edge keep their visible
     part; those keeping < 40 % of their area or < 3 px of a side are dropped).
     Photometric: grey (as a mono8 camera) half of the time, channel gains, brightness,
@@ -267,7 +267,7 @@ def augment(
         image = image[:, ::-1]
         boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
     base = min(out_width / w, out_height / h)
-    s = base * float(np.exp(rng.uniform(math.log(0.6), math.log(1.4))))
+    s = base * float(np.exp(rng.uniform(math.log(0.75), math.log(1.33))))
     new_w, new_h = max(8, round(w * s)), max(8, round(h * s))
     resized = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_AREA)
     dx = int(rng.integers(min(0, out_width - new_w), max(0, out_width - new_w) + 1))
