@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from detect_models import constant_output_model, yolov8_output
+from percept.detect.shipped import SHIPPED_MODEL
 from percept.domain import (
     CameraInfo,
     Detection2DArray,
@@ -84,7 +85,7 @@ class Graph:
 
 
 def test_without_a_model_the_node_starts_rejects_images_and_reports_error() -> None:
-    g = Graph()
+    g = Graph(model_path="")
     g.frame(0)
     assert g.out["detections"] == []
     stats = g.host.monitor.inputs["image"]
@@ -93,6 +94,17 @@ def test_without_a_model_the_node_starts_rejects_images_and_reports_error() -> N
     status = g.host.diagnostics()
     assert status.level == DiagnosticLevel.ERROR
     assert status.message == "model_path not set"
+
+
+def test_by_default_the_node_runs_the_shipped_model() -> None:
+    g = Graph(backend="onnxruntime")
+    detector = g.host.node._detector  # type: ignore[attr-defined]
+    assert detector is not None
+    assert detector.config.model_path == SHIPPED_MODEL
+    assert detector.labels == ("pallet", "carton", "barrel", "person", "cart")
+    g.frame(0)
+    assert len(g.out["detections"]) == 1
+    assert g.host.diagnostics().level == DiagnosticLevel.OK
 
 
 def test_detections_carry_names_scores_and_track_ids(model: Path) -> None:
@@ -223,7 +235,7 @@ def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_p
         Graph(model_path=str(tmp_path / "missing.onnx"))
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage")
-    g = Graph()
+    g = Graph(model_path="")
     reason = g.rt.set_parameters("detector", {"model_path": str(corrupt)})
     assert reason is not None
     assert "cannot load the model" in reason

@@ -6,8 +6,10 @@ disparity image lifts them to 3D boxes in the camera optical frame and, through 
 ``target_frame_id``. The image input keeps only the newest frame (KEEP_LAST 1): when
 inference is slower than the camera, frames are dropped rather than queued, counted
 from the camera_info stamps the camera publishes with every frame, and reported on
-/diagnostics. Without ``model_path`` the node starts, rejects images and reports
-ERROR ``model_path not set`` until the parameter is set.
+/diagnostics. ``model_path`` defaults to the shipped warehouse detector
+(``package://percept/models/warehouse_det.onnx``, see ``percept/models/MODEL_CARD.md``);
+with an empty ``model_path`` the node starts, rejects images and reports ERROR
+``model_path not set`` until the parameter is set.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from percept.detect.lift3d import (
     lift_boxes,
 )
 from percept.detect.preprocess import rgb_or_bgr
+from percept.detect.shipped import SHIPPED_MODEL_URL, resolve_model_path
 from percept.domain import (
     CameraInfo,
     Detection2D,
@@ -139,6 +142,14 @@ class _Frame:
     track_ids: list[str]
 
 
+def _model_file(model: str) -> str:
+    """The file a model_path names (``package://`` resolved), or the text as given."""
+    try:
+        return str(resolve_model_path(model))
+    except DetectionError:
+        return model
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -217,7 +228,13 @@ class DetectorNode(Node):
         ),
     )
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
-        Parameter("model_path", "string", "", "ONNX model file; empty: none (node reports ERROR)"),
+        Parameter(
+            "model_path",
+            "string",
+            SHIPPED_MODEL_URL,
+            "ONNX model file (package://percept/...: inside the percept package); empty: "
+            "none (node reports ERROR)",
+        ),
         Parameter(
             "labels_path",
             "string",
@@ -371,7 +388,8 @@ class DetectorNode(Node):
             detector = Detector(config)
         except DetectionError as err:
             # The error names the file (model_path, labels_path) or the key at fault.
-            key = ".model_path" if str(err).startswith(model) else ""
+            names_model = str(err).startswith((model, _model_file(model)))
+            key = ".model_path" if names_model else ""
             msg = f"{self.NAME}{key}: {err}"
             raise ConfigError(msg) from err
         self._problem = ""
@@ -404,7 +422,7 @@ class DetectorNode(Node):
             calibration_topic=text("calibration_topic"),
         )
         return DetectorConfig(
-            model_path=Path(text("model_path")),
+            model_path=resolve_model_path(text("model_path")),
             backend=text("backend"),
             decoder=text("decoder"),
             score_threshold=number("score_threshold"),
