@@ -209,7 +209,13 @@ def test_calibration_and_robot_files_match_the_bag(small_bag: SynthResult) -> No
     assert (small_bag.calibration_dir / "imu.yaml").is_file()
     robot = load_robot(small_bag.robot_file)
     assert robot.robot == "synth"
-    assert [n.node_type for n in robot.nodes] == ["stereo_rectify"]
+    assert [n.node_type for n in robot.nodes] == ["stereo_rectify", "stereo_depth", "detector"]
+    detector = robot.nodes[2]
+    assert detector.remappings == {
+        "image": "left/image_raw",
+        "camera_info": "left/camera_info",
+        "detections": "/detections",
+    }
     assert "/ground_truth/odom" in robot.record
 
 

@@ -574,6 +574,22 @@ def write_robot_files(
                         },
                     }
                 )
+        if "detector" in NODE_TYPES:
+            # The shipped warehouse detector (its default model_path) on the raw left
+            # image, whose pixels the ground-truth boxes are in; /detections is what
+            # `percept eval` scores against /ground_truth/left/detections_2d.
+            nodes.append(
+                {
+                    "type": "detector",
+                    "namespace": "stereo",
+                    "threads": 1,
+                    "remappings": {
+                        "image": "left/image_raw",
+                        "camera_info": "left/camera_info",
+                        "detections": "/detections",
+                    },
+                }
+            )
         record = [
             "/stereo/left/camera_info",
             "/stereo/right/camera_info",
