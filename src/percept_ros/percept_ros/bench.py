@@ -19,11 +19,12 @@ Medians of wall and process-CPU time and their ratios are printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -155,15 +156,48 @@ def _figure(
     )
 
 
-def _measure_receive(
-    context: Context, cls: type, msg_type: str, msg: object, frames: int, name: str
-) -> Figure:
+_WARM_UP = 3  # rounds measured but not kept
+
+
+@contextlib.contextmanager
+def _nodes(
+    context: Context, msg_type: str, *, relay: bool
+) -> Iterator[tuple[Any, PerceptRosNode, SingleThreadedExecutor]]:
+    """A bare rclpy node and a Percept node of ``msg_type`` on one executor, torn down after."""
     bare = rclpy.create_node("bench_bare", context=context)
-    ours = PerceptRosNode(_node_class(msg_type, relay=False), namespace="/ours", context=context)
+    ours = PerceptRosNode(_node_class(msg_type, relay), namespace="/ours", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(bare)
     executor.add_node(ours)
     try:
+        yield bare, ours, executor
+    finally:
+        executor.shutdown()
+        ours.destroy_node()
+        bare.destroy_node()
+
+
+def _alternate(
+    frames: int, measure: Callable[[bool], tuple[float, float]]
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """``measure(is_bare)`` for both sides each round, alternating which goes first.
+
+    Alternating keeps either side from always finding warm caches. The first
+    ``_WARM_UP`` rounds are dropped.
+    """
+    times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for i in range(frames + _WARM_UP):
+        for is_bare in (True, False) if i % 2 else (False, True):
+            t = measure(is_bare)
+            if i >= _WARM_UP:
+                times[is_bare].append(t)
+    return times[True], times[False]
+
+
+def _measure_receive(
+    context: Context, cls: type, msg_type: str, msg: object, frames: int, name: str
+) -> Figure:
+    with _nodes(context, msg_type, relay=False) as (bare, ours, executor):
         got = [0]
 
         def bump(_msg: object) -> None:
@@ -174,33 +208,19 @@ def _measure_receive(
         bare.create_subscription(cls, "/bare/bench/in", bump, 10)
         sink: Any = ours.host.node
         _wait_for_subscribers(executor, pub_bare, pub_ours)
-        times_bare: list[tuple[float, float]] = []
-        times_ours: list[tuple[float, float]] = []
-        for i in range(frames + 3):  # 3 warm-up rounds
-            # Alternate which goes first, so neither always finds warm caches.
-            for is_bare in (True, False) if i % 2 else (False, True):
-                if is_bare:
-                    t = _round_trip(executor, lambda: pub_bare.publish(msg), lambda: got[0])
-                else:
-                    t = _round_trip(executor, lambda: pub_ours.publish(msg), lambda: sink.count)
-                if i >= 3:
-                    (times_bare if is_bare else times_ours).append(t)
-        return _figure(name, "receive", times_bare, times_ours)
-    finally:
-        executor.shutdown()
-        ours.destroy_node()
-        bare.destroy_node()
+
+        def measure(is_bare: bool) -> tuple[float, float]:
+            if is_bare:
+                return _round_trip(executor, lambda: pub_bare.publish(msg), lambda: got[0])
+            return _round_trip(executor, lambda: pub_ours.publish(msg), lambda: sink.count)
+
+        return _figure(name, "receive", *_alternate(frames, measure))
 
 
 def _measure_publish(
     context: Context, cls: type, msg_type: str, msg: object, frames: int, name: str
 ) -> Figure:
-    bare = rclpy.create_node("bench_bare_pub", context=context)
-    ours = PerceptRosNode(_node_class(msg_type, relay=True), namespace="/ours", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(bare)
-    executor.add_node(ours)
-    try:
+    with _nodes(context, msg_type, relay=True) as (bare, ours, executor):
         obj = codecs.decode(msg_type, msg)
         pub_bare = bare.create_publisher(cls, "/bare/bench/out", 10)
         # A subscriber on each, so both publishes really serialise and send.
@@ -208,25 +228,19 @@ def _measure_publish(
         bare.create_subscription(cls, "/ours/bench/out", lambda _m: None, 10)
         pub_ours: Any = ours._percept_publishers["out"]
         _wait_for_subscribers(executor, pub_bare, pub_ours)
-        times_bare: list[tuple[float, float]] = []
-        times_ours: list[tuple[float, float]] = []
-        for i in range(frames + 3):
-            for is_bare in (True, False) if i % 2 else (False, True):
-                cpu0, start = time.process_time(), time.perf_counter()
-                if is_bare:
-                    pub_bare.publish(msg)
-                else:
-                    ours.publish(ours.host, "out", obj)
-                t = ((time.perf_counter() - start) * 1e3, (time.process_time() - cpu0) * 1e3)
-                if i >= 3:
-                    (times_bare if is_bare else times_ours).append(t)
-                for _ in range(3):  # let the subscribers take it, off the clock
-                    executor.spin_once(timeout_sec=0.01)
-        return _figure(name, "publish", times_bare, times_ours)
-    finally:
-        executor.shutdown()
-        ours.destroy_node()
-        bare.destroy_node()
+
+        def measure(is_bare: bool) -> tuple[float, float]:
+            cpu0, start = time.process_time(), time.perf_counter()
+            if is_bare:
+                pub_bare.publish(msg)
+            else:
+                ours.publish(ours.host, "out", obj)
+            t = ((time.perf_counter() - start) * 1e3, (time.process_time() - cpu0) * 1e3)
+            for _ in range(3):  # let the subscribers take it, off the clock
+                executor.spin_once(timeout_sec=0.01)
+            return t
+
+        return _figure(name, "publish", *_alternate(frames, measure))
 
 
 def _wait_for_subscribers(executor: SingleThreadedExecutor, *publishers: Any) -> None:
