@@ -19,6 +19,8 @@ from percept.bag import BagWriter
 from percept.domain import (
     Detection2D,
     Detection2DArray,
+    Detection3D,
+    Detection3DArray,
     DiagnosticArray,
     Disparity,
     Header,
@@ -37,6 +39,9 @@ from .generators import T0_NS, S, smooth_pose
 W, H = 64, 48
 FOCAL_PX, BASELINE_M = 60.0, 0.12
 CLASSES = ("pallet", "carton", "barrel")
+#: depth of each object's 3D centre and the run's error along z, metres
+DEPTHS_3D_M = (1.5, 3.0, 7.0)
+Z_ERRORS_3D_M = (0.1, 0.2, 0.4)
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Scene:
     run_disparity: list[Disparity] = field(default_factory=list)
     gt_boxes: list[Detection2DArray] = field(default_factory=list)
     run_boxes: list[Detection2DArray] = field(default_factory=list)
+    gt_boxes_3d: list[Detection3DArray] = field(default_factory=list)
+    run_boxes_3d: list[Detection3DArray] = field(default_factory=list)
     gt_map: OccupancyGrid | None = None
     run_map: OccupancyGrid | None = None
 
@@ -135,24 +142,34 @@ def write_bags(
             cam = Image(header, "mono8", np.full((H, W), level, np.uint8))
             run.put(f"{namespace}/left/image_rect", codecs.IMAGE, cam, stamp + 5_000_000)
             truth, found = [], []
+            truth_3d, found_3d = [], []
             for j in range(3):
                 cx, cy = 10.0 + 20 * j + 3 * np.sin(t), 20.0 + 5 * j
                 size = (8.0 + 2 * j, 6.0 + j)
                 label = CLASSES[j]
-                truth.append(Detection2D((cx, cy), size, (ObjectHypothesis(label, 1.0),)))
+                hyp = (ObjectHypothesis(label, 1.0),)
+                # ground-truth id: the object; run id: its track (a stable other number)
+                truth.append(Detection2D((cx, cy), size, hyp, str(j)))
+                centre = np.array([j - 1.0, 0.2, DEPTHS_3D_M[j]])
+                truth_3d.append(Detection3D(Pose(centre), np.ones(3), hyp, str(j)))
                 if not (j == 2 and k % 3 == 0):  # the barrel is missed every third frame
                     jit = rng.normal(0, 0.4, 2)
-                    found.append(
-                        Detection2D(
-                            (cx + jit[0], cy + jit[1]),
-                            size,
-                            (ObjectHypothesis(label, float(rng.uniform(0.5, 1))),),
-                        )
-                    )
-            if k % 4 == 1:  # a false alarm
+                    score = (ObjectHypothesis(label, float(rng.uniform(0.5, 1))),)
+                    found.append(Detection2D((cx + jit[0], cy + jit[1]), size, score, str(j + 10)))
+                    off = np.array([0.0, 0.0, Z_ERRORS_3D_M[j]])
+                    found_3d.append(Detection3D(Pose(centre + off), np.ones(3), score, ""))
+            if k % 4 == 1:  # a false alarm, a track of its own
                 found.append(
-                    Detection2D((55.0, 40.0), (5.0, 5.0), (ObjectHypothesis("carton", 0.9),))
+                    Detection2D((55.0, 40.0), (5.0, 5.0), (ObjectHypothesis("carton", 0.9),), "99")
                 )
+            g_3d = Detection3DArray(header, tuple(truth_3d))
+            r_3d = Detection3DArray(header, tuple(found_3d))
+            scene.gt_boxes_3d.append(g_3d)
+            scene.run_boxes_3d.append(r_3d)
+            gt.put("/ground_truth/detections_3d", codecs.DETECTION3D_ARRAY, g_3d, stamp)
+            run.put(
+                f"{namespace}/detections_3d", codecs.DETECTION3D_ARRAY, r_3d, stamp + 30_000_000
+            )
             g_arr = Detection2DArray(header, tuple(truth))
             r_arr = Detection2DArray(header, tuple(found))
             scene.gt_boxes.append(g_arr)

@@ -13,9 +13,11 @@ import pytest
 
 from percept.errors import ConfigError, EvalError
 from percept.eval.detection import coco_from_detection_arrays, evaluate_coco
+from percept.eval.detection3d import evaluate_detections_3d
 from percept.eval.disparity import DisparityMetrics, disparity_metrics
 from percept.eval.occupancy import occupancy_metrics
 from percept.eval.runner import EvalConfig, _Join, evaluate, evaluate_batch, resolve_topics
+from percept.eval.tracking import evaluate_tracking
 from percept.eval.trajectory import Trajectory, TrajectoryEvalConfig, evaluate_trajectory
 
 from .bags import BASELINE_M, FOCAL_PX, write_bags
@@ -45,6 +47,8 @@ def test_every_metric_matches_a_direct_computation(bags: tuple) -> None:
         "gt_depth": "/ground_truth/depth",
         "detections": "/detections",
         "gt_detections": "/ground_truth/detections_2d",
+        "detections_3d": "/detections_3d",
+        "gt_detections_3d": "/ground_truth/detections_3d",
         "map": "/map",
         "gt_map": "/ground_truth/map",
         "image": "/left/image_rect",
@@ -80,6 +84,13 @@ def test_every_metric_matches_a_direct_computation(bags: tuple) -> None:
     gt_coco, dets, _ = coco_from_detection_arrays(scene.gt_boxes, scene.run_boxes)
     assert result.detection is not None
     assert result.detection.stats == pytest.approx(evaluate_coco(gt_coco, dets).stats)
+    # tracking and 3D error: the same as the arrays scored directly
+    tracking, _, _ = evaluate_tracking(scene.gt_boxes, scene.run_boxes)
+    assert result.tracking is not None
+    assert result.tracking.as_dict() == tracking.as_dict()
+    lifted, _ = evaluate_detections_3d(scene.gt_boxes_3d, scene.run_boxes_3d)
+    assert result.detection_3d is not None
+    assert result.detection_3d.as_dict() == lifted.as_dict()
     # map and latency
     assert result.occupancy is not None
     assert result.occupancy.as_dict() == occupancy_metrics(scene.run_map, scene.gt_map).as_dict()

@@ -87,6 +87,15 @@ def _summary_rows(result: EvalResult) -> list[tuple[str, str, str]]:
         rows.append(("mAP@0.5", _fmt(cm.stats["map_50"]), ""))
         rows.append(("mAP@0.75", _fmt(cm.stats["map_75"]), ""))
         rows.append(("mAR@100", _fmt(cm.stats["mar_100"]), ""))
+    tr = result.tracking
+    if tr is not None:
+        rows.append(("MOTA", _fmt(tr.mota), ""))
+        rows.append(("IDF1", _fmt(tr.idf1), ""))
+        rows.append(("ID switches", str(tr.num_switches), f"({tr.gt_tracks} true tracks)"))
+    d3 = result.detection_3d
+    if d3 is not None:
+        rows.append(("3D centre error median", _fmt(d3.overall.median_m), "m"))
+        rows.append(("3D matched within gate", _fmt(d3.overall.recall), ""))
     om = result.occupancy
     if om is not None:
         rows.append(("occupied IoU", _fmt(om.occupied_iou), ""))
@@ -570,6 +579,115 @@ def _detection_section(result: EvalResult, out_dir: Path) -> str:
     return "".join(parts)
 
 
+def _tracking_section(result: EvalResult) -> str:
+    tr = result.tracking
+    if tr is None:
+        return ""
+    keys = (
+        "mota",
+        "motp",
+        "mean_match_iou",
+        "idf1",
+        "idp",
+        "idr",
+        "num_switches",
+        "switches_per_100_tracks",
+        "num_fragmentations",
+        "num_false_positives",
+        "num_misses",
+        "num_matches",
+        "num_objects",
+        "num_predictions",
+        "num_frames",
+        "gt_tracks",
+        "run_tracks",
+        "mostly_tracked",
+        "partially_tracked",
+        "mostly_lost",
+        "untracked_detections",
+    )
+    doc = tr.as_dict()
+    parts = [
+        "<h2>Tracking</h2>",
+        "<p>CLEAR MOT and identity metrics (py-motmetrics) of the run's tracked detections "
+        f"(those with a track id) against the ground-truth identities; a match needs IoU "
+        f"&ge; {1 - tr.max_iou_distance:g}"
+        f"{' and the same class' if tr.class_aware else ''}. MOTP is motmetrics' mean "
+        "1 - IoU of the matches (lower is better); mean_match_iou is the MOTChallenge form."
+        "</p>",
+        _table(["metric", "value"], [[k, doc[k]] for k in keys]),
+    ]
+    if tr.switch_events:
+        frames = result.frames.get("tracking", [])
+        t0 = min(f.stamp_ns for f in frames) if frames else 0
+        rows = [[f"{(s - t0) / _NS:.3f}", g, a or "-", b] for s, g, a, b in tr.switch_events]
+        parts.append("<h3>ID switches</h3>")
+        parts.append(_table(["t [s]", "true id", "from track", "to track"], rows))
+    return "".join(parts)
+
+
+def _detection_3d_section(result: EvalResult, out_dir: Path) -> str:
+    d3 = result.detection_3d
+    if d3 is None:
+        return ""
+    rows = [
+        [
+            b.band,
+            b.objects,
+            b.matched,
+            b.recall,
+            b.median_m,
+            b.mean_m,
+            b.p90_m,
+            b.median_z_err_m,
+            b.median_abs_z_err_m,
+        ]
+        for b in (*d3.bands, d3.overall)
+    ]
+    frame = (
+        "the rectified camera of " if d3.rectified else ""
+    ) + f"<code>{html.escape(d3.frame_id or '(no frame_id)')}</code>"
+    parts = [
+        "<h2>3D detection error</h2>",
+        f"<p>Run box centres against ground-truth object centres in {frame}, {d3.frames} "
+        f"frames; Hungarian matching on centre distance within {d3.gate_m:g} m"
+        f"{', same class' if d3.class_aware else ''}. {d3.detections} run boxes, "
+        f"{d3.unmatched_detections} matched to no object. Bands of true depth (z).</p>",
+        _table(
+            [
+                "true depth",
+                "objects",
+                "matched",
+                "matched fraction",
+                "median [m]",
+                "mean [m]",
+                "p90 [m]",
+                "median z err [m]",
+                "median |z err| [m]",
+            ],
+            rows,
+        ),
+    ]
+    if d3.errors_m.size:
+        z, e = d3.gt_depth_m, d3.errors_m
+        # band medians, placed at the median true depth of each band's matches
+        edges = np.asarray(d3.edges_m, dtype=np.float64)
+        band = np.searchsorted(edges, z, side="right") - 1
+        used = np.unique(band)
+        x = np.array([np.median(z[band == i]) for i in used])
+        y = np.array([np.median(e[band == i]) for i in used])
+        plot = _line_plot(
+            out_dir / "detection_3d_error.png",
+            [(x, y, "median per band")],
+            title="3D centre error vs true depth",
+            xlabel="true depth z [m]",
+            ylabel="centre error [m]",
+            markers=(z, e, "matches"),
+        )
+        parts.append(_figure(plot.name, "3D centre error of each match against its true depth"))
+    return "".join(parts)
+
+
 def _map_section(result: EvalResult, out_dir: Path) -> str:
     om = result.occupancy
     if om is None:
@@ -690,6 +808,8 @@ def write_outputs(result: EvalResult, out_dir: Path | str) -> Path:
         _trajectory_section(result, out),
         _depth_section(result, out),
         _detection_section(result, out),
+        _tracking_section(result),
+        _detection_3d_section(result, out),
         _map_section(result, out),
         _latency_section(result, out),
         _failures_section(result),

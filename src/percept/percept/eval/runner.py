@@ -9,6 +9,8 @@ metric             run topic (first found)          ground-truth topic
 trajectory         ``/odom``, ``/vio/odometry``...   ``/ground_truth/pose`` (or odom)
 disparity, depth   ``/disparity``, ``/depth``...     ``/ground_truth/depth`` (32FC1 m)
 detection          ``/detections``                  ``/ground_truth/detections_2d``
+tracking           ``/detections`` (track ids)      ``/ground_truth/detections_2d``
+detection_3d       ``/detections_3d``               ``/ground_truth/left/detections_3d``
 map                ``/map``                         ``/ground_truth/map``
 latency            ``/diagnostics``                 -
 =================  ===============================  ==================================
@@ -42,6 +44,7 @@ from percept.bag import BagMessage, BagReader
 from percept.domain import (
     CameraInfo,
     Detection2DArray,
+    Detection3DArray,
     DiagnosticArray,
     Disparity,
     Image,
@@ -60,6 +63,11 @@ from percept.eval.detection import (
     load_coco_detections,
     load_coco_ground_truth,
 )
+from percept.eval.detection3d import (
+    DEFAULT_RANGE_EDGES_M,
+    Detection3DMetrics,
+    evaluate_detections_3d,
+)
 from percept.eval.disparity import (
     DEFAULT_BANDS_M,
     DEFAULT_THRESHOLDS_PX,
@@ -72,6 +80,7 @@ from percept.eval.disparity import (
 )
 from percept.eval.latency import NodeLatency, latency_from_diagnostics
 from percept.eval.occupancy import OccupancyMetrics, occupancy_metrics, resample_grid
+from percept.eval.tracking import TrackingMetrics, evaluate_tracking
 from percept.eval.trajectory import (
     Trajectory,
     TrajectoryEvalConfig,
@@ -113,6 +122,11 @@ DEFAULT_TOPICS: dict[str, tuple[str, ...]] = {
         "/ground_truth/detections_2d",
         "/ground_truth/detections",
     ),
+    "detections_3d": ("/detections_3d",),
+    "gt_detections_3d": (
+        "/ground_truth/left/detections_3d",
+        "/ground_truth/detections_3d",
+    ),
     "map": ("/map",),
     "gt_map": ("/ground_truth/map",),
     "image": (
@@ -137,13 +151,15 @@ _TYPES: dict[str, frozenset[str]] = {
     "gt_depth": frozenset({codecs.IMAGE}),
     "detections": frozenset({codecs.DETECTION2D_ARRAY}),
     "gt_detections": frozenset({codecs.DETECTION2D_ARRAY}),
+    "detections_3d": frozenset({codecs.DETECTION3D_ARRAY}),
+    "gt_detections_3d": frozenset({codecs.DETECTION3D_ARRAY}),
     "map": frozenset({codecs.OCCUPANCY_GRID}),
     "gt_map": frozenset({codecs.OCCUPANCY_GRID}),
     "image": frozenset({codecs.IMAGE}),
     "camera_info": frozenset({codecs.CAMERA_INFO}),
     "diagnostics": frozenset({codecs.DIAGNOSTIC_ARRAY}),
 }
-_GT_KEYS = frozenset({"gt_pose", "gt_depth", "gt_detections", "gt_map"})
+_GT_KEYS = frozenset({"gt_pose", "gt_depth", "gt_detections", "gt_detections_3d", "gt_map"})
 _GT_PREFIX = "/ground_truth/"
 _THUMB_WIDTH = 320
 
@@ -168,6 +184,13 @@ class EvalConfig:
         brightness_edges: lower edges of the image brightness bands, 0..255.
         worst_frames: worst frames kept per metric for the failure analysis.
         join_window_ns: how far in stamp time a frame waits for its partner.
+        track_max_iou_distance: tracking: largest ``1 - IoU`` of a match (0.5: IoU >= 0.5).
+        match_same_class: tracking and 3D: match only detections of the same class.
+        gate_3d_m: 3D: largest centre distance of a match, metres.
+        range_edges_3d_m: 3D: lower edges of the bands of true depth, m (last band open).
+        detections_3d_rectified: 3D: the run's boxes are in the rectified camera (depth
+            from stereo_depth, registered to the rectified image) under the raw camera's
+            frame_id; ground truth is rotated by the camera_info's R. False: raw camera.
     """
 
     topics: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
@@ -182,6 +205,11 @@ class EvalConfig:
     brightness_edges: tuple[float, ...] = (0.0, 60.0, 180.0)
     worst_frames: int = 5
     join_window_ns: int = 10 * _NS
+    track_max_iou_distance: float = 0.5
+    match_same_class: bool = True
+    gate_3d_m: float = 1.0
+    range_edges_3d_m: tuple[float, ...] = DEFAULT_RANGE_EDGES_M
+    detections_3d_rectified: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.topics) - set(_TYPES)
@@ -191,7 +219,10 @@ class EvalConfig:
         if self.frame_max_diff_ns < 0 or self.join_window_ns <= 0 or self.worst_frames < 0:
             msg = "frame_max_diff_ns >= 0, join_window_ns > 0 and worst_frames >= 0 required"
             raise ConfigError(msg)
-        for name in ("speed_edges_m_s", "brightness_edges"):
+        if not 0 < self.track_max_iou_distance <= 1 or not self.gate_3d_m > 0:
+            msg = "track_max_iou_distance in (0, 1] and gate_3d_m > 0 required"
+            raise ConfigError(msg)
+        for name in ("speed_edges_m_s", "brightness_edges", "range_edges_3d_m"):
             edges = getattr(self, name)
             if not edges or list(edges) != sorted(edges):
                 msg = f"{name} must be ascending, got {edges}"
@@ -310,6 +341,8 @@ class EvalResult:
         detection: COCO metrics, if scored.
         detection_truth: the detection ground truth (for overlays).
         detection_boxes: the scored detections (for overlays).
+        tracking: CLEAR MOT / IDF1 of the tracked detections, if scored.
+        detection_3d: 3D centre error by range band, if scored.
         occupancy: map scores, if scored.
         maps: (estimate resampled onto the ground truth grid, ground truth).
         latency: node -> latency summary.
@@ -331,6 +364,8 @@ class EvalResult:
     detection: CocoMetrics | None = None
     detection_truth: CocoGroundTruth | None = None
     detection_boxes: BoxSet | None = None
+    tracking: TrackingMetrics | None = None
+    detection_3d: Detection3DMetrics | None = None
     occupancy: OccupancyMetrics | None = None
     maps: tuple[npt.NDArray[np.int8], OccupancyGrid] | None = None
     latency: dict[str, NodeLatency] = field(default_factory=dict)
@@ -382,6 +417,10 @@ class EvalResult:
             }
         if self.detection is not None:
             doc["detection"] = self.detection.as_dict()
+        if self.tracking is not None:
+            doc["tracking"] = self.tracking.as_dict()
+        if self.detection_3d is not None:
+            doc["detection_3d"] = self.detection_3d.as_dict()
         if self.occupancy is not None:
             doc["occupancy"] = self.occupancy.as_dict()
         if self.latency:
@@ -404,6 +443,7 @@ class EvalResult:
 WORST_METRICS: dict[str, tuple[str, ...]] = {
     "depth": ("bad_2_total_pct", "epe_px", "abs_rel_mean"),
     "detection": ("errors",),
+    "tracking": ("switches",),
     "trajectory": ("ate_m",),
 }
 
@@ -643,6 +683,8 @@ class _Collected:
     )
     run_dets: list[Detection2DArray] = field(default_factory=list)
     gt_dets: list[Detection2DArray] = field(default_factory=list)
+    run_dets_3d: list[Detection3DArray] = field(default_factory=list)
+    gt_dets_3d: list[Detection3DArray] = field(default_factory=list)
     run_map: OccupancyGrid | None = None
     gt_map: OccupancyGrid | None = None
     diagnostics: list[DiagnosticArray] = field(default_factory=list)
@@ -741,7 +783,7 @@ def evaluate(
         if "camera_info" in plan:
             camera = _first_camera_info(camera_reader, found["camera_info"])
         collected, depth = _stream(readers, by_topic, plan, cfg, result, camera)
-    _finish(collected, depth, plan, cfg, result, run_path)
+    _finish(collected, depth, plan, cfg, result, run_path, camera)
     return result
 
 
@@ -765,13 +807,15 @@ def _plan(found: dict[str, str], missing: dict[str, str], result: EvalResult) ->
     need("trajectory", ["odometry"], "gt_pose")
     need("depth", ["disparity", "depth"], "gt_depth")
     need("detection", ["detections"], "gt_detections")
+    need("tracking", ["detections"], "gt_detections")
+    need("detection_3d", ["detections_3d"], "gt_detections_3d")
     need("occupancy", ["map"], "gt_map")
     need("latency", ["diagnostics"], None)
     if "disparity" not in plan and "depth" in plan:
         result.skipped["disparity"] = "the run publishes depth but no disparity image"
     if plan & {"disparity", "depth", "detections"} and "image" in found:
         plan.add("image")  # brightness split and detection overlays
-    if plan & {"disparity", "depth"} and "camera_info" in found:
+    if plan & {"disparity", "depth", "detections_3d"} and "camera_info" in found:
         plan.add("camera_info")  # to map raw-camera ground truth into the rectified frame
     return plan
 
@@ -808,6 +852,10 @@ def _stream(
             col.run_dets.append(obj)
         elif key == "gt_detections" and isinstance(obj, Detection2DArray):
             col.gt_dets.append(obj)
+        elif key == "detections_3d" and isinstance(obj, Detection3DArray):
+            col.run_dets_3d.append(obj)
+        elif key == "gt_detections_3d" and isinstance(obj, Detection3DArray):
+            col.gt_dets_3d.append(obj)
         elif key == "map" and isinstance(obj, OccupancyGrid):
             col.run_map = obj
         elif key == "gt_map" and isinstance(obj, OccupancyGrid):
@@ -896,6 +944,7 @@ def _finish(
     cfg: EvalConfig,
     result: EvalResult,
     run_path: Path,
+    camera: CameraInfo | None = None,
 ) -> None:
     gt_traj: Trajectory | None = None
     if col.gt_poses:
@@ -934,6 +983,9 @@ def _finish(
             result.shots["depth"] = shots
     if "detections" in plan:
         _finish_detection(col, cfg, result)
+        _finish_tracking(col, cfg, result)
+    if "detections_3d" in plan:
+        _finish_detection_3d(col, cfg, result, camera)
     if "map" in plan:
         if col.run_map is None or col.gt_map is None:
             result.skipped["occupancy"] = "no map decoded on the run or ground-truth topic"
@@ -1001,6 +1053,67 @@ def _finish_detection(col: _Collected, cfg: EvalConfig, result: EvalResult) -> N
         )
         for f in picks
     ]
+
+
+def _finish_tracking(col: _Collected, cfg: EvalConfig, result: EvalResult) -> None:
+    if not col.gt_dets:
+        result.skipped["tracking"] = "no ground-truth detection frames decoded"
+        return
+    try:
+        metrics, per_frame, notes = evaluate_tracking(
+            col.gt_dets,
+            col.run_dets,
+            max_diff_ns=cfg.frame_max_diff_ns,
+            max_iou_distance=cfg.track_max_iou_distance,
+            same_class=cfg.match_same_class,
+        )
+    except EvalError as err:
+        result.skipped["tracking"] = str(err)
+        return
+    result.tracking = metrics
+    result.notes += notes
+    result.frames["tracking"] = [FrameScore(s, v) for s, v in per_frame]
+
+
+def _finish_detection_3d(
+    col: _Collected, cfg: EvalConfig, result: EvalResult, camera: CameraInfo | None
+) -> None:
+    if not col.gt_dets_3d:
+        result.skipped["detection_3d"] = "no ground-truth 3D detection frames decoded"
+        return
+    rectification = None
+    if cfg.detections_3d_rectified:
+        gt_frame = col.gt_dets_3d[0].header.frame_id
+        source = result.topics.get("camera_info", "camera_info")
+        if camera is None:
+            pass  # no calibration in the bags: compared as they are (as depth is)
+        elif camera.header.frame_id != gt_frame:
+            result.notes.append(
+                f"detection_3d: {source} is in frame {camera.header.frame_id!r}, the ground "
+                f"truth in {gt_frame!r}: compared without the rectification"
+            )
+        else:
+            rectification = camera.model.R
+    try:
+        metrics, notes = evaluate_detections_3d(
+            col.gt_dets_3d,
+            col.run_dets_3d,
+            rectification=rectification,
+            gate_m=cfg.gate_3d_m,
+            edges_m=cfg.range_edges_3d_m,
+            max_diff_ns=cfg.frame_max_diff_ns,
+            same_class=cfg.match_same_class,
+        )
+    except EvalError as err:
+        result.skipped["detection_3d"] = str(err)
+        return
+    result.detection_3d = metrics
+    result.notes += notes
+    if metrics.rectified:
+        result.notes.append(
+            "detection_3d: ground-truth centres rotated into the rectified camera with the R "
+            f"of {result.topics.get('camera_info')}"
+        )
 
 
 def _band_label(edges: Sequence[float], i: int, unit: str) -> str:

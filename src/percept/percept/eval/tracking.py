@@ -1,0 +1,396 @@
+"""Multi-object tracking metrics (CLEAR MOT, IDF1) of tracked 2D detections.
+
+A run's Detection2DArray frames (track id in ``Detection2D.id``, as the detector node's
+tracker publishes them) are scored against ground-truth Detection2DArray frames whose
+``id`` is the object's identity, stable over the sequence (``percept synth``). Frames are
+paired by header stamp; the accumulation and the metric definitions are py-motmetrics'
+(``MOTAccumulator``, ``mm.metrics``), with the distance ``1 - IoU`` of the boxes and no
+match above ``max_iou_distance`` (0.5: IoU at least 0.5, as MOTChallenge). The IoU
+matrix is computed here: motmetrics' own ``iou_matrix`` uses ``np.asfarray``, which
+NumPy 2 removed.
+
+Only run detections with a track id count (a detection without one is no track output);
+they are already thresholded by the node that published them. Ground-truth frames
+between the first and the last run frame are scored, a missing run frame among them as
+a frame without output (all misses); frames outside the run's span are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from percept.domain import Detection2DArray, Header
+from percept.errors import EvalError
+from percept.track.bytetrack import iou_matrix
+
+__all__ = [
+    "TrackingMetrics",
+    "box_arrays",
+    "evaluate_tracking",
+    "iou_distances",
+    "motmetrics_missing",
+    "pair_frames",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Metrics asked of motmetrics (its names).
+_MM_METRICS: tuple[str, ...] = (
+    "num_frames",
+    "num_objects",
+    "num_predictions",
+    "num_matches",
+    "num_unique_objects",
+    "num_false_positives",
+    "num_misses",
+    "num_switches",
+    "num_fragmentations",
+    "mostly_tracked",
+    "partially_tracked",
+    "mostly_lost",
+    "mota",
+    "motp",
+    "idf1",
+    "idp",
+    "idr",
+    "precision",
+    "recall",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingMetrics:
+    """CLEAR MOT and identity metrics of one sequence (py-motmetrics definitions).
+
+    Attributes:
+        mota: 1 - (misses + false positives + ID switches) / ground-truth objects.
+        motp: mean ``1 - IoU`` of the matched pairs (motmetrics' MOTP: lower is better).
+        mean_match_iou: ``1 - motp``, the MOTChallenge form of MOTP.
+        idf1: identity F1 (IDF1); ``idp``, ``idr``: identity precision and recall.
+        precision: matches / run detections; recall: matches / ground-truth objects.
+        num_switches: ID switches (a ground-truth object matched to another track id).
+        num_fragmentations: tracked-to-untracked interruptions of a ground-truth object.
+        num_false_positives: run detections matched to nothing.
+        num_misses: ground-truth objects matched to nothing.
+        num_matches: matched pairs.
+        num_objects: ground-truth objects summed over frames.
+        num_predictions: run detections (with a track id) summed over frames.
+        num_frames: frames scored.
+        gt_tracks: distinct ground-truth objects (motmetrics' num_unique_objects).
+        run_tracks: distinct run track ids.
+        mostly_tracked, partially_tracked, mostly_lost: ground-truth tracks covered for
+            >= 80 %, 20..80 % and < 20 % of their frames.
+        switches_per_100_tracks: ``100 * num_switches / gt_tracks``.
+        max_iou_distance: largest ``1 - IoU`` of a match.
+        class_aware: whether matches were restricted to the same class.
+        untracked_detections: run detections left out because they had no track id.
+        switch_events: (stamp ns, ground-truth id, previous track id, new track id) of
+            the first switches, in order.
+    """
+
+    mota: float
+    motp: float
+    mean_match_iou: float
+    idf1: float
+    idp: float
+    idr: float
+    precision: float
+    recall: float
+    num_switches: int
+    num_fragmentations: int
+    num_false_positives: int
+    num_misses: int
+    num_matches: int
+    num_objects: int
+    num_predictions: int
+    num_frames: int
+    gt_tracks: int
+    run_tracks: int
+    mostly_tracked: int
+    partially_tracked: int
+    mostly_lost: int
+    switches_per_100_tracks: float
+    max_iou_distance: float
+    class_aware: bool
+    untracked_detections: int = 0
+    switch_events: tuple[tuple[int, str, str, str], ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        """The metrics.json section (switch events as a list of dicts)."""
+        doc: dict[str, object] = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in ("switch_events", "class_aware")
+        }
+        doc["class_aware"] = self.class_aware
+        doc["switch_events"] = [
+            {"stamp_s": s / 1e9, "gt_id": g, "from_track": a, "to_track": b}
+            for s, g, a, b in self.switch_events
+        ]
+        return doc
+
+
+def motmetrics_missing() -> str | None:
+    """Why the tracking metrics cannot be computed here (None: motmetrics is installed)."""
+    try:
+        import motmetrics  # noqa: F401
+    except ImportError as err:
+        return (
+            f"motmetrics is not installed ({err}); install it (pip install 'motmetrics>=1.4', "
+            "in requirements-test.txt) to score tracking"
+        )
+    return None
+
+
+def box_arrays(
+    array: Detection2DArray, *, tracked_only: bool
+) -> tuple[npt.NDArray[np.float64], list[str], list[str]]:
+    """Boxes (N, 4) xyxy in pixels, ids and class ids of a Detection2DArray.
+
+    Args:
+        array: the frame.
+        tracked_only: keep only detections with a non-empty ``id``.
+    """
+    dets = [d for d in array.detections if d.id or not tracked_only]
+    if not dets:
+        return np.zeros((0, 4)), [], []
+    c = np.array([d.center_uv for d in dets], dtype=np.float64).reshape(-1, 2)
+    s = np.array([d.size_uv for d in dets], dtype=np.float64).reshape(-1, 2)
+    boxes = np.hstack([c - s / 2, c + s / 2])
+    classes = [d.results[0].class_id if d.results else "" for d in dets]
+    return boxes, [d.id for d in dets], classes
+
+
+def iou_distances(
+    gt_xyxy: npt.NDArray[np.float64],
+    run_xyxy: npt.NDArray[np.float64],
+    max_distance: float = 0.5,
+    gt_classes: Sequence[str] | None = None,
+    run_classes: Sequence[str] | None = None,
+) -> npt.NDArray[np.float64]:
+    """(N_gt, N_run) ``1 - IoU``, NaN where no match is allowed (motmetrics' convention).
+
+    A pair is allowed when ``1 - IoU <= max_distance`` and, with classes given, the
+    classes are equal.
+
+    >>> iou_distances(np.array([[0., 0, 2, 2]]), np.array([[0., 0, 2, 1], [5, 5, 6, 6]]))
+    array([[0.5, nan]])
+    """
+    dist = 1.0 - iou_matrix(gt_xyxy.reshape(-1, 4), run_xyxy.reshape(-1, 4))
+    dist[dist > max_distance] = np.nan
+    if gt_classes is not None and run_classes is not None and dist.size:
+        same = (
+            np.asarray(gt_classes, dtype=object)[:, None]
+            == np.asarray(run_classes, dtype=object)[None, :]
+        )
+        dist[~same] = np.nan
+    return dist
+
+
+class _Stamped(Protocol):
+    @property
+    def header(self) -> Header: ...
+
+
+_F = TypeVar("_F", bound=_Stamped)
+
+
+def pair_frames(
+    gt: Sequence[_F], run: Sequence[_F], max_diff_ns: int
+) -> tuple[list[tuple[_F, _F | None]], int, int]:
+    """Ground-truth frames in the run's span, each with its run frame (or None).
+
+    A run frame pairs with at most one ground-truth frame, the nearest in stamp within
+    ``max_diff_ns``; the span is the first to the last run stamp (widened by it).
+
+    Returns:
+        (pairs, ground-truth frames outside the run's span, run frames without a
+        ground-truth frame).
+    """
+    gt = sorted(gt, key=lambda a: a.header.stamp_ns)
+    run = sorted(run, key=lambda a: a.header.stamp_ns)
+    if not run:
+        return [], len(gt), 0
+    r_stamps = np.array([a.header.stamp_ns for a in run], dtype=np.int64)
+    lo, hi = int(r_stamps[0]) - max_diff_ns, int(r_stamps[-1]) + max_diff_ns
+    pairs: list[tuple[_F, _F | None]] = []
+    used: set[int] = set()
+    outside = 0
+    for g in gt:
+        s = g.header.stamp_ns
+        if not lo <= s <= hi:
+            outside += 1
+            continue
+        k = int(np.searchsorted(r_stamps, s))
+        near = [j for j in (k - 1, k) if 0 <= j < len(run) and j not in used]
+        best = min(near, key=lambda j: abs(int(r_stamps[j]) - s), default=None)
+        if best is not None and abs(int(r_stamps[best]) - s) <= max_diff_ns:
+            used.add(best)
+            pairs.append((g, run[best]))
+        else:
+            pairs.append((g, None))
+    return pairs, outside, len(run) - len(used)
+
+
+def evaluate_tracking(
+    gt: Sequence[Detection2DArray],
+    run: Sequence[Detection2DArray],
+    *,
+    max_diff_ns: int = 1_000_000,
+    max_iou_distance: float = 0.5,
+    same_class: bool = True,
+    max_switch_events: int = 20,
+) -> tuple[TrackingMetrics, list[tuple[int, dict[str, float]]], list[str]]:
+    """MOTA, MOTP, IDF1, ID switches... of tracked run detections against ground truth.
+
+    Args:
+        gt: ground-truth frames (``id``: object identity).
+        run: the run's frames (``id``: track id; detections without one are left out).
+        max_diff_ns: largest stamp difference of a paired frame.
+        max_iou_distance: largest ``1 - IoU`` of a match.
+        same_class: match only detections of the ground truth's class. When no run class
+            id ever equals a ground-truth one (e.g. indices against names), matching is
+            class-agnostic and a note says so.
+        max_switch_events: switch events kept for the report.
+
+    Returns:
+        (metrics, per-frame ``(stamp, {switches, false_positives, misses})``, notes).
+
+    Raises:
+        EvalError: motmetrics is not installed, or no frame could be scored.
+    """
+    missing = motmetrics_missing()
+    if missing is not None:
+        raise EvalError(missing)
+    import motmetrics as mm
+
+    notes: list[str] = []
+    if not run:
+        msg = "the run published no 2D detection frames"
+        raise EvalError(msg)
+    pairs, outside, unpaired = pair_frames(gt, run, max_diff_ns)
+    if not pairs:
+        msg = "no ground-truth frame within the run's time span"
+        raise EvalError(msg)
+    if outside:
+        notes.append(f"tracking: {outside} ground-truth frames outside the run's span left out")
+    if unpaired:
+        notes.append(f"tracking: {unpaired} run frames had no ground-truth frame by stamp")
+    missing_run = sum(r is None for _, r in pairs)
+    if missing_run:
+        notes.append(
+            f"tracking: {missing_run} ground-truth frames had no run frame (scored as no output)"
+        )
+    frames = [
+        (box_arrays(g, tracked_only=False), box_arrays(r, tracked_only=True) if r else None)
+        for g, r in pairs
+    ]
+    tracked = sum(len(r[1]) for _, r in frames if r is not None)
+    untracked = sum(len(r.detections) for _, r in pairs if r is not None) - tracked
+    if not tracked and untracked:
+        msg = (
+            f"no run detection carries a track id ({untracked} detections with an empty "
+            "Detection2D.id): is the tracker on?"
+        )
+        raise EvalError(msg)
+    gt_classes = {c for (g, _) in frames for c in g[2]}
+    run_classes = {c for _, r in frames if r is not None for c in r[2]}
+    class_aware = same_class and not (run_classes and gt_classes.isdisjoint(run_classes))
+    if same_class and not class_aware:
+        notes.append(
+            "tracking: run class ids share nothing with the ground truth's "
+            f"({sorted(run_classes)[:5]} vs {sorted(gt_classes)[:5]}); matched across classes"
+        )
+
+    # integer ids for motmetrics (it turns numeric-looking strings into floats)
+    gt_names = sorted({o for (g, _) in frames for o in g[1]})
+    run_names = sorted({h for _, r in frames if r is not None for h in r[1]})
+    gt_index = {o: k for k, o in enumerate(gt_names)}
+    run_index = {h: k for k, h in enumerate(run_names)}
+    acc = mm.MOTAccumulator(auto_id=False)
+    for i, ((g_boxes, g_ids, g_cls), r) in enumerate(frames):
+        r_boxes, r_ids, r_cls = r if r is not None else (np.zeros((0, 4)), [], [])
+        dist = iou_distances(
+            g_boxes,
+            r_boxes,
+            max_iou_distance,
+            g_cls if class_aware else None,
+            r_cls if class_aware else None,
+        )
+        acc.update([gt_index[o] for o in g_ids], [run_index[h] for h in r_ids], dist, frameid=i)
+    events = acc.mot_events
+    stamps = [g.header.stamp_ns for g, _ in pairs]
+    kinds = events["Type"].to_numpy().astype(str)
+    frame_of = events.index.get_level_values(0).to_numpy().astype(np.int64)
+    counts = {
+        name: np.bincount(frame_of[kinds == kind], minlength=len(pairs))
+        for name, kind in (("switches", "SWITCH"), ("false_positives", "FP"), ("misses", "MISS"))
+    }
+    per_frame = [
+        (stamps[i], {name: float(c[i]) for name, c in counts.items()}) for i in range(len(pairs))
+    ]
+    # the track each ground-truth object was last matched to, for the switch events
+    switch_events: list[tuple[int, str, str, str]] = []
+    last: dict[str, str] = {}
+    oids = events["OId"].to_numpy()
+    hids = events["HId"].to_numpy()
+    for f, kind, o, h in zip(frame_of, kinds, oids, hids, strict=True):
+        if kind not in ("MATCH", "SWITCH"):
+            continue
+        obj, hyp = gt_names[int(o)], run_names[int(h)]
+        if kind == "SWITCH" and len(switch_events) < max_switch_events:
+            switch_events.append((stamps[int(f)], obj, last.get(obj, ""), hyp))
+        last[obj] = hyp
+
+    mh = mm.metrics.create()
+    summary = mh.compute(acc, metrics=list(_MM_METRICS), name="run")
+    row = {k: summary[k].iloc[0] for k in _MM_METRICS}
+
+    def num(key: str) -> float:
+        value = row[key]
+        return float(value) if value is not None else float("nan")
+
+    def count(key: str) -> int:
+        value = num(key)
+        return int(value) if np.isfinite(value) else 0
+
+    gt_tracks = count("num_unique_objects")
+    run_tracks = len(run_names)
+    motp = num("motp")
+    metrics = TrackingMetrics(
+        mota=num("mota"),
+        motp=motp,
+        mean_match_iou=1.0 - motp,
+        idf1=num("idf1"),
+        idp=num("idp"),
+        idr=num("idr"),
+        precision=num("precision"),
+        recall=num("recall"),
+        num_switches=count("num_switches"),
+        num_fragmentations=count("num_fragmentations"),
+        num_false_positives=count("num_false_positives"),
+        num_misses=count("num_misses"),
+        num_matches=count("num_matches"),
+        num_objects=count("num_objects"),
+        num_predictions=count("num_predictions"),
+        num_frames=count("num_frames"),
+        gt_tracks=gt_tracks,
+        run_tracks=run_tracks,
+        mostly_tracked=count("mostly_tracked"),
+        partially_tracked=count("partially_tracked"),
+        mostly_lost=count("mostly_lost"),
+        switches_per_100_tracks=(
+            100.0 * count("num_switches") / gt_tracks if gt_tracks else float("nan")
+        ),
+        max_iou_distance=max_iou_distance,
+        class_aware=class_aware,
+        untracked_detections=untracked,
+        switch_events=tuple(switch_events),
+    )
+    return metrics, per_frame, notes
