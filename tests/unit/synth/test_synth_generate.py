@@ -209,13 +209,26 @@ def test_calibration_and_robot_files_match_the_bag(small_bag: SynthResult) -> No
     assert (small_bag.calibration_dir / "imu.yaml").is_file()
     robot = load_robot(small_bag.robot_file)
     assert robot.robot == "synth"
-    assert [n.node_type for n in robot.nodes] == ["stereo_rectify", "stereo_depth", "detector"]
+    assert [n.node_type for n in robot.nodes] == [
+        "stereo_rectify",
+        "stereo_depth",
+        "detector",
+        "detector",
+    ]
     detector = robot.nodes[2]
     assert detector.remappings == {
         "image": "left/image_raw",
         "camera_info": "left/camera_info",
         "detections": "/detections",
     }
+    # the second detector lifts boxes on the rectified image with stereo_depth's depth
+    lifted = robot.nodes[3]
+    assert lifted.name == "detector_3d"
+    assert lifted.params["depth_source"] == "depth"
+    assert lifted.remappings["image"] == "left/image_rect"
+    assert lifted.remappings["camera_info"] == "left/camera_info_rect"
+    assert lifted.remappings["detections_3d"] == "/detections_3d"
+    assert lifted.remappings["detections"] != "/detections"
     assert "/ground_truth/odom" in robot.record
 
 

@@ -590,6 +590,32 @@ def write_robot_files(
                     },
                 }
             )
+            if "stereo_rectify" in NODE_TYPES and "stereo_depth" in NODE_TYPES:
+                # A second instance on the rectified left image, whose pixels stereo_depth's
+                # depth is registered to, lifts its boxes to 3D (/detections_3d, in the
+                # rectified left camera) for `percept eval`'s 3D error by range; its 2D
+                # output (rectified pixels) goes to /detections_rect, so /detections stays
+                # the raw-image one. No TF target or markers: nothing extra to compute.
+                nodes.append(
+                    {
+                        "type": "detector",
+                        "name": "detector_3d",
+                        "namespace": "stereo",
+                        "threads": 1,
+                        "parameters": {
+                            "depth_source": "depth",
+                            "target_frame_id": "",
+                            "publish_markers": False,
+                        },
+                        "remappings": {
+                            "image": "left/image_rect",
+                            "camera_info": "left/camera_info_rect",
+                            "depth": "depth",
+                            "detections": "/detections_rect",
+                            "detections_3d": "/detections_3d",
+                        },
+                    }
+                )
         record = [
             "/stereo/left/camera_info",
             "/stereo/right/camera_info",
