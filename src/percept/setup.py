@@ -37,6 +37,8 @@ setup(
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],
         "train": ["torch"],
+        # `percept eval`'s tracking metrics (MOTA, IDF1, ID switches); skipped without it
+        "eval": ["motmetrics>=1.4"],
     },
     zip_safe=True,
     entry_points={"console_scripts": ["percept = percept.cli.main:main"]},
