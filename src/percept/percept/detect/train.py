@@ -80,6 +80,10 @@ class TrainConfig:
         image_height: rendered image height, pixels.
         input_width: network input width, pixels (multiple of 32).
         input_height: network input height, pixels (multiple of 32).
+        crop_width: training crop width, pixels (multiple of 32); the network is fully
+            convolutional, so it trains on crops at the camera's scale and runs on the
+            whole ``input_width`` x ``input_height`` image.
+        crop_height: training crop height, pixels (multiple of 32).
         epochs: passes over the training set.
         batch_size: images per step.
         lr: peak AdamW learning rate.
@@ -98,6 +102,8 @@ class TrainConfig:
     image_height: int = 240
     input_width: int = 320
     input_height: int = 256
+    crop_width: int = 320
+    crop_height: int = 256
     epochs: int = 30
     batch_size: int = 16
     lr: float = 3e-3
@@ -241,12 +247,16 @@ def augment(
     out_width: int,
     out_height: int,
     rng: np.random.Generator,
+    base_scale: float | None = None,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """Random geometric and photometric augmentation into a network-size canvas.
 
-    Geometric: horizontal flip; a scale of 0.75..1.33 of the letterbox scale and a random
+    Geometric: horizontal flip; a scale of 0.75..1.33 of ``base_scale`` and a random
     placement on the grey canvas (boxes cropped by the canvas edge keep their visible
-    part; those keeping < 40 % of their area or < 3 px of a side are dropped).
+    part; those keeping < 40 % of their area or < 3 px of a side are dropped). With the
+    default ``base_scale`` (the letterbox scale into the canvas) the canvas holds the
+    whole image; with the scale of the network's full input it is a random crop at the
+    scale the network sees at run time.
     Photometric: grey (as a mono8 camera) half of the time, channel gains, brightness,
     contrast and gamma, Gaussian blur or motion blur, Gaussian noise.
 
@@ -257,6 +267,8 @@ def augment(
         out_width: canvas width.
         out_height: canvas height.
         rng: random generator.
+        base_scale: image-to-canvas scale before the random factor (default: letterbox
+            the whole image into the canvas).
 
     Returns:
         ((out_height, out_width, 3) uint8 BGR, boxes, classes) in canvas pixels.
@@ -266,7 +278,7 @@ def augment(
     if rng.random() < 0.5:
         image = image[:, ::-1]
         boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
-    base = min(out_width / w, out_height / h)
+    base = min(out_width / w, out_height / h) if base_scale is None else base_scale
     s = base * float(np.exp(rng.uniform(math.log(0.75), math.log(1.33))))
     new_w, new_h = max(8, round(w * s)), max(8, round(h * s))
     resized = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_AREA)
@@ -342,8 +354,8 @@ def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
         def __init__(self) -> None:
             super().__init__()
             c1, c2, c3, c4, c5 = width, 2 * width, 4 * width, 6 * width, 8 * width
-            self.stem = nn.Sequential(conv(3, c1, 3, 2), conv(c1, c2, 3, 2))
-            self.s8 = nn.Sequential(conv(c2, c3, 3, 2), Residual(c3))
+            self.stem = nn.Sequential(conv(3, c1, 3, 2), conv(c1, c2, 3, 2), Residual(c2))
+            self.s8 = nn.Sequential(conv(c2, c3, 3, 2), Residual(c3), Residual(c3))
             self.s16 = nn.Sequential(conv(c3, c4, 3, 2), Residual(c4))
             self.s32 = nn.Sequential(conv(c4, c5, 3, 2), Residual(c5))
             head = 3 * width
@@ -514,14 +526,27 @@ def nn_bce(logits: Any, target: Any) -> Any:
 # --------------------------------------------------------------------------- train
 
 
-def train(config: TrainConfig, data: Dataset, out_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Train the network on ``data``; returns (model in eval mode, training log)."""
+def train(
+    config: TrainConfig, data: Dataset, out_dir: Path, init: Path | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Train the network on ``data``; returns (model in eval mode, training log).
+
+    Args:
+        config: the training configuration.
+        data: the training frames.
+        out_dir: ``model.pt`` is written there after every epoch.
+        init: a ``model.pt`` of an earlier stage to start from (same ``width``);
+            None: random initialisation.
+    """
     import torch
 
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = build_model(config.width)
+    if init is not None:
+        model.load_state_dict(torch.load(init, map_location="cpu"))
+        logger.info("initialised from %s", init)
     params = sum(p.numel() for p in model.parameters())
     logger.info("model: %d parameters", params)
     optimiser = torch.optim.AdamW(
@@ -545,7 +570,9 @@ def train(config: TrainConfig, data: Dataset, out_dir: Path) -> tuple[Any, dict[
         progress = progress_at(step)
         return config.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    grid = _centres(config.input_width, config.input_height)
+    grid = _centres(config.crop_width, config.crop_height)
+    image_h, image_w = data.images.shape[1:3]
+    full_scale = min(config.input_width / image_w, config.input_height / image_h)
     history: list[dict[str, float]] = []
     step = 0
     stopped_early = False
@@ -565,9 +592,10 @@ def train(config: TrainConfig, data: Dataset, out_dir: Path) -> tuple[Any, dict[
                     data.images[k],
                     data.boxes[k],
                     data.classes[k],
-                    config.input_width,
-                    config.input_height,
+                    config.crop_width,
+                    config.crop_height,
                     rng,
+                    full_scale,
                 )
                 imgs.append(img[..., ::-1].transpose(2, 0, 1))  # RGB CHW as make_batch gives
                 targets.append((torch.from_numpy(boxes), torch.from_numpy(classes)))
@@ -719,6 +747,19 @@ def _seed_range(text: str) -> tuple[int, int]:
     return a, b
 
 
+def _size(text: str) -> tuple[int, int]:
+    first, _, last = text.lower().partition("x")
+    try:
+        w, h = int(first), int(last)
+    except ValueError as err:
+        msg = f"size must be WxH, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from err
+    if w <= 0 or h <= 0:
+        msg = f"size must be positive, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return w, h
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m percept.detect.train``: render, train, export, evaluate."""
     defaults = TrainConfig()
@@ -731,6 +772,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-seeds", type=_seed_range, default=defaults.test_seeds)
     parser.add_argument("--frames-per-seed", type=int, default=defaults.frames_per_seed)
     parser.add_argument("--test-frames-per-seed", type=int, default=defaults.test_frames_per_seed)
+    parser.add_argument("--image-size", type=_size, default=None, help="rendered WxH")
+    parser.add_argument("--input-size", type=_size, default=None, help="network WxH")
+    parser.add_argument("--crop-size", type=_size, default=None, help="training crop WxH")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
@@ -742,9 +786,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="rendered frames (default OUT/cache)"
     )
     parser.add_argument("--render-only", action="store_true", help="render the data and stop")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="model.pt of an earlier stage to start from"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sizes = {}
+    given = (("image", args.image_size), ("input", args.input_size), ("crop", args.crop_size))
+    for name, value in given:
+        if value is not None:
+            sizes[f"{name}_width"], sizes[f"{name}_height"] = value
     config = TrainConfig(
+        **sizes,
         train_seeds=args.train_seeds,
         test_seeds=args.test_seeds,
         frames_per_seed=args.frames_per_seed,
@@ -787,7 +840,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.render_only:
         return 0
-    model, log = train(config, train_data, out)
+    model, log = train(config, train_data, out, args.init)
     onnx_path = out / "warehouse_det.onnx"
     export_onnx(model, config, onnx_path)
     (out / "warehouse_det.labels.txt").write_text("\n".join(CLASS_NAMES) + "\n", encoding="utf-8")
@@ -795,6 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info("test: mAP@0.5 %.4f, mAP@0.5:0.95 %.4f", metrics["map_50"], metrics["map"])
     report = {
         "config": asdict(config),
+        "init": None if args.init is None else str(args.init),
         "train_frames": len(train_data.images),
         "train_boxes": sum(len(c) for c in train_data.classes),
         "test_frames": len(test_data.images),
