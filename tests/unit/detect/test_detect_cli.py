@@ -81,6 +81,13 @@ def test_detect_on_a_folder_scores_map_1_against_matching_ground_truth(
     drawn = sorted(p.name for p in draw.iterdir())
     assert drawn == ["000000000007.jpg", "000000000009.jpg"]
     assert cv2.imread(str(draw / drawn[0])).any()  # boxes were drawn on the black image
+    # Drawing has its own threshold: above every score nothing is drawn, and the result
+    # JSON (COCO's low threshold) is unchanged.
+    hidden = tmp_path / "hidden"
+    args[args.index(str(draw))] = str(hidden)
+    assert main([*args, "--draw-threshold", "1.01"]) == 0
+    assert not cv2.imread(str(hidden / drawn[0])).any()
+    assert json.loads(out.read_text(encoding="utf-8")) == results
     # Without ground truth: ids from the numeric stems, categories = class indices.
     assert main(["detect", str(images), "--model", str(model), "--out", str(out)]) == 0
     plain = json.loads(out.read_text(encoding="utf-8"))

@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--topic", default="", help="bag image topic (default: the only one)")
     p.add_argument("--coco-gt", type=Path, help="COCO ground truth: image and category ids")
     p.add_argument("--draw", type=Path, metavar="DIR", help="write images with boxes drawn")
+    p.add_argument(
+        "--draw-threshold", type=float, default=0.25, help="least score drawn, default 0.25"
+    )
     p.add_argument("--labels", type=Path, help="class names file (default: beside the model)")
     p.add_argument("--decoder", default="auto", help="output layout (default: from shapes)")
     p.add_argument("--score-threshold", type=float, default=0.001, help="default 0.001")
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             topic=args.topic,
             ground_truth=ground_truth,
             draw_dir=args.draw,
+            draw_min_score=args.draw_threshold,
             batch=args.batch,
             progress=bar.update,
         )

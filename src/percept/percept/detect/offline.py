@@ -94,10 +94,15 @@ def _batches(frames: Iterator[ImageFrame], size: int) -> Iterator[list[ImageFram
         yield batch
 
 
-def _draw(frame: ImageFrame, dets: Detections, detector: Detector, folder: Path) -> None:
+def _draw(
+    frame: ImageFrame, dets: Detections, detector: Detector, folder: Path, min_score: float
+) -> None:
     bgr = frame.pixels if frame.is_bgr else np.ascontiguousarray(frame.pixels[..., ::-1])
-    names = [detector.class_name(int(c)) for c in dets.class_ids]
-    drawn = draw_detections(bgr, dets.boxes_xyxy, dets.class_ids, names, dets.scores)
+    shown = dets.scores >= min_score
+    names = [detector.class_name(int(c)) for c in dets.class_ids[shown]]
+    drawn = draw_detections(
+        bgr, dets.boxes_xyxy[shown], dets.class_ids[shown], names, dets.scores[shown]
+    )
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(frame.name).stem.strip("/")) + ".jpg"
     if not cv2.imwrite(str(folder / name), drawn):
         msg = f"{folder / name}: cannot write the drawn image"
@@ -111,6 +116,7 @@ def detect_to_coco(
     topic: str = "",
     ground_truth: CocoIds | None = None,
     draw_dir: Path | None = None,
+    draw_min_score: float = 0.25,
     batch: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> OfflineResult:
@@ -122,6 +128,8 @@ def detect_to_coco(
         topic: the bag's image topic (optional when it has one).
         ground_truth: ids to use; images it does not list are skipped.
         draw_dir: also write each image with its detections drawn here (JPEG).
+        draw_min_score: least score of a drawn detection (the result entries keep
+            every detection above the detector's own threshold, as mAP needs).
         batch: images per inference call (dynamic-batch models run them at once).
         progress: called with the number of images done after each batch.
 
@@ -158,7 +166,7 @@ def detect_to_coco(
             out.images += 1
             out.results += _entries(ids[i], dets, detector, ground_truth, out)
             if draw_dir is not None:
-                _draw(frames[i], dets, detector, draw_dir)
+                _draw(frames[i], dets, detector, draw_dir, draw_min_score)
         if progress is not None:
             progress(len(frames))
     return out
