@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 
 from percept.domain import Detection3DArray
 from percept.errors import EvalError
-from percept.eval.tracking import pair_frames
+from percept.eval.tracking import paired_or_raise
 
 __all__ = [
     "DEFAULT_RANGE_EDGES_M",
@@ -264,22 +264,9 @@ def evaluate_detections_3d(
         )
         raise EvalError(msg)
     notes: list[str] = []
-    if not run:
-        msg = "the run published no 3D detection frames"
-        raise EvalError(msg)
-    pairs, outside, unpaired = pair_frames(gt, run, max_diff_ns)
-    if not pairs:
-        msg = "no ground-truth 3D frame within the run's time span"
-        raise EvalError(msg)
-    if outside:
-        notes.append(f"detection_3d: {outside} ground-truth frames outside the run's span left out")
-    if unpaired:
-        notes.append(f"detection_3d: {unpaired} run frames had no ground-truth frame by stamp")
-    missing = sum(r is None for _, r in pairs)
-    if missing:
-        notes.append(
-            f"detection_3d: {missing} ground-truth frames had no run frame (their objects missed)"
-        )
+    pairs = paired_or_raise(
+        gt, run, max_diff_ns, "detection_3d", "3D detection", "their objects missed", notes
+    )
     R = None if rectification is None else np.asarray(rectification, dtype=np.float64)
     rectified = R is not None and not np.allclose(R, np.eye(3))
     scored = [

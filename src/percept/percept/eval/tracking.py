@@ -36,6 +36,7 @@ __all__ = [
     "iou_distances",
     "motmetrics_missing",
     "pair_frames",
+    "paired_or_raise",
 ]
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,46 @@ def pair_frames(
     return pairs, outside, len(run) - len(used)
 
 
+def paired_or_raise(
+    gt: Sequence[_F],
+    run: Sequence[_F],
+    max_diff_ns: int,
+    metric: str,
+    what: str,
+    when_missing: str,
+    notes: list[str],
+) -> list[tuple[_F, _F | None]]:
+    """:func:`pair_frames` for one metric, with its notes and its errors.
+
+    Args:
+        gt: ground-truth frames.
+        run: run frames.
+        max_diff_ns: largest stamp difference of a pair.
+        metric: the metric's name, which starts each note.
+        what: the frames, for the messages (``"2D detection"``, ``"3D detection"``).
+        when_missing: what a ground-truth frame without a run frame counts as.
+        notes: the notes are appended here.
+
+    Raises:
+        EvalError: the run has no frame, or no ground-truth frame is in its span.
+    """
+    if not run:
+        msg = f"the run published no {what} frames"
+        raise EvalError(msg)
+    pairs, outside, unpaired = pair_frames(gt, run, max_diff_ns)
+    if not pairs:
+        msg = f"no ground-truth {what} frame within the run's time span"
+        raise EvalError(msg)
+    if outside:
+        notes.append(f"{metric}: {outside} ground-truth frames outside the run's span left out")
+    if unpaired:
+        notes.append(f"{metric}: {unpaired} run frames had no ground-truth frame by stamp")
+    missing = sum(r is None for _, r in pairs)
+    if missing:
+        notes.append(f"{metric}: {missing} ground-truth frames had no run frame ({when_missing})")
+    return pairs
+
+
 def evaluate_tracking(
     gt: Sequence[Detection2DArray],
     run: Sequence[Detection2DArray],
@@ -271,22 +312,9 @@ def evaluate_tracking(
     import motmetrics as mm
 
     notes: list[str] = []
-    if not run:
-        msg = "the run published no 2D detection frames"
-        raise EvalError(msg)
-    pairs, outside, unpaired = pair_frames(gt, run, max_diff_ns)
-    if not pairs:
-        msg = "no ground-truth frame within the run's time span"
-        raise EvalError(msg)
-    if outside:
-        notes.append(f"tracking: {outside} ground-truth frames outside the run's span left out")
-    if unpaired:
-        notes.append(f"tracking: {unpaired} run frames had no ground-truth frame by stamp")
-    missing_run = sum(r is None for _, r in pairs)
-    if missing_run:
-        notes.append(
-            f"tracking: {missing_run} ground-truth frames had no run frame (scored as no output)"
-        )
+    pairs = paired_or_raise(
+        gt, run, max_diff_ns, "tracking", "2D detection", "scored as no output", notes
+    )
     frames = [
         (box_arrays(g, tracked_only=False), box_arrays(r, tracked_only=True) if r else None)
         for g, r in pairs
