@@ -86,6 +86,29 @@ def test_bag_mode_json_and_topic_override(
     assert "/elsewhere" in doc["skipped"]["occupancy"]
 
 
+def test_bag_mode_tracking_and_3d_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("motmetrics")
+    run, gt, _ = write_bags(tmp_path, seconds=2.0)
+    argv = ["eval", str(run), "--gt", str(gt), "--json"]
+    argv += ["--gate-3d", "0.15", "--bands-3d", "0,5", "--track-iou", "0.3"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tracking"]["max_iou_distance"] == pytest.approx(0.7)
+    d3 = doc["detection_3d"]
+    assert d3["gate_m"] == pytest.approx(0.15)
+    assert list(d3["by_range"]) == ["0-5m", "5m+"]
+    # The test bags lift the objects at 1.5, 3 and 7 m too far by 0.1, 0.2 and 0.4 m:
+    # a 0.15 m gate keeps only the nearest object's matches.
+    assert d3["by_range"]["0-5m"]["median_m"] == pytest.approx(0.1)
+    assert d3["by_range"]["5m+"]["matched"] == 0
+    with pytest.raises(SystemExit):
+        main([*argv[:5], "--bands-3d", "5,2"])
+    with pytest.raises(SystemExit):
+        main([*argv[:5], "--track-iou", "1"])
+
+
 def test_report_draws_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report, "_matplotlib", lambda: None)
     run, gt, _ = write_bags(tmp_path, seconds=2.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -101,6 +102,28 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="M,M,..",
         help="edges of the true-depth bands for the relative depth error, metres",
     )
+    det = p.add_argument_group("tracking and 3D detections (bags)")
+    det.add_argument(
+        "--track-iou",
+        type=float,
+        default=0.5,
+        metavar="IOU",
+        help="least IoU of a track/ground-truth match (default 0.5)",
+    )
+    det.add_argument(
+        "--gate-3d",
+        type=float,
+        default=1.0,
+        metavar="M",
+        help="largest 3D centre distance of a match, metres (default 1)",
+    )
+    det.add_argument(
+        "--bands-3d",
+        default=None,
+        metavar="M,M,..",
+        help="lower edges of the true-depth bands of the 3D error, metres, last band open "
+        "(default 0,2,4,6,10)",
+    )
     p.set_defaults(run=run, eval_parser=p)
 
 
@@ -197,11 +220,22 @@ def run(args: argparse.Namespace) -> int:
         parser.error(
             f"--depth-bands: expected two or more ascending edges, got {args.depth_bands!r}"
         )
+    edges_3d = None if args.bands_3d is None else _thresholds(args.bands_3d, parser, "--bands-3d")
+    if edges_3d is not None and list(edges_3d) != sorted(set(edges_3d)):
+        parser.error(f"--bands-3d: expected ascending edges, got {args.bands_3d!r}")
+    if not 0 <= args.track_iou < 1:
+        parser.error(f"--track-iou: expected a value in [0, 1), got {args.track_iou}")
+    if not args.gate_3d > 0:
+        parser.error(f"--gate-3d: expected a positive distance, got {args.gate_3d}")
     config = EvalConfig(
         trajectory=_trajectory_config(args, parser),
         thresholds_px=_thresholds(args.thresholds, parser),
         depth_bands_m=tuple(itertools.pairwise(edges)),
+        track_max_iou_distance=1.0 - args.track_iou,
+        gate_3d_m=args.gate_3d,
     ).with_topics(_topic_overrides(args.topic, parser))
+    if edges_3d is not None:
+        config = dataclasses.replace(config, range_edges_3d_m=edges_3d)
     bags = [Path(b) for b in args.inputs]
     if len(bags) == 1 and args.jobs == 1:
         _emit(evaluate(bags[0], args.gt, config), args)
