@@ -7,9 +7,11 @@ of its object in the augmented canvas, and boxes whose object left the canvas ar
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from percept.detect.train import _PAD, augment
+from percept.detect.train import _PAD, Dataset, augment
 
 
 def _scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,3 +88,42 @@ def test_padding_is_the_letterbox_grey() -> None:
         # without photometric changes they would be exactly the pad value.
         found_pad |= bool(np.any(np.abs(out[:, :5].astype(int) - _PAD) < 60))
     assert found_pad
+
+
+def _dataset(seed: int, counts: list[int]) -> Dataset:
+    rng = np.random.default_rng(seed)
+    return Dataset(
+        rng.integers(0, 255, (len(counts), 8, 8, 3), dtype=np.uint8),
+        [rng.uniform(0, 8, (k, 4)).astype(np.float32) for k in counts],
+        [rng.integers(0, 5, k) for k in counts],
+        np.full(len(counts), seed, dtype=np.int64),
+        [rng.uniform(0, 1, k).astype(np.float32) for k in counts],
+    )
+
+
+def test_dataset_round_trips_through_npz_with_visibility(tmp_path: Path) -> None:
+    data = Dataset.concat([_dataset(1, [3, 0, 2]), _dataset(2, [1])])
+    data.save(tmp_path / "d.npz")
+    back = Dataset.load(tmp_path / "d.npz")
+    np.testing.assert_array_equal(back.images, data.images)
+    np.testing.assert_array_equal(back.seeds, [1, 1, 1, 2])
+    for name in ("boxes", "classes", "visibility"):
+        got, want = getattr(back, name), getattr(data, name)
+        assert [len(a) for a in got] == [3, 0, 2, 1]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_dataset_cached_without_visibility_loads_it_as_unknown(tmp_path: Path) -> None:
+    data = _dataset(3, [2, 1])
+    np.savez(
+        tmp_path / "old.npz",
+        images=data.images,
+        boxes=np.concatenate(data.boxes),
+        classes=np.concatenate(data.classes),
+        counts=np.array([2, 1]),
+        seeds=data.seeds,
+    )
+    back = Dataset.load(tmp_path / "old.npz")
+    assert [v.shape for v in back.visibility] == [(2,), (1,)]
+    assert np.isnan(np.concatenate(back.visibility)).all()

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 
 from percept.calib.render import project_points
+from percept.synth.generate import visible_fractions
 from percept.synth.rig import StereoRig, StereoRigConfig, to_image
 from percept.synth.scene import Scene
 from percept.synth.trajectory import LoopTrajectory
@@ -150,3 +151,32 @@ def test_rig_config_raises_on_bad_values() -> None:
         StereoRigConfig(baseline_m=0.0)
     with pytest.raises(ValueError, match="at least 16x16"):
         StereoRigConfig(width=8)
+
+
+def test_left_rays_are_the_rays_the_left_image_is_rendered_with(
+    scene0: Scene, rig320: StereoRig
+) -> None:
+    T = LoopTrajectory(scene0.loop, "ground", seed=0).sample([3.0]).matrices()[0]
+    render = rig320.render(scene0, T)
+    rays = rig320.left_rays(T)
+    assert rays.shape == (320 * 240, 6)
+    t_hit = scene0.cast(rays).t_hit.reshape(240, 320)
+    np.testing.assert_array_equal(np.isfinite(t_hit), np.isfinite(render.depth_left))
+    np.testing.assert_allclose(t_hit[np.isfinite(t_hit)], render.depth_left[np.isfinite(t_hit)])
+
+
+def test_objects_are_partly_hidden_and_never_more_than_their_footprint(
+    scene0: Scene, rig320: StereoRig
+) -> None:
+    T = LoopTrajectory(scene0.loop, "ground", seed=0).sample([3.0]).matrices()[0]
+    render = rig320.render(scene0, T)
+    footprint = scene0.footprint_pixels(rig320.left_rays(T))
+    visible = np.bincount(render.object_left[render.object_left >= 0], minlength=footprint.size)
+    assert (visible <= footprint).all()
+    ids = np.flatnonzero(visible)
+    fraction = visible_fractions(render.object_left, footprint, ids)
+    np.testing.assert_allclose(fraction, visible[ids] / footprint[ids], rtol=1e-6)
+    assert (fraction > 0).all()
+    # Cartons on the racks stand behind uprights and each other.
+    assert (fraction < 0.9).any()
+    assert (fraction == 1.0).any()

@@ -153,3 +153,19 @@ def test_noise_pyramid_levels_get_smoother_and_keep_the_mean() -> None:
     # Level 0 is the tile itself (bilinear between its pixels).
     at_pixel = atlas.sample(np.array([5.0]), np.array([9.0]), np.array([1.0]))
     assert at_pixel[0] == pytest.approx(tile[9, 5], abs=1e-4)
+
+
+def test_footprint_counts_objects_whatever_stands_in_front(scene0: Scene) -> None:
+    # Floor objects never share floor space, so a vertical ray through the centre of one
+    # meets that object only; from below, the floor hides it.
+    floor = [o for o in scene0.objects if o.class_name in ("barrel", "person", "cart")]
+    xy = np.array([o.T_world_box[:2, 3] for o in floor])
+    n = len(floor)
+    zeros, ones = np.zeros(n), np.ones(n)
+    down = np.c_[xy, np.full(n, 20.0), zeros, zeros, -ones].astype(np.float32)
+    up = np.c_[xy, np.full(n, -1.0), zeros, zeros, ones].astype(np.float32)
+    counts = scene0.footprint_pixels(np.vstack([down, up]))
+    expected = np.zeros(len(scene0.objects), np.int64)
+    expected[[o.object_id for o in floor]] = 2
+    np.testing.assert_array_equal(counts, expected)
+    assert (scene0.object_index(scene0.cast(up)) == -1).all()

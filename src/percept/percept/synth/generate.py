@@ -81,6 +81,7 @@ __all__ = [
     "boxes_2d",
     "default_rig",
     "generate",
+    "visible_fractions",
     "write_robot_files",
 ]
 
@@ -299,6 +300,33 @@ def boxes_2d(
     return ids[starts][keep], boxes[keep]
 
 
+def visible_fractions(
+    object_index: npt.NDArray[np.int32],
+    footprint: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float32]:
+    """Visible fraction of objects: their visible pixels over their unoccluded footprint.
+
+    Args:
+        object_index: (H, W) int32 object index per pixel, -1 for none.
+        footprint: (n_objects,) pixels each object would cover with nothing in front
+            (``Scene.footprint_pixels`` of the same pixels' rays).
+        ids: (K,) object indices to report.
+
+    Returns:
+        (K,) float32 in [0, 1]; 1 for an object with no footprint.
+
+    >>> idx = np.array([[0, 0], [1, -1]], dtype=np.int32)
+    >>> visible_fractions(idx, np.array([4, 1]), np.array([0, 1])).tolist()
+    [0.5, 1.0]
+    """
+    seen = object_index[object_index >= 0].ravel()
+    visible = np.bincount(seen, minlength=footprint.size)[ids].astype(np.float64)
+    total = np.asarray(footprint, dtype=np.float64)[ids]
+    fraction = np.divide(visible, total, out=np.ones_like(visible), where=total > 0)
+    return np.clip(fraction, 0.0, 1.0).astype(np.float32)
+
+
 class _Encoder:
     """Domain object -> CDR bytes through percept.codecs and the rosbags typestore."""
 
@@ -345,17 +373,26 @@ class _Sequence:
     def t_s(self, stamp_ns: int | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         return np.asarray((np.asarray(stamp_ns) - self.config.start_ns) / _NS, dtype=np.float64)
 
-    def render(self, stamp_ns: int) -> StereoRender:
+    def _times(self, stamp_ns: int) -> npt.NDArray[np.float64]:
+        """Sub-frame times of the exposure around ``stamp_ns``, seconds."""
         cfg = self.config
         t = float(self.t_s(stamp_ns))
         if cfg.exposure_s > 0 and cfg.blur_samples > 1:
-            times = t + np.linspace(-0.5, 0.5, cfg.blur_samples) * cfg.exposure_s
-        else:
-            times = np.array([t])
+            return t + np.linspace(-0.5, 0.5, cfg.blur_samples) * cfg.exposure_s
+        return np.array([t])
+
+    def render(self, stamp_ns: int) -> StereoRender:
         start = time.perf_counter()
-        out = self.rig.render(self.scene, self.trajectory.sample(times).matrices())
+        poses = self.trajectory.sample(self._times(stamp_ns)).matrices()
+        out = self.rig.render(self.scene, poses)
         self.render_s.append(time.perf_counter() - start)
         return out
+
+    def footprint(self, stamp_ns: int) -> npt.NDArray[np.int64]:
+        """Unoccluded left-image footprint of every object at the ground-truth pose."""
+        times = self._times(stamp_ns)
+        pose = self.trajectory.sample(times[times.size // 2 : times.size // 2 + 1]).matrices()
+        return self.scene.footprint_pixels(self.rig.left_rays(pose.reshape(4, 4)))
 
     def calibrate_exposure(self, render: StereoRender) -> None:
         """Fix the exposure so that the first left image's median is mid-grey."""

@@ -196,10 +196,7 @@ class StereoRig:
                 (self.T_base_left, self._rays_left),
                 (self.T_base_right, self._rays_right),
             ):
-                T_world_cam = T @ T_base_cam
-                view = all_rays[block * n : (block + 1) * n]
-                view[:, :3] = T_world_cam[:3, 3]
-                np.matmul(rays, T_world_cam[:3, :3].T.astype(np.float32), out=view[:, 3:])
+                _world_rays(T @ T_base_cam, rays, all_rays[block * n : (block + 1) * n])
                 block += 1
         hits = scene.cast(all_rays)
         pixel_angle = 1.0 / float(self.left.K[0, 0])
@@ -218,6 +215,33 @@ class StereoRig:
         if not self._all_valid:
             objects = np.where(self._valid_left, objects, -1).astype(np.int32)
         return StereoRender(image[0], image[1], depth.astype(np.float32, copy=False), objects)
+
+    def left_rays(self, T_world_base: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+        """World-frame rays through the valid left raw pixel centres at one pose.
+
+        Args:
+            T_world_base: (4, 4) float64 ``base_link`` pose.
+
+        Returns:
+            (M, 6) float32 origin xyz and direction xyz (z = 1 in the optical frame), one
+            row per valid pixel in row-major order (all H * W pixels when every pixel of
+            the distortion model round-trips).
+        """
+        T = np.asarray(T_world_base, dtype=np.float64) @ self.T_base_left
+        rays = self._rays_left[self._valid_left.ravel()]
+        out = np.empty((rays.shape[0], 6), dtype=np.float32)
+        _world_rays(T, rays, out)
+        return out
+
+
+def _world_rays(
+    T_world_cam: npt.NDArray[np.float64],
+    rays: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+) -> None:
+    """Write optical-frame ray directions as world rays (origin, direction) into ``out``."""
+    out[:, :3] = T_world_cam[:3, 3]
+    np.matmul(rays, T_world_cam[:3, :3].T.astype(np.float32), out=out[:, 3:])
 
 
 def _pixel_rays(

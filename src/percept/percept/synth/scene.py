@@ -229,6 +229,34 @@ class Scene:
             normals=out["primitive_normals"].numpy(),
         )
 
+    def footprint_pixels(self, rays: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+        """How many rays meet each labelled object anywhere along them.
+
+        With one ray per pixel this is the object's footprint in the image as if nothing
+        stood in front of it (amodal, within the image); the visible pixels of
+        ``object_index`` divided by it is the object's visible fraction, the occlusion
+        measure of KITTI or Isaac Replicator's ``occlusionRatio``. One Open3D
+        ``list_intersections`` call.
+
+        Args:
+            rays: (N, 6) float32 origin xyz and direction xyz, world frame.
+
+        Returns:
+            (len(objects),) int64 ray counts.
+        """
+        import open3d as o3d
+
+        tensor = o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays, dtype=np.float32))
+        out = self._raycaster.list_intersections(tensor)
+        splits = out["ray_splits"].numpy().astype(np.int64)
+        ray = np.repeat(np.arange(splits.size - 1, dtype=np.int64), np.diff(splits))
+        obj = self._geom_object[out["geometry_ids"].numpy().astype(np.int64)].astype(np.int64)
+        hit = obj >= 0
+        n = len(self.objects)
+        # A ray enters and leaves a closed object: count each (ray, object) pair once.
+        pairs = np.unique(ray[hit] * n + obj[hit])
+        return np.bincount(pairs % n, minlength=n).astype(np.int64)
+
     def object_index(self, hits: RayHits) -> npt.NDArray[np.int32]:
         """(N,) int32 labelled object hit by each ray (index into ``objects``), -1 for none."""
         gid = hits.geometry_ids.astype(np.int64)
