@@ -9,15 +9,17 @@ bag's ground-truth boxes with ``percept.eval.detection`` (pycocotools' COCO mAP)
 torch is needed.
 
 The model does NOT reach the mAP@0.5 >= 0.9 that issue 8 asks for: after 90 minutes of
-training on two CPU cores it scores 0.71 here (0.71 on the model card's 100 held-out
-frames); most of the boxes are cartons on racks, many small or partly hidden. The floors
-below are what it measured, less a small margin, so a regression of the shipped model or
-of the pipeline fails this test.
+training on two CPU cores it scores 0.68 here at its NMS operating point (0.73 on the
+model card's 100 held-out frames); most of the boxes are cartons on racks, many small or
+partly hidden. The floors below are what it measured, less a small margin, so a
+regression of the shipped model or of the pipeline fails this test.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +28,12 @@ from percept import codecs
 from percept.bag import BagReader
 from percept.detect.detector import Detector, DetectorConfig
 from percept.detect.preprocess import rgb_or_bgr
-from percept.detect.shipped import SHIPPED_MODEL, SHIPPED_MODEL_URL, resolve_model_path
+from percept.detect.shipped import (
+    SHIPPED_MODEL,
+    SHIPPED_MODEL_URL,
+    SHIPPED_NMS_IOU,
+    resolve_model_path,
+)
 from percept.domain import Detection2D, Detection2DArray, Image, ObjectHypothesis
 from percept.eval.detection import CocoMetrics, coco_from_detection_arrays, evaluate_coco
 from percept.synth.generate import SynthConfig, default_rig, generate
@@ -37,8 +44,10 @@ logger = logging.getLogger(__name__)
 HELD_OUT_SEED = 950  # training used seeds 100-259, the model card's test set 900-909
 IMAGE_TOPIC = "/stereo/left/image_raw"
 GT_TOPIC = "/ground_truth/left/detections_2d"
-MAP50_FLOOR = 0.67  # measured 0.706 (ONNX Runtime 1.32, CPU); the target was 0.9
-MAP_FLOOR = 0.33  # measured 0.363
+# Measured with NMS IoU 0.3 (SHIPPED_NMS_IOU), ONNX Runtime 1.32 on CPU; 12 frames, so
+# one pallet more or less moves it by 0.02 (at NMS 0.45: 0.706 / 0.363).
+MAP50_FLOOR = 0.65  # measured 0.681; the target was 0.9
+MAP_FLOOR = 0.32  # measured 0.350
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +76,12 @@ def metrics(tmp_path_factory: pytest.TempPathFactory) -> CocoMetrics:
     assert len(images) == len(truth) == 12
     assert images[0].encoding == "mono8"
     detector = Detector(
-        DetectorConfig(resolve_model_path(SHIPPED_MODEL_URL), "onnxruntime", score_threshold=0.001)
+        DetectorConfig(
+            resolve_model_path(SHIPPED_MODEL_URL),
+            "onnxruntime",
+            score_threshold=0.001,
+            iou_threshold=SHIPPED_NMS_IOU,
+        )
     )
     found: list[Detection2DArray] = []
     for image in images:
@@ -119,3 +133,24 @@ def test_shipped_model_map_on_a_held_out_seed(metrics: CocoMetrics) -> None:
     assert metrics.stats["map_50"] >= MAP50_FLOOR
     assert metrics.stats["map"] >= MAP_FLOOR
     assert np.isfinite(list(metrics.per_class_ap50.values())).all()
+
+
+def test_train_evaluate_mode_scores_a_model_with_visibility(tmp_path: Path) -> None:
+    from percept.detect import train
+
+    args = ["--evaluate", str(SHIPPED_MODEL), "--out", str(tmp_path / "out")]
+    args += ["--cache", str(tmp_path / "cache"), "--test-seeds", "951:952"]
+    args += ["--test-frames-per-seed", "2", "--image-size", "320x240"]
+    assert train.main(args) == 0
+    report = json.loads((tmp_path / "out" / "eval_report.json").read_text(encoding="utf-8"))
+    test = report["test"]
+    assert test["images"] == 2
+    assert test["boxes"] > 0
+    assert 0.0 <= test["map"] <= test["map_50"] <= 1.0
+    visible = test["visible"]
+    assert visible["min_visibility"] == train.MIN_VISIBILITY
+    assert 0 < visible["boxes"] <= test["boxes"]
+    data = train.Dataset.load(tmp_path / "cache" / "test_951_2_320x240.npz")
+    vis = np.concatenate(data.visibility)
+    assert vis.size == test["boxes"]
+    assert ((vis > 0) & (vis <= 1)).all()

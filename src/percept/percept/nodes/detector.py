@@ -35,7 +35,7 @@ from percept.detect.lift3d import (
     lift_boxes,
 )
 from percept.detect.preprocess import rgb_or_bgr
-from percept.detect.shipped import SHIPPED_MODEL_URL, resolve_model_path
+from percept.detect.shipped import SHIPPED_MODEL_URL, SHIPPED_NMS_IOU, resolve_model_path
 from percept.domain import (
     CameraInfo,
     Detection2D,
@@ -297,7 +297,14 @@ class DetectorNode(Node):
             8192,
         ),
         Parameter("score_threshold", "double", 0.25, "least published detection score", 0.0, 1.0),
-        Parameter("iou_threshold", "double", 0.45, "NMS IoU threshold", 0.0, 1.0),
+        Parameter(
+            "iou_threshold",
+            "double",
+            SHIPPED_NMS_IOU,
+            "NMS IoU threshold (0.3 suits the shipped model; Ultralytics exports 0.45-0.7)",
+            0.0,
+            1.0,
+        ),
         Parameter("max_detections", "integer", 300, "most detections per image", 1, 10000),
         Parameter(
             "classes",
