@@ -923,15 +923,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or out / "cache"
     t0 = time.perf_counter()
+    test_data = render_dataset(
+        range(*config.test_seeds),
+        config.test_frames_per_seed,
+        config.image_width,
+        config.image_height,
+        cache,
+        test=True,
+    )
     if args.evaluate is not None:
-        test_data = render_dataset(
-            range(*config.test_seeds),
-            config.test_frames_per_seed,
-            config.image_width,
-            config.image_height,
-            cache,
-            test=True,
-        )
         metrics = evaluate_model(args.evaluate, test_data, args.min_visibility, args.iou_threshold)
         _log_metrics(metrics)
         scored = {"model": str(args.evaluate), "test_seeds": config.test_seeds, "test": metrics}
@@ -943,14 +943,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.image_width,
         config.image_height,
         cache,
-    )
-    test_data = render_dataset(
-        range(*config.test_seeds),
-        config.test_frames_per_seed,
-        config.image_width,
-        config.image_height,
-        cache,
-        test=True,
     )
     render_minutes = (time.perf_counter() - t0) / 60
     logger.info(
