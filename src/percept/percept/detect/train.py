@@ -36,7 +36,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -772,12 +772,9 @@ def evaluate_model(
     vis = np.concatenate([*data.visibility, np.zeros(0, np.float32)])
     if vis.size and np.isfinite(vis).all():
         hidden = vis < min_visibility
-        gt_visible = CocoGroundTruth(
-            BoxSet.build(g_img, g_cat, np.array(g_box, np.float64).reshape(-1, 4), iscrowd=hidden),
-            gt.image_ids,
-            gt.categories,
-        )
-        m = evaluate_coco(gt_visible, dets_set)
+        # The same ground truth with the hidden objects as crowd (ignore) regions.
+        boxes = replace(gt.boxes, iscrowd=hidden)
+        m = evaluate_coco(replace(gt, boxes=boxes), dets_set)
         visible = {
             "min_visibility": min_visibility,
             "boxes": int(np.count_nonzero(~hidden)),
