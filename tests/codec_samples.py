@@ -11,7 +11,6 @@ import dataclasses
 import numpy as np
 
 from percept.codecs import (
-    compress_image,
     make_point_cloud,
 )
 from percept.domain import (
@@ -40,6 +39,7 @@ from percept.domain import (
 )
 from percept.geometry.camera import CameraModel, RegionOfInterest
 from percept.geometry.pose import Pose
+from percept.image import compress_image
 
 HEADER = Header(stamp_ns=1_700_000_000_123_456_789, frame_id="camera_optical_frame")
 

@@ -17,7 +17,7 @@ setup(
     long_description=(HERE / "package.xml").read_text(encoding="utf-8"),
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["py.typed", "msg/**/*.msg", "models/*"]},
+    package_data={PACKAGE: ["py.typed", "io/msg/**/*.msg", "models/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -260,7 +260,7 @@ def test_300_malformed_images_never_break_the_node(model: Path) -> None:
     from test_fuzz_inputs import mutate
 
     from percept import codecs
-    from percept.typestore import RosbagsFactory
+    from percept.io.typestore import RosbagsFactory
 
     rng = np.random.default_rng(3)
     g = Graph(model_path=str(model), backend="onnxruntime")

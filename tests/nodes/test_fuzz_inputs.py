@@ -39,6 +39,8 @@ from percept.domain import (
 )
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
+from percept.image import compress_image
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import RELIABLE, Input, Node
 from percept.nodes.debayer import DebayerNode
 from percept.nodes.rectify import RectifyNode
@@ -46,7 +48,6 @@ from percept.nodes.resize import ResizeNode
 from percept.nodes.stereo_depth import StereoDepthNode
 from percept.runtime.local import LocalRuntime
 from percept.runtime.params import resolve_parameters
-from percept.typestore import RosbagsFactory, get_typestore
 
 N_BAD = 1000
 
@@ -57,7 +58,7 @@ def valid_objects(stamp: int) -> dict[str, object]:
     P = np.hstack([K, np.zeros((3, 1))])
     model = CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P)
     pose = Pose([1.0, 2.0, 3.0], [0, 0, 0, 1])
-    jpeg = codecs.compress_image(Image(h, "bgr8", np.zeros((8, 8, 3), np.uint8)), "jpeg")
+    jpeg = compress_image(Image(h, "bgr8", np.zeros((8, 8, 3), np.uint8)), "jpeg")
     return {
         "sensor_msgs/msg/Image": Image(h, "bgr8", np.full((48, 64, 3), 7, np.uint8)),
         "sensor_msgs/msg/CompressedImage": jpeg,

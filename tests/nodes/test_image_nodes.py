@@ -3,13 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from percept.demo import mosaic_rggb, pattern_frame
 from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
 from percept.nodes.debayer import DebayerNode
 from percept.nodes.resize import ResizeNode
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
+from percept.tools.demo import mosaic_rggb, pattern_frame
 
 IMG = "sensor_msgs/msg/Image"
 INFO = "sensor_msgs/msg/CameraInfo"

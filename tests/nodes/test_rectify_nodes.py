@@ -17,13 +17,13 @@ from percept.calib.render import render_plane
 from percept.domain import CameraInfo, Header, Image, TransformStamped
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import Node
 from percept.nodes.rectify import RectifyNode, StereoRectifyNode
 from percept.rectify import compute_rectify_maps, rectify_image, stereo_rectify
 from percept.runtime.host import NodeHost
 from percept.runtime.local import LocalRuntime
 from percept.runtime.params import resolve_parameters
-from percept.typestore import RosbagsFactory, get_typestore
 
 IMG = "sensor_msgs/msg/Image"
 INFO = "sensor_msgs/msg/CameraInfo"

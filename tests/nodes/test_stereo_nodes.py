@@ -18,17 +18,17 @@ from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud, Tra
 from percept.errors import ConfigError, InputRejected
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import Node
 from percept.nodes.rectify import StereoRectifyNode
 from percept.nodes.stereo_depth import StereoDepthNode, valid_window
 from percept.rectify import stereo_rectify
-from percept.replay import build_runtime
 from percept.runtime.host import NodeHost
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
 from percept.runtime.robot import load_robot
 from percept.stereo import StereoConfig, rectified_pair_models
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.tools.replay import build_runtime
 
 W, H, RANGE = 160, 120, 32
 F, BASELINE = 120.0, 0.1

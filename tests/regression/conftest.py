@@ -3,14 +3,14 @@
 A test marked ``@pytest.mark.regression(case=NAME, perturb=SPEC)`` gets the
 ``regression_run`` fixture: the case's sequence (rendered once per session into a tmp
 folder) replayed through the case's robot file, with the seeded input perturbations of
-SPEC when given (``percept.perturb``), evaluated (``percept.regress.run_metrics``: percept
-eval's metrics plus message counts) and compared against ``baselines.yaml`` beside this
-file. ``regression_run.check()`` fails with a table of the metrics that drifted past
-their tolerance.
+SPEC when given (``percept.tools.perturb``), evaluated
+(``percept.tools.regress.run_metrics``: percept eval's metrics plus message counts) and
+compared against ``baselines.yaml`` beside this file. ``regression_run.check()`` fails
+with a table of the metrics that drifted past their tolerance.
 
 ``pytest tests/regression --update-baselines`` measures every case unperturbed and
 rewrites ``baselines.yaml``: values from the run, tolerances kept from the file (or
-``percept.regress.DEFAULT_RULES`` for new metrics). When stereo, detection, VIO or
+``percept.tools.regress.DEFAULT_RULES`` for new metrics). When stereo, detection, VIO or
 mapping nodes join a robot file, their metrics join the baselines the same way.
 """
 
@@ -21,7 +21,7 @@ import subprocess
 import pytest
 from regression_harness import BASELINES, CASES, UPDATE_COMMAND, Harness, RegressionRun
 
-from percept.regress import Baselines, load_baselines, write_baselines
+from percept.tools.regress import Baselines, load_baselines, write_baselines
 
 
 def _commit() -> str | None:

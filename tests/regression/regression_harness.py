@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from percept.regress import (
+from percept.tools.regress import (
     BaselineCase,
     Comparison,
     compare,
@@ -83,7 +83,7 @@ def _render(case: Case, folder: Path) -> Path:
         )
         generate(bag, config, overwrite=True)
     else:
-        from percept.demo import make_pattern_bag
+        from percept.tools.demo import make_pattern_bag
 
         make_pattern_bag(
             bag,
@@ -116,9 +116,9 @@ class Harness:
         """Replay, evaluate and flatten; the same (case, perturb) is measured once."""
         key = (case.name, perturb)
         if key not in self._metrics:
-            from percept.perturb import Perturber, parse_spec
-            from percept.replay import replay
             from percept.runtime.robot import load_robot
+            from percept.tools.perturb import Perturber, parse_spec
+            from percept.tools.replay import replay
 
             bag = self.sequence(case)
             run = self.root / "runs" / f"{case.name}-{len(self._metrics)}.mcap"
@@ -127,7 +127,7 @@ class Harness:
             is_synth = case.sequence["kind"] == "synth"
             doc = run_metrics(run, bag if is_synth else None)
             if not is_synth:
-                from percept.demo import score_pattern_run
+                from percept.tools.demo import score_pattern_run
 
                 seq = case.sequence
                 doc["debayer_psnr_db"] = score_pattern_run(

@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-import percept.demo
+import percept.tools.demo
 from percept.cli.main import main
-from percept.demo import DemoConfig, DemoResult, cached_sequence, run_demo, sequence_key
+from percept.tools.demo import DemoConfig, DemoResult, cached_sequence, run_demo, sequence_key
 
 TINY = DemoConfig(
     seconds=1.0, width=160, height=120, pattern_seconds=1.0, pattern_width=64, pattern_height=48
@@ -28,7 +28,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, Dem
     return first, second, root
 
 
-def _stage(result: DemoResult, name: str) -> percept.demo.Stage:
+def _stage(result: DemoResult, name: str) -> percept.tools.demo.Stage:
     return next(s for s in result.stages if s.name == name)
 
 
@@ -59,7 +59,7 @@ def test_cache_key_covers_every_setting_and_the_version(
     for change in ({"seed": 1}, {"width": 192}, {"rate_hz": 5.0}, {"motion": "handheld"}):
         other = DemoConfig(**{**_fields(TINY), **change})
         assert sequence_key(other.synth_config()) != base, change
-    monkeypatch.setattr(percept.demo, "SEQUENCE_VERSION", "demo-sequence-v0")
+    monkeypatch.setattr(percept.tools.demo, "SEQUENCE_VERSION", "demo-sequence-v0")
     assert sequence_key(TINY.synth_config()) != base
 
 
@@ -122,7 +122,7 @@ def test_demo_report_links_pictures_that_exist_and_show_the_sequence(
 def test_demo_cli_prints_stages_timings_and_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(percept.demo, "run_demo", functools.partial(run_demo, config=TINY))
+    monkeypatch.setattr(percept.tools.demo, "run_demo", functools.partial(run_demo, config=TINY))
     out = tmp_path / "demo"
     assert main(["--quiet", "demo", "--out", str(out), "--cache", str(tmp_path / "c")]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from percept.bag import BagReader, summarize_bag
 from percept.cli.main import main
-from percept.demo import make_pattern_bag
 from percept.errors import BagError
-from percept.replay import replay
+from percept.io.bag import BagReader, summarize_bag
 from percept.runtime.robot import load_robot
+from percept.tools.demo import make_pattern_bag
+from percept.tools.replay import replay
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_bag_info_reads_replay_output(
 
 
 def test_bag_info_reports_gaps(tmp_path: Path) -> None:
-    from percept.bag import BagWriter
+    from percept.io.bag import BagWriter
 
     path = tmp_path / "gappy.mcap"
     with BagWriter(path) as w:
@@ -156,7 +156,7 @@ def test_cli_reports_known_errors_in_one_line(
 
 def test_replay_copies_bag_folder_input(pattern_bag: Path, tmp_path: Path) -> None:
     folder = tmp_path / "folder_bag"
-    from percept.bag import BagWriter
+    from percept.io.bag import BagWriter
 
     with BagReader(pattern_bag) as src, BagWriter(folder) as dst:
         for m in src.messages():

@@ -26,11 +26,11 @@ import pytest
 from ros_helpers import ros2_command
 
 from percept import codecs
-from percept.bag import BagReader
-from percept.demo import make_pattern_bag
 from percept.domain import Image
-from percept.replay import build_runtime
+from percept.io.bag import BagReader
 from percept.runtime.robot import load_robot
+from percept.tools.demo import make_pattern_bag
+from percept.tools.replay import build_runtime
 
 pytestmark = [pytest.mark.ros, pytest.mark.colcon]
 

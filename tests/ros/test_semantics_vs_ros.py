@@ -1,6 +1,6 @@
 """The local synchronisers and TF buffer against the real message_filters and tf2_ros.
 
-The unit tests (tests/unit/sync, tests/unit/geometry/test_tf.py) check Percept against
+The unit tests (tests/unit/sync, tests/unit/runtime/test_tf_buffer.py) check Percept against
 transcriptions of the upstream algorithms; here the reference is the installed ROS 2
 code itself: ``message_filters.ApproximateTimeSynchronizer`` / ``TimeSynchronizer`` fed
 through ``SimpleFilter`` inputs, and ``tf2_ros.Buffer`` (tf2's C++ BufferCore). Every
@@ -32,7 +32,7 @@ from rclpy.time import Time  # noqa: E402
 from percept.domain import Header, TransformStamped  # noqa: E402
 from percept.errors import TransformError  # noqa: E402
 from percept.geometry.pose import Pose  # noqa: E402
-from percept.geometry.tf import TfBuffer  # noqa: E402
+from percept.runtime.tf_buffer import TfBuffer  # noqa: E402
 from percept.sync import ApproximateTimeSynchronizer, ExactTimeSynchronizer  # noqa: E402
 
 MS = 1_000_000

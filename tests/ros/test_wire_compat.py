@@ -15,7 +15,7 @@ import pytest
 
 from codec_samples import SAMPLE_IDS, SAMPLES, _assert_same
 from percept import codecs
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 pytestmark = pytest.mark.ros
 

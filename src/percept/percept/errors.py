@@ -6,6 +6,10 @@ log line is enough to fix it. Third-party errors are wrapped with ``raise ... fr
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 __all__ = [
     "BagError",
     "CalibrationError",
@@ -16,6 +20,7 @@ __all__ = [
     "InputRejected",
     "PerceptError",
     "TransformError",
+    "codec_guard",
 ]
 
 
@@ -58,3 +63,29 @@ class InputRejected(PerceptError):
     that do not match the calibration, ...). The message is the reason shown on
     /diagnostics.
     """
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def codec_guard(msgtype: str, action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Turn any stray exception of a codec into a CodecError naming the message type.
+
+    Used by the codecs and by the image operations they share (:mod:`percept.image`).
+    """
+
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kwargs)
+            except CodecError:
+                raise
+            except Exception as err:  # the contract: only CodecError leaves a codec
+                msg = f"{msgtype}: cannot {action}: {type(err).__name__}: {err}"
+                raise CodecError(msg) from err
+
+        return inner
+
+    return wrap

@@ -12,11 +12,11 @@ import pytest
 from calib_views import CAMERAS, render_views, rendered
 
 from percept import codecs
-from percept.bag import BagWriter
 from percept.calib.yaml_io import read_camera_info_yaml
 from percept.cli.main import main
 from percept.domain import Header, Image
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.bag import BagWriter
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 BOARD_ARG = "chessboard:9x6:0.03"
 

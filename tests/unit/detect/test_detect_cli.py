@@ -11,11 +11,11 @@ import pytest
 
 from detect_models import constant_output_model, yolov8_output
 from percept import codecs
-from percept.bag import BagWriter
 from percept.cli.main import main
 from percept.domain import Header, Image
 from percept.eval.detection import evaluate_coco, load_coco_detections, load_coco_ground_truth
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.bag import BagWriter
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 
 @pytest.fixture

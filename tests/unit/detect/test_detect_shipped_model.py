@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 
 from percept import codecs
-from percept.bag import BagReader
 from percept.detect.detector import Detector, DetectorConfig
 from percept.detect.preprocess import rgb_or_bgr
 from percept.detect.shipped import (
@@ -36,8 +35,9 @@ from percept.detect.shipped import (
 )
 from percept.domain import Detection2D, Detection2DArray, Image, ObjectHypothesis
 from percept.eval.detection import CocoMetrics, coco_from_detection_arrays, evaluate_coco
+from percept.io.bag import BagReader
+from percept.io.typestore import get_typestore
 from percept.synth.generate import SynthConfig, default_rig, generate
-from percept.typestore import get_typestore
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def test_shipped_model_map_on_a_held_out_seed(metrics: CocoMetrics) -> None:
 
 
 def test_train_evaluate_mode_scores_a_model_with_visibility(tmp_path: Path) -> None:
-    from percept.detect import train
+    from percept.tools.train_detector import train
 
     args = ["--evaluate", str(SHIPPED_MODEL), "--out", str(tmp_path / "out")]
     args += ["--cache", str(tmp_path / "cache"), "--test-seeds", "951:952"]

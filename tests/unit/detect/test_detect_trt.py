@@ -20,7 +20,6 @@ import pytest
 
 from detect_models import constant_output_model, yolov8_output
 from percept import codecs
-from percept.bag import BagWriter
 from percept.detect.backend import BackendOptions, tensorrt_available
 from percept.detect.detector import Detector, DetectorConfig
 from percept.detect.preprocess import make_batch
@@ -34,7 +33,9 @@ from percept.detect.trt import (
 )
 from percept.domain import Header, Image
 from percept.errors import DetectionError
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.bag import BagWriter
+from percept.io.image_files import iter_images
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 OUTPUT = yolov8_output([[32, 32, 20, 10], [10, 50, 8, 8]], [[0.9, 0.0], [0.0, 0.4]], anchors=16)
 
@@ -362,13 +363,18 @@ def _images(folder: Path, n: int) -> list[np.ndarray]:
 
 def test_calibration_batches_from_an_image_folder(tmp_path: Path) -> None:
     images = _images(tmp_path / "calib", 5)
-    batches = list(CalibrationBatches(tmp_path / "calib", 64, 64, batch_size=2))
+    batches = list(CalibrationBatches(tmp_path / "calib", 64, 64, batch_size=2, reader=iter_images))
     assert len(batches) == 2  # the fifth image would make a partial batch: dropped
     expected, _ = make_batch(images[2:4], [True, True], 64, 64)
     np.testing.assert_array_equal(batches[1], expected)
-    assert list(CalibrationBatches(tmp_path / "calib", 64, 64, max_batches=3)).__len__() == 3
+    assert (
+        list(
+            CalibrationBatches(tmp_path / "calib", 64, 64, max_batches=3, reader=iter_images)
+        ).__len__()
+        == 3
+    )
     with pytest.raises(DetectionError, match="no full calibration batch of 8 images"):
-        list(CalibrationBatches(tmp_path / "calib", 64, 64, batch_size=8))
+        list(CalibrationBatches(tmp_path / "calib", 64, 64, batch_size=8, reader=iter_images))
 
 
 def test_calibration_batches_from_an_image_topic_of_a_bag(tmp_path: Path) -> None:
@@ -384,7 +390,7 @@ def test_calibration_batches_from_an_image_topic_of_a_bag(tmp_path: Path) -> Non
             )
             raw = bytes(store.serialize_cdr(msg, "sensor_msgs/msg/Image"))
             writer.write("/cam/image_raw", "sensor_msgs/msg/Image", i + 1, raw)
-    batches = list(CalibrationBatches(bag, 64, 64, topic="/cam/image_raw"))
+    batches = list(CalibrationBatches(bag, 64, 64, topic="/cam/image_raw", reader=iter_images))
     assert len(batches) == 3
     expected, _ = make_batch([images[2]], [False], 64, 64)
     np.testing.assert_array_equal(batches[2], expected)
@@ -394,7 +400,11 @@ def test_int8_engine_calibrates_once_then_reuses_the_calibration_cache(
     model: Path, tmp_path: Path
 ) -> None:
     _images(tmp_path / "calib", 3)
-    options = {"precision": "int8", "calibration_images": tmp_path / "calib"}
+    options = {
+        "precision": "int8",
+        "calibration_images": tmp_path / "calib",
+        "calibration_reader": iter_images,
+    }
     _, trt, _ = _backend(model, tmp_path / "cache", "10.3.0", **options)
     assert trt.builds[0]["flags"] == {"fp16", "int8"}
     assert trt.calibration_batches == 3

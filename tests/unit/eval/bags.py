@@ -15,7 +15,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from percept import codecs
-from percept.bag import BagWriter
 from percept.domain import (
     Detection2D,
     Detection2DArray,
@@ -31,8 +30,9 @@ from percept.domain import (
     PoseStamped,
 )
 from percept.geometry.pose import Pose
+from percept.io.bag import BagWriter
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.runtime.monitor import NodeMonitor
-from percept.typestore import RosbagsFactory, get_typestore
 
 from .generators import T0_NS, S, smooth_pose
 

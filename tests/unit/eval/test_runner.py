@@ -215,10 +215,10 @@ def test_raw_camera_ground_truth_is_mapped_into_the_rectified_frame(tmp_path: Pa
     from scipy.spatial.transform import Rotation
 
     from percept import codecs
-    from percept.bag import BagWriter
     from percept.domain import CameraInfo, Disparity, Header, Image
     from percept.geometry.camera import CameraModel
-    from percept.typestore import RosbagsFactory, get_typestore
+    from percept.io.bag import BagWriter
+    from percept.io.typestore import RosbagsFactory, get_typestore
 
     from .test_disparity import _plane_depth
 

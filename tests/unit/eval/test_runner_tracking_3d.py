@@ -10,7 +10,6 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from percept import codecs
-from percept.bag import BagWriter
 from percept.domain import (
     CameraInfo,
     Detection3D,
@@ -22,7 +21,8 @@ from percept.eval.report import format_summary, write_outputs
 from percept.eval.runner import EvalConfig, evaluate
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.bag import BagWriter
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 from .bags import DEPTHS_3D_M, Z_ERRORS_3D_M, write_bags
 

@@ -11,6 +11,7 @@ import pytest
 from percept import codecs
 from percept.domain import Header, PointCloud
 from percept.errors import ConfigError
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.stereo import (
     XYZ,
     XYZRGB,
@@ -22,7 +23,6 @@ from percept.stereo import (
     voxel_downsample,
     write_ply,
 )
-from percept.typestore import RosbagsFactory, get_typestore
 
 o3d = pytest.importorskip("open3d")
 

@@ -19,14 +19,14 @@ import numpy.typing as npt
 import pytest
 
 from percept import codecs
-from percept.bag import BagReader
 from percept.domain import CameraInfo, Image, PointCloud
 from percept.eval.disparity import rectify_depth
 from percept.eval.runner import EvalResult, evaluate
-from percept.replay import replay
+from percept.io.bag import BagReader
+from percept.io.typestore import get_typestore
 from percept.runtime.robot import load_robot
 from percept.stereo.geometry import projection_of
-from percept.typestore import get_typestore
+from percept.tools.replay import replay
 
 pytest.importorskip("open3d")  # the synth renderer ray-casts with Open3D
 from percept.synth import SynthConfig, default_rig, generate

@@ -11,9 +11,9 @@ import yaml
 
 from percept.calib.board import detect_board, parse_board
 from percept.calib.render import project_points
-from percept.calib.sources import FolderStereoImages
 from percept.calib.yaml_io import read_camera_info_yaml
 from percept.errors import ConfigError
+from percept.io.sources import FolderStereoImages
 from percept.synth.board import render_board_views
 from percept.synth.rig import StereoRigConfig
 

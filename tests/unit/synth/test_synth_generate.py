@@ -10,7 +10,6 @@ import yaml
 from synth_helpers import small_config
 
 from percept import codecs
-from percept.bag import BagReader, summarize_bag
 from percept.calib.render import project_points
 from percept.calib.yaml_io import read_camera_info_yaml
 from percept.cli.main import main
@@ -25,6 +24,8 @@ from percept.domain import (
     TransformStamped,
 )
 from percept.errors import BagError, ConfigError
+from percept.io.bag import BagReader, summarize_bag
+from percept.io.typestore import get_typestore
 from percept.runtime.robot import load_robot
 from percept.synth.generate import (
     GROUND_TRUTH_TOPICS,
@@ -40,7 +41,6 @@ from percept.synth.mesh import box
 from percept.synth.rig import StereoRig
 from percept.synth.scene import CLASS_NAMES, Scene
 from percept.synth.trajectory import LoopTrajectory
-from percept.typestore import get_typestore
 
 
 def _read(path: Path, topics: list[str]) -> dict[str, list[object]]:

@@ -28,7 +28,7 @@ from percept.codecs import (
     make_point_cloud,
 )
 from percept.domain import Header, Image
-from percept.typestore import RosbagsFactory
+from percept.io.typestore import RosbagsFactory
 
 __all__ = ["format_report", "run_codec_benchmark"]
 

@@ -31,10 +31,10 @@ from percept import codecs
 from percept.detect.ort import OnnxRuntimeBackend
 from percept.detect.preprocess import make_batch
 from percept.domain import Detection2DArray, Header, Image
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.nodes.detector import DetectorNode
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
-from percept.typestore import RosbagsFactory, get_typestore
 
 __all__ = ["build_benchmark_model", "format_detect_report", "run_detect_benchmark"]
 

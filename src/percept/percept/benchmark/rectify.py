@@ -30,10 +30,10 @@ from percept.benchmark.common import (
 )
 from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.nodes.rectify import RectifyNode
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
-from percept.typestore import RosbagsFactory, get_typestore
 
 __all__ = ["ENCODINGS", "format_rectify_report", "run_rectify_benchmark"]
 

@@ -43,13 +43,13 @@ from percept.benchmark.common import (
     report_footer,
 )
 from percept.domain import CameraInfo, Disparity, Header, Image
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.nodes.stereo_depth import StereoDepthNode, stereo_config_from_params
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
 from percept.stereo.cloud import CloudConfig, cloud_from_depth
 from percept.stereo.geometry import rectified_pair_models
 from percept.stereo.matcher import SemiGlobalMatcher
-from percept.typestore import RosbagsFactory, get_typestore
 
 __all__ = [
     "SIZES",

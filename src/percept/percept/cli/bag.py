@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept bag info``."""
-    from percept.bag import format_summary, summarize_bag
+    from percept.io.bag import format_summary, summarize_bag
 
     summaries, facts = summarize_bag(args.bag)
     if args.json:

@@ -116,8 +116,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _mono_source(args: argparse.Namespace) -> tuple[object, str]:
-    from percept.calib.sources import BagImages, FolderImages
     from percept.errors import CalibrationError
+    from percept.io.sources import BagImages, FolderImages
 
     if args.images is not None:
         return FolderImages(args.images), str(args.images)
@@ -128,8 +128,8 @@ def _mono_source(args: argparse.Namespace) -> tuple[object, str]:
 
 
 def _stereo_source(args: argparse.Namespace) -> tuple[object, str]:
-    from percept.calib.sources import BagStereoImages, FolderStereoImages
     from percept.errors import CalibrationError
+    from percept.io.sources import BagStereoImages, FolderStereoImages
 
     if args.images is not None:
         return FolderStereoImages(args.images, args.left_glob, args.right_glob), str(args.images)

@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept demo``."""
-    from percept.demo import run_demo
+    from percept.tools.demo import run_demo
 
     progress = not args.quiet and sys.stderr.isatty()
     result = run_demo(args.out, args.cache or _default_cache(), progress=progress)

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from percept.detect.backend import BackendOptions
     from percept.detect.detector import Detector, DetectorConfig
-    from percept.detect.offline import coco_ids_from_ground_truth, detect_to_coco
+    from percept.tools.detect_offline import coco_ids_from_ground_truth, detect_to_coco
 
     config = DetectorConfig(
         model_path=args.model,

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "metric, A, B, delta, relative delta, tolerance and a flag for changes past the "
         "tolerance (REGRESSED when worse, improved, changed when no direction is known, "
         "new, missing). Tolerances and directions come from --baselines (or A when it is "
-        "a baselines file), else from percept.regress.DEFAULT_RULES.",
+        "a baselines file), else from percept.tools.regress.DEFAULT_RULES.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -60,7 +60,7 @@ def _jsonable(value: float | None) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept regress``."""
     from percept.errors import ConfigError
-    from percept.regress import compare, format_table, load_baselines, load_source
+    from percept.tools.regress import compare, format_table, load_baselines, load_source
 
     if args.run_b.suffix in (".yaml", ".yml"):
         msg = f"{args.run_b}: a baselines file can only be RUN_A (the reference)"

@@ -70,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SPEC",
         help="seeded input perturbations, e.g. 'brightness=1.3,blur=1.5,noise=4,jpeg=30,"
         "drop=0.1,jitter_ms=3,imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7' "
-        "(see percept.perturb)",
+        "(see percept.tools.perturb)",
     )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(run=run)
@@ -94,17 +94,17 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept replay``."""
-    from percept.replay import replay
     from percept.runtime.robot import load_robot
+    from percept.tools.replay import replay
 
     robot = load_robot(args.config if args.config else args.robot)
     perturber = None
     if args.perturb:
-        from percept.perturb import Perturber, describe, parse_spec
+        from percept.tools.perturb import Perturber, describe, parse_spec
 
         spec = parse_spec(args.perturb)
         perturber = Perturber(spec)
-        logging.getLogger("percept.replay").info("perturbing inputs: %s", describe(spec))
+        logging.getLogger("percept.tools.replay").info("perturbing inputs: %s", describe(spec))
     result = replay(
         args.bag,
         args.out,
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         perturb=perturber,
     )
-    log = logging.getLogger("percept.replay")
+    log = logging.getLogger("percept.tools.replay")
     if perturber is not None:
         log.info("perturbed %d messages, dropped %d", perturber.perturbed, perturber.dropped)
     log.info(

@@ -75,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept stereo``."""
     from percept.stereo.cloud import write_ply
-    from percept.stereo_pair import compute_stereo_pair, write_disparity_pfm
+    from percept.tools.stereo_pair import compute_stereo_pair, write_disparity_pfm
 
     result = compute_stereo_pair(
         args.left,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,26 @@ class TensorSpec:
     dtype: np.dtype[np.generic]
 
 
+class CalibrationFrame(Protocol):
+    """One INT8 calibration image, as :class:`percept.io.image_files.ImageFrame` gives it."""
+
+    @property
+    def pixels(self) -> npt.NDArray[np.uint8]:
+        """(H, W, 3) uint8 colour image."""
+        ...
+
+    @property
+    def is_bgr(self) -> bool:
+        """True for BGR channel order, False for RGB."""
+        ...
+
+
+#: Reads calibration frames from ``(source, topic)``: an image folder, or a bag and its
+#: image topic. The core reads no bags; the node passes
+#: :func:`percept.io.image_files.iter_images`.
+FrameReader: TypeAlias = Callable[[Path, str], Iterable[CalibrationFrame]]
+
+
 @dataclass(frozen=True, slots=True)
 class BackendOptions:
     """Settings of a backend.
@@ -68,6 +89,7 @@ class BackendOptions:
         calibration_images: INT8 calibration data: an image folder or a bag.
         calibration_topic: image topic of ``calibration_images`` when it is a bag.
         calibration_batches: most calibration batches to read.
+        calibration_reader: reads ``calibration_images`` (see :data:`FrameReader`).
     """
 
     precision: Precision = "fp32"
@@ -79,6 +101,7 @@ class BackendOptions:
     calibration_images: Path | None = None
     calibration_topic: str = ""
     calibration_batches: int = 64
+    calibration_reader: FrameReader | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from percept import codecs
 from percept.domain import Image
 from percept.errors import CodecError, InputRejected
+from percept.image import convert_image
 
 __all__ = [
     "PAD_VALUE",
@@ -158,7 +158,7 @@ def rgb_or_bgr(image: Image) -> tuple[npt.NDArray[np.uint8], bool]:
         return np.asarray(image.data, dtype=np.uint8), _DIRECT[encoding]
     if encoding in _CONVERTIBLE or encoding.startswith("bayer_"):
         try:
-            converted = codecs.convert_image(image, "rgb8")
+            converted = convert_image(image, "rgb8")
         except CodecError as err:
             msg = f"cannot convert {encoding} to rgb8: {err}"
             raise InputRejected(msg) from err

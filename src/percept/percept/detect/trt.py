@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from percept.detect.backend import BackendOptions, TensorSpec, read_model_bytes
+from percept.detect.backend import BackendOptions, FrameReader, TensorSpec, read_model_bytes
 from percept.errors import DetectionError
 
 __all__ = [
@@ -166,6 +166,8 @@ class CalibrationBatches:
             calibrates with a fixed batch).
         max_batches: stop after this many batches.
         topic: image topic (sensor_msgs/Image or CompressedImage) when ``source`` is a bag.
+        reader: reads the frames of ``(source, topic)``
+            (:func:`percept.io.image_files.iter_images`).
     """
 
     def __init__(
@@ -176,6 +178,8 @@ class CalibrationBatches:
         batch_size: int = 1,
         max_batches: int = 64,
         topic: str = "",
+        *,
+        reader: FrameReader,
     ) -> None:
         if batch_size < 1 or max_batches < 1:
             msg = (
@@ -189,6 +193,7 @@ class CalibrationBatches:
         self.batch_size = batch_size
         self.max_batches = max_batches
         self.topic = topic
+        self.reader = reader
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -197,12 +202,11 @@ class CalibrationBatches:
 
     def __iter__(self) -> Iterator[npt.NDArray[np.float32]]:
         from percept.detect.preprocess import make_batch
-        from percept.detect.sources import iter_images
 
         pending: list[npt.NDArray[np.uint8]] = []
         orders: list[bool] = []
         produced = 0
-        for frame in iter_images(self.source, self.topic):
+        for frame in self.reader(self.source, self.topic):
             pending.append(frame.pixels)
             orders.append(frame.is_bgr)
             if len(pending) == self.batch_size:
@@ -426,6 +430,12 @@ class TensorRtBackend:
         if options.calibration_images is None:
             msg = "precision int8 needs calibration data (an image folder or a bag + topic)"
             raise DetectionError(msg)
+        if options.calibration_reader is None:
+            msg = (
+                "precision int8 needs a calibration_reader for its calibration data "
+                "(percept.io.image_files.iter_images)"
+            )
+            raise DetectionError(msg)
         _, _, height, width = shapes[1]
         batches = CalibrationBatches(
             options.calibration_images,
@@ -434,6 +444,7 @@ class TensorRtBackend:
             batch_size=shapes[1][0],
             max_batches=options.calibration_batches,
             topic=options.calibration_topic,
+            reader=options.calibration_reader,
         )
         cache_dir = options.engine_cache_dir or default_cache_dir()
         cache = cache_dir / f"{model_path.stem}-{key.model_sha256[:16]}-{width}x{height}.calib"

@@ -40,7 +40,6 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
-from percept.bag import BagMessage, BagReader
 from percept.domain import (
     CameraInfo,
     Detection2DArray,
@@ -90,7 +89,9 @@ from percept.eval.trajectory import (
     read_trajectory,
 )
 from percept.geometry.camera import CameraModel
-from percept.typestore import get_typestore
+from percept.image import convert_image
+from percept.io.bag import BagMessage, BagReader
+from percept.io.typestore import get_typestore
 
 __all__ = [
     "DEFAULT_TOPICS",
@@ -544,7 +545,7 @@ def _first_camera_info(reader: BagReader, topic: str) -> CameraInfo | None:
 def _brightness(image: Image) -> float:
     data = np.asarray(image.data)
     if data.dtype != np.uint8 or image.encoding.startswith("bayer"):
-        data = codecs.convert_image(image, "mono8").data  # type: ignore[assignment]
+        data = convert_image(image, "mono8").data  # type: ignore[assignment]
     return float(np.mean(data[::4, ::4]))
 
 
@@ -924,7 +925,7 @@ def _fetch_missing_images(
         if not near:
             continue
         try:
-            bgr = codecs.convert_image(image, "bgr8").data
+            bgr = convert_image(image, "bgr8").data
         except CodecError:
             continue
         for s in near:

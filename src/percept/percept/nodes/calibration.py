@@ -23,12 +23,12 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from percept import codecs
 from percept.calib.board import BoardSpec, parse_board
 from percept.calib.session import MonoSession, SelectionConfig, StereoSession
 from percept.calib.solve import CalibrationConfig, model_name
 from percept.domain import Image
 from percept.errors import CodecError, ConfigError, InputRejected, PerceptError
+from percept.image import convert_image
 from percept.node import SENSOR_DATA, Input, Node, Parameter, ParamValue, Sync
 
 __all__ = ["CalibrationNode"]
@@ -42,7 +42,7 @@ def _mono8(image: Image) -> npt.NDArray[np.generic]:
     if image.data.ndim == 2 and not image.encoding.startswith("bayer_"):
         return image.data
     try:
-        return codecs.convert_image(image, "mono8").data
+        return convert_image(image, "mono8").data
     except CodecError as err:
         msg = f"cannot convert {image.encoding} to mono8: {err}"
         raise InputRejected(msg) from err

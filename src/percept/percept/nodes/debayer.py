@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from percept import codecs
 from percept.domain import Image
 from percept.errors import CodecError, InputRejected
+from percept.image import convert_image
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter
 
 __all__ = ["DebayerNode"]
@@ -51,10 +51,10 @@ class DebayerNode(Node):
         out: dict[str, object] = {}
         try:
             if self.param_bool("publish_mono"):
-                out["image_mono"] = codecs.convert_image(image, "mono8")
+                out["image_mono"] = convert_image(image, "mono8")
             is_colour = image.encoding.startswith("bayer_") or image.data.ndim == 3
             if self.param_bool("publish_color") and is_colour:
-                out["image_color"] = codecs.convert_image(image, "bgr8")
+                out["image_color"] = convert_image(image, "bgr8")
         except CodecError as err:
             raise InputRejected(str(err)) from err
         return out

@@ -54,6 +54,7 @@ from percept.domain import (
 )
 from percept.errors import ConfigError, DetectionError, InputRejected, TransformError
 from percept.geometry.pose import Pose
+from percept.io.image_files import iter_images
 from percept.node import (
     RELIABLE,
     SENSOR_DATA,
@@ -427,6 +428,7 @@ class DetectorNode(Node):
             input_size=(int(number("input_width")), int(number("input_height"))),
             calibration_images=Path(calibration) if calibration else None,
             calibration_topic=text("calibration_topic"),
+            calibration_reader=iter_images,
         )
         return DetectorConfig(
             model_path=resolve_model_path(text("model_path")),

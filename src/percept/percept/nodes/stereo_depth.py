@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from percept import codecs
 from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud
 from percept.errors import CalibrationError, CodecError, InputRejected, TransformError
+from percept.image import convert_image
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, ParamValue, Sync
 from percept.nodes._camera import check_image_size, reject_bayer, stereo_sync, stereo_sync_params
 from percept.rectify import expected_image_size, rectified_model
@@ -154,7 +154,7 @@ def _check_encoding(image: Image, where: str) -> None:
 def _grey(image: Image, where: str) -> npt.NDArray[np.uint8]:
     """(H, W) uint8 grey, as cv_bridge's mono8 (the image itself when it is mono8)."""
     try:
-        grey = np.asarray(codecs.convert_image(image, "mono8").data, dtype=np.uint8)
+        grey = np.asarray(convert_image(image, "mono8").data, dtype=np.uint8)
     except CodecError as err:
         msg = f"{where}: {err}"
         raise InputRejected(msg) from err
@@ -170,7 +170,7 @@ def _colors(image: Image, grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """Grey (H, W) for mono images, else (H, W, 3) bgr8 (point colours)."""
     if image.encoding in _GREY:
         return grey
-    return np.asarray(codecs.convert_image(image, "bgr8").data, dtype=np.uint8)
+    return np.asarray(convert_image(image, "bgr8").data, dtype=np.uint8)
 
 
 def _geometry_key(info: CameraInfo) -> tuple[object, ...]:

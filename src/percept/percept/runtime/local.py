@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 from percept import codecs
 from percept.domain import DiagnosticArray, Header, TransformStamped
 from percept.errors import CodecError, ConfigError, PerceptError
-from percept.geometry.tf import TfBuffer
+from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import RELIABLE, QosProfile
 from percept.runtime.host import NodeHost
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.runtime.tf_buffer import TfBuffer
 
 if TYPE_CHECKING:
     from percept.geometry.pose import Pose

@@ -48,7 +48,6 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
-from percept.bag import BagWriter
 from percept.calib.yaml_io import write_camera_info_yaml
 from percept.domain import (
     CameraInfo,
@@ -66,6 +65,7 @@ from percept.domain import (
 )
 from percept.errors import ConfigError
 from percept.geometry.pose import Pose
+from percept.io.bag import BagWriter
 from percept.synth import export
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, ImuNoise, simulate_imu
 from percept.synth.rig import LEFT_FRAME, RIGHT_FRAME, StereoRender, StereoRig, StereoRigConfig
@@ -331,7 +331,7 @@ class _Encoder:
     """Domain object -> CDR bytes through percept.codecs and the rosbags typestore."""
 
     def __init__(self) -> None:
-        from percept.typestore import RosbagsFactory, get_typestore
+        from percept.io.typestore import RosbagsFactory, get_typestore
 
         self.store = get_typestore()
         self.factory = RosbagsFactory(self.store)

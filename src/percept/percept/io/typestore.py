@@ -1,7 +1,7 @@
 """The rosbags typestore Percept uses outside ROS, with vision_msgs registered.
 
 rosbags ships the ROS 2 Humble core message definitions but not vision_msgs, so the
-Humble vision_msgs 4.x ``.msg`` texts are packaged under ``percept/msg/vision_msgs`` and
+Humble vision_msgs 4.x ``.msg`` texts are packaged under ``percept/io/msg/vision_msgs`` and
 registered here from their text. ``RosbagsFactory`` builds rosbags message objects for
 the encoders in :mod:`percept.codecs`.
 """
@@ -36,7 +36,7 @@ def vision_msgs_definitions() -> dict[str, str]:
     Returns:
         Mapping from ROS 2 type name (``vision_msgs/msg/Detection2D``) to message text.
     """
-    folder = resources.files("percept").joinpath("msg").joinpath(_MSG_PACKAGE)
+    folder = resources.files("percept.io").joinpath("msg").joinpath(_MSG_PACKAGE)
     texts: dict[str, str] = {}
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
         if entry.name.endswith(".msg"):

@@ -142,6 +142,7 @@ class FolderStereoImages:
 def _decode_bag_image(msg: object, msgtype: str, where: str) -> npt.NDArray[np.generic] | None:
     from percept import codecs
     from percept.errors import CodecError
+    from percept.image import convert_image
 
     try:
         if msgtype.endswith("CompressedImage"):
@@ -153,7 +154,7 @@ def _decode_bag_image(msg: object, msgtype: str, where: str) -> npt.NDArray[np.g
             return np.asarray(image)
         decoded = codecs.decode_image(msg)
         if decoded.encoding.startswith("bayer_") or decoded.encoding in ("rgb8", "rgba8"):
-            decoded = codecs.convert_image(decoded, "bgr8")
+            decoded = convert_image(decoded, "bgr8")
         return np.asarray(decoded.data)
     except CodecError as err:
         _log.warning("%s: image skipped: %s", where, err)
@@ -164,8 +165,8 @@ def _bag_messages(
     bag: Path, topics: Sequence[str]
 ) -> Iterator[tuple[str, int, npt.NDArray[np.generic]]]:
     """(topic, header stamp ns, image) of the image topics, in bag order."""
-    from percept.bag import BagReader
-    from percept.typestore import get_typestore
+    from percept.io.bag import BagReader
+    from percept.io.typestore import get_typestore
 
     with BagReader(bag) as reader:
         available = reader.topics()
@@ -197,7 +198,7 @@ def _bag_messages(
 
 
 def _count(bag: Path, topic: str) -> int:
-    from percept.bag import BagReader
+    from percept.io.bag import BagReader
 
     with BagReader(bag) as reader:
         return sum(c.msgcount for c in reader.connections() if c.topic == topic)

@@ -38,11 +38,12 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
-from percept.bag import BagReader, BagWriter, TopicSummary, summarize_bag
 from percept.domain import CameraInfo, Detection2DArray, Header, Image
 from percept.errors import EvalError
 from percept.geometry.camera import CameraModel
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.image import convert_image
+from percept.io.bag import BagReader, BagWriter, TopicSummary, summarize_bag
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 if TYPE_CHECKING:
     from percept.synth.generate import SynthConfig
@@ -419,7 +420,7 @@ def _bgr(image: Image) -> npt.NDArray[np.uint8]:
     if image.encoding in ("bgr8", "mono8"):
         data = np.asarray(image.data, dtype=np.uint8)
     else:
-        data = np.asarray(codecs.convert_image(image, "bgr8").data, dtype=np.uint8)
+        data = np.asarray(convert_image(image, "bgr8").data, dtype=np.uint8)
     if data.ndim == 2:
         data = np.asarray(cv2.cvtColor(data, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     return data
@@ -561,8 +562,8 @@ def _run_synthetic(
     """Render (or reuse), replay, evaluate: (metrics, pictures, notes, eval summary)."""
     from percept.eval.report import format_summary, write_outputs
     from percept.eval.runner import evaluate
-    from percept.replay import replay
     from percept.runtime.robot import load_robot
+    from percept.tools.replay import replay
 
     synth_cfg = cfg.synth_config()
     robot = load_robot(cfg.robot)
@@ -673,8 +674,8 @@ def _run_bayer(
     out_dir: Path, cache_dir: Path, cfg: DemoConfig, progress: bool, stages: _Stages
 ) -> tuple[dict[str, object], list[tuple[str, str]], list[TopicSummary]]:
     """The Bayer test pattern through the example robot, scored against the pattern."""
-    from percept.replay import replay
     from percept.runtime.robot import load_robot
+    from percept.tools.replay import replay
 
     bayer_dir = out_dir / "bayer"
     bayer_dir.mkdir(parents=True, exist_ok=True)

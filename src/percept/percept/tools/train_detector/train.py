@@ -1,6 +1,6 @@
 """Train the shipped warehouse detector on ``percept synth`` renders (the ``train`` extra).
 
-``python -m percept.detect.train --out DIR --train-seeds 100:200 --test-seeds 900:910``
+``python -m percept.tools.train_detector --out DIR --train-seeds 100:200 --test-seeds 900:910``
 (``--evaluate MODEL.onnx``: only score a model, no torch needed) renders a data set from
 the synthetic warehouse (one scene per seed: layout, sizes, colours, textures, lighting
 and clutter are drawn from the seed; frames at random times along the seed's trajectory,
@@ -843,10 +843,10 @@ def _log_metrics(metrics: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m percept.detect.train``: render, train, export, evaluate."""
+    """``python -m percept.tools.train_detector``: render, train, export, evaluate."""
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m percept.detect.train",
+        prog="python -m percept.tools.train_detector",
         description="Train the warehouse detector on percept synth renders (needs torch).",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")

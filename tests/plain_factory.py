@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from percept.typestore import get_typestore
+from percept.io.typestore import get_typestore
 
 
 class PlainFactory:

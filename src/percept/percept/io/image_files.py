@@ -75,9 +75,10 @@ def _read_file(path: Path) -> npt.NDArray[np.uint8] | None:
 
 def _bag_frames(bag: Path, topic: str) -> Iterator[ImageFrame]:
     from percept import codecs
-    from percept.bag import BagReader
     from percept.detect.preprocess import rgb_or_bgr
-    from percept.typestore import get_typestore
+    from percept.image import decompress_image
+    from percept.io.bag import BagReader
+    from percept.io.typestore import get_typestore
 
     store = get_typestore()
     with BagReader(bag) as reader:
@@ -101,7 +102,7 @@ def _bag_frames(bag: Path, topic: str) -> Iterator[ImageFrame]:
                 )
                 if item.msgtype.endswith("CompressedImage"):
                     compressed = codecs.decode_compressed_image(msg_obj)
-                    image = codecs.decompress_image(compressed, "bgr8")
+                    image = decompress_image(compressed, "bgr8")
                 else:
                     image = codecs.decode_image(msg_obj)
                 pixels, bgr = rgb_or_bgr(image)

@@ -545,9 +545,9 @@ _HEADER = """\
 # Written by running the pipeline, never by hand:
 #   {command}
 # regenerates each case's sequence, replays it through the robot graph, evaluates the run
-# (percept eval + message counts, percept.regress.run_metrics) and writes every metric
+# (percept eval + message counts, percept.tools.regress.run_metrics) and writes every metric
 # that has a policy. Values come from that run; direction and tolerance (abs, rel) are
-# kept from the entry already here, else taken from percept.regress.DEFAULT_RULES. A
+# kept from the entry already here, else taken from percept.tools.regress.DEFAULT_RULES. A
 # metric drifts past its tolerance when |new - value| > max(abs, rel * |value|) in the
 # bad direction (equal: either way).
 """
@@ -666,8 +666,8 @@ def run_metrics(run_bag: Path | str, gt_bag: Path | str | None = None) -> dict[s
         BagError: a bag cannot be read.
         EvalError: nothing in the run can be scored.
     """
-    from percept.bag import summarize_bag
     from percept.eval.runner import evaluate
+    from percept.io.bag import summarize_bag
 
     doc = evaluate(run_bag, gt_bag).metrics()
     summaries, _ = summarize_bag(Path(run_bag))

@@ -1,4 +1,4 @@
-"""percept.regress: flattening, tolerances, comparison, baselines files, percept regress."""
+"""percept.tools.regress: flattening, tolerances, comparison, baselines files, percept regress."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from percept.cli.main import main
 from percept.errors import ConfigError
-from percept.regress import (
+from percept.tools.regress import (
     Comparison,
     MetricPolicy,
     compare,

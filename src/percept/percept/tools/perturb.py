@@ -37,9 +37,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from percept import codecs
 from percept.domain import CompressedImage, Header, Image, ImuSample
 from percept.errors import ConfigError
+from percept.image import compress_image, decompress_image
 
 __all__ = ["PERTURBED_TYPES", "PerturbSpec", "Perturber", "describe", "parse_spec"]
 
@@ -189,10 +189,10 @@ class Perturber:
             and isinstance(obj, CompressedImage)
             and self.spec.touches_images()
         ):
-            image = codecs.decompress_image(obj)
+            image = decompress_image(obj)
             data = self._pixels(topic, image.encoding, image.data, stamp)
             fmt = "png" if "png" in obj.format.lower() else "jpeg"
-            out = replace(codecs.compress_image(replace(image, data=data), fmt), header=obj.header)
+            out = replace(compress_image(replace(image, data=data), fmt), header=obj.header)
         if self.spec.jitter_ms > 0 and msgtype in (_IMAGE, _COMPRESSED, _INFO):
             rng = np.random.default_rng(_key("jitter", self.spec.seed, _camera(topic), stamp))
             shift = round(rng.normal(0.0, self.spec.jitter_ms * 1e6))

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percept import codecs
-from percept.bag import BagReader, BagWriter
 from percept.errors import ConfigError
+from percept.io.bag import BagReader, BagWriter
+from percept.io.typestore import get_typestore
 from percept.runtime.local import (
     DIAGNOSTICS_TOPIC,
     TF_TOPICS,
@@ -25,12 +26,11 @@ from percept.runtime.local import (
     LocalRuntime,
     resolve_topic,
 )
-from percept.typestore import get_typestore
 
 if TYPE_CHECKING:
     from percept.domain import DiagnosticStatus
-    from percept.perturb import Perturber
     from percept.runtime.robot import RobotConfig
+    from percept.tools.perturb import Perturber
 
 __all__ = ["ReplayResult", "build_runtime", "replay"]
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from percept.errors import BagError
-from percept.typestore import get_typestore
+from percept.io.typestore import get_typestore
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection

@@ -5,7 +5,7 @@ rclpy message (``uint8[]`` as ``array.array('B')``, ``float64[]`` as ``array.arr
 a rosbags message (numpy arrays) and any plain attribute object
 (``types.SimpleNamespace`` with ``bytes``, lists or numpy arrays). Encoders build
 messages through a :class:`MessageFactory` supplied by the runtime, so this module never
-imports a message class; :class:`percept.typestore.RosbagsFactory` builds rosbags
+imports a message class; :class:`percept.io.typestore.RosbagsFactory` builds rosbags
 messages, the rclpy adapter builds rclpy ones.
 
 Every malformed input raises :class:`percept.errors.CodecError` naming the message type,
@@ -27,20 +27,16 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import logging
 import numbers
-import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final, ParamSpec, Protocol, TypeVar
+from typing import Final, Protocol
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from percept.domain import (
-    IMAGE_ENCODINGS,
     CameraInfo,
     CompressedImage,
     Detection2D,
@@ -63,17 +59,17 @@ from percept.domain import (
     TransformStamped,
 )
 from percept.errors import CodecError
+from percept.errors import codec_guard as _guard
 from percept.geometry.camera import CameraModel, RegionOfInterest
 from percept.geometry.pose import Pose
+from percept.image.compress import compression_of
+from percept.image.encoding import encoding_info
 
 __all__ = [
     "DOMAIN_TYPES",
     "POINTFIELD_DATATYPES",
     "SUPPORTED_TYPES",
     "MessageFactory",
-    "compress_image",
-    "convert_image",
-    "debayer",
     "decode",
     "decode_camera_info",
     "decode_compressed_image",
@@ -91,7 +87,6 @@ __all__ = [
     "decode_pose_stamped",
     "decode_tf_message",
     "decode_transform_stamped",
-    "decompress_image",
     "encode",
     "encode_camera_info",
     "encode_compressed_image",
@@ -116,8 +111,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 _NATIVE_BIG: Final = sys.byteorder == "big"
 
@@ -142,7 +135,7 @@ MARKER_ARRAY: Final = "visualization_msgs/msg/MarkerArray"
 class MessageFactory(Protocol):
     """Builds ROS messages for the encoders; supplied by the runtime.
 
-    Implementations: :class:`percept.typestore.RosbagsFactory` (rosbags classes) and the
+    Implementations: :class:`percept.io.typestore.RosbagsFactory` (rosbags classes) and the
     rclpy adapter's factory (rclpy classes). Encoders always pass every field of a
     message, nested messages built through ``new`` as well.
     """
@@ -172,25 +165,6 @@ class MessageFactory(Protocol):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _guard(msgtype: str, action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    """Turn any stray exception of a codec into a CodecError naming the message type."""
-
-    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-        @functools.wraps(fn)
-        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
-                return fn(*args, **kwargs)
-            except CodecError:
-                raise
-            except Exception as err:  # the contract: only CodecError leaves a codec
-                msg = f"{msgtype}: cannot {action}: {type(err).__name__}: {err}"
-                raise CodecError(msg) from err
-
-        return inner
-
-    return wrap
 
 
 def _show(value: object) -> str:
@@ -439,73 +413,6 @@ def _check_type(obj: object, cls: type, where: str) -> None:
 
 # ---------------------------------------------------------------------------- images
 
-_GENERIC_RE: Final = re.compile(r"(8U|8S|16U|16S|32S|32F|64F)(?:C([0-9]+))?")
-_GENERIC_DTYPES: Final = {
-    "8U": "u1",
-    "8S": "i1",
-    "16U": "u2",
-    "16S": "i2",
-    "32S": "i4",
-    "32F": "f4",
-    "64F": "f8",
-}
-# Packed YUV 4:2:2 (two bytes per pixel), as sensor_msgs/image_encodings.hpp.
-_YUV422: Final = {"uyvy": "UYVY", "yuv422": "UYVY", "yuyv": "YUY2", "yuv422_yuy2": "YUY2"}
-
-# Colour layout of named encodings, in OpenCV's naming; anything else is generic.
-_COLOR_FORMATS: Final = {
-    "mono8": "GRAY",
-    "mono16": "GRAY",
-    "rgb8": "RGB",
-    "rgb16": "RGB",
-    "bgr8": "BGR",
-    "bgr16": "BGR",
-    "rgba8": "RGBA",
-    "rgba16": "RGBA",
-    "bgra8": "BGRA",
-    "bgra16": "BGRA",
-}
-# ROS names a Bayer pattern by its first row (rggb: R G / G B); OpenCV < 5 names it by
-# the 2x2 block starting at pixel (1, 1), so ROS bayer_rggb is OpenCV BayerBG (as in
-# cv_bridge and rosbags-image). OpenCV 5 adds BayerRGGB-style aliases with the ROS
-# meaning; prefer those and fall back to the old names.
-_BAYER_PATTERNS: Final = {
-    "rggb": ("BayerRGGB", "BayerBG"),
-    "bggr": ("BayerBGGR", "BayerRG"),
-    "gbrg": ("BayerGBRG", "BayerGR"),
-    "grbg": ("BayerGRBG", "BayerGB"),
-}
-_MAX_CHANNELS: Final = 512  # OpenCV CV_CN_MAX
-
-
-def _encoding_info(encoding: str, where: str) -> tuple[int, np.dtype[np.generic]]:
-    """(channels, native dtype) of a ROS image encoding."""
-    known = IMAGE_ENCODINGS.get(encoding)
-    if known is not None:
-        return known[0], np.dtype(known[1])
-    if encoding in _YUV422:
-        return 2, np.dtype(np.uint8)
-    match = _GENERIC_RE.fullmatch(encoding)
-    if match:
-        channels = int(match.group(2) or 1)
-        if 1 <= channels <= _MAX_CHANNELS:
-            return channels, np.dtype(_GENERIC_DTYPES[match.group(1)])
-    msg = (
-        f"{where}: unknown image encoding {encoding!r}; expected one of "
-        f"{sorted(IMAGE_ENCODINGS)}, a YUV 4:2:2 name or '<8U|8S|16U|16S|32S|32F|64F>C<n>'"
-    )
-    raise CodecError(msg)
-
-
-def _color_format(encoding: str) -> str:
-    if encoding in _COLOR_FORMATS:
-        return _COLOR_FORMATS[encoding]
-    if encoding.startswith("bayer_"):
-        return "bayer_" + encoding[6:10]
-    if encoding in _YUV422:
-        return "yuv_" + _YUV422[encoding]
-    return "generic"
-
 
 def _image_array(
     buf: npt.NDArray[np.generic],
@@ -516,7 +423,7 @@ def _image_array(
     is_bigendian: bool,
     where: str,
 ) -> npt.NDArray[np.generic]:
-    channels, dtype = _encoding_info(encoding, f"{where}.encoding")
+    channels, dtype = encoding_info(encoding, f"{where}.encoding")
     itemsize = dtype.itemsize
     row = width * channels * itemsize
     if step < row:
@@ -584,7 +491,7 @@ def _image_wire(image: Image, where: str) -> tuple[npt.NDArray[np.generic], int,
     if not isinstance(image, Image):
         msg = f"{where}: expected Image, got {type(image).__name__}"
         raise CodecError(msg)
-    channels, dtype = _encoding_info(image.encoding, f"{where}.encoding")
+    channels, dtype = encoding_info(image.encoding, f"{where}.encoding")
     data = np.asarray(image.data)
     expected_ndim = 2 if channels == 1 else 3
     if data.ndim == 3 and channels == 1 and data.shape[2] == 1:
@@ -636,126 +543,7 @@ def encode_image(image: Image, factory: MessageFactory) -> object:
     return _encode_image(image, factory, IMAGE)
 
 
-def _cv_code(src_fmt: str, dst_fmt: str, src: str, dst: str) -> int | None:
-    """OpenCV cvtColor code from one colour layout to another (None: nothing to do)."""
-    if src_fmt == dst_fmt:
-        return None
-    names: list[str] = []
-    if src_fmt.startswith("bayer_"):
-        new, old = _BAYER_PATTERNS[src_fmt[6:]]
-        names = [f"COLOR_{new}2{dst_fmt}", f"COLOR_{old}2{dst_fmt}"]
-    elif src_fmt.startswith("yuv_"):
-        names = [f"COLOR_YUV2{dst_fmt}_{src_fmt[4:]}"]
-    elif not dst_fmt.startswith(("bayer_", "yuv_")):
-        names = [f"COLOR_{src_fmt}2{dst_fmt}"]
-    for name in names:
-        code = getattr(cv2, name, None)
-        if isinstance(code, int):
-            return code
-    msg = f"convert_image: conversion {src!r} -> {dst!r} is not supported"
-    raise CodecError(msg)
-
-
-def _convert_depth(
-    data: npt.NDArray[np.generic], dtype: np.dtype[np.generic]
-) -> npt.NDArray[np.generic]:
-    """Change depth like cv_bridge: 8 <-> 16 bit rescale, others saturate and round."""
-    if data.dtype == dtype:
-        return data
-    if data.dtype == np.uint8 and dtype == np.uint16:
-        wide: npt.NDArray[np.uint16] = data.astype(np.uint16) * np.uint16(257)
-        return wide  # 65535 / 255 = 257 exactly
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype.str)
-        values = data.astype(np.float64)
-        if data.dtype == np.uint16 and dtype == np.uint8:
-            values = values / 257.0
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return data.astype(dtype)
-
-
-@_guard(IMAGE, "convert")
-def convert_image(image: Image, desired_encoding: str = "passthrough") -> Image:
-    """Convert an image to another encoding, like cv_bridge's ``desired_encoding``.
-
-    Colour layout changes go through ``cv2.cvtColor`` (Bayer demosaicing and YUV 4:2:2
-    included); depth changes rescale 8 <-> 16 bit by 257 and otherwise round and
-    saturate. Generic encodings (``8UC3``, ``32FC1``...) convert only to encodings with
-    the same channel count.
-
-    Args:
-        image: the source image.
-        desired_encoding: target ROS encoding, or ``passthrough`` to keep ``image``.
-
-    Returns:
-        The converted image (``image`` itself when nothing changes), same header.
-
-    Raises:
-        CodecError: unknown encoding or unsupported conversion.
-    """
-    if desired_encoding in ("passthrough", image.encoding):
-        return image
-    where = "convert_image"
-    src_channels, _ = _encoding_info(image.encoding, f"{where}: source encoding")
-    dst_channels, dst_dtype = _encoding_info(desired_encoding, f"{where}: desired_encoding")
-    src_fmt, dst_fmt = _color_format(image.encoding), _color_format(desired_encoding)
-    data = np.asarray(image.data)
-    if "generic" in (src_fmt, dst_fmt):
-        if src_channels != dst_channels:
-            msg = (
-                f"{where}: conversion {image.encoding!r} -> {desired_encoding!r} is not "
-                f"supported ({src_channels} vs {dst_channels} channels)"
-            )
-            raise CodecError(msg)
-    else:
-        code = _cv_code(src_fmt, dst_fmt, image.encoding, desired_encoding)
-        if code is not None:
-            data = np.asarray(cv2.cvtColor(data, code))
-    return Image(image.header, desired_encoding, _convert_depth(data, dst_dtype))
-
-
-@_guard(IMAGE, "debayer")
-def debayer(image: Image, to: str = "bgr8") -> Image:
-    """Demosaic a ``bayer_*`` image with OpenCV (bilinear).
-
-    Args:
-        image: (H, W) uint8 or uint16 raw image, encoding ``bayer_rggb8`` ...
-            ``bayer_grbg16``.
-        to: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8`` or their 16-bit forms.
-
-    Returns:
-        (H, W, 3|4) or (H, W) image in ``to``.
-
-    Raises:
-        CodecError: ``image`` is not Bayer, or ``to`` is not a colour / mono encoding.
-    """
-    if not image.encoding.startswith("bayer_"):
-        msg = f"debayer: expected a bayer_* encoding, got {image.encoding!r}"
-        raise CodecError(msg)
-    if to not in _COLOR_FORMATS:
-        msg = f"debayer: 'to' must be one of {sorted(_COLOR_FORMATS)}, got {to!r}"
-        raise CodecError(msg)
-    return convert_image(image, to)
-
-
 # ------------------------------------------------------------------ compressed images
-
-_COMPRESSED_FORMATS: Final = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
-
-
-def _compression(fmt: str, where: str) -> str:
-    """``jpeg`` / ``png`` / ``''`` from ``jpeg`` or ``bgr8; jpeg compressed bgr8``."""
-    text = fmt.strip().lower()
-    if ";" in text:
-        text = text.partition(";")[2].strip()
-    word = text.split(" ", 1)[0] if text else ""
-    if word and word not in _COMPRESSED_FORMATS:
-        msg = (
-            f"{where}.format: unsupported compression {fmt!r}; expected jpeg or png "
-            "(optionally '<encoding>; <jpeg|png> compressed <encoding>')"
-        )
-        raise CodecError(msg)
-    return word
 
 
 @_guard(COMPRESSED_IMAGE, "decode")
@@ -771,7 +559,7 @@ def decode_compressed_image(msg: object) -> CompressedImage:
     where = COMPRESSED_IMAGE
     header = _header(msg, where)
     fmt = _gets(msg, "format", where)
-    _compression(fmt, where)
+    compression_of(fmt, where)
     data = _bytes_view(_get(msg, "data", where), f"{where}.data")
     return CompressedImage(header=header, format=fmt, data=data.view(np.uint8))
 
@@ -792,86 +580,6 @@ def encode_compressed_image(image: CompressedImage, factory: MessageFactory) -> 
         format=str(image.format),
         data=factory.uint8_array(data.view(np.uint8)),
     )
-
-
-@_guard(COMPRESSED_IMAGE, "decompress")
-def decompress_image(image: CompressedImage, desired_encoding: str = "passthrough") -> Image:
-    """Decompress jpeg/png bytes with ``cv2.imdecode`` (``IMREAD_UNCHANGED``, as cv_bridge).
-
-    Args:
-        image: compressed image.
-        desired_encoding: as in :func:`convert_image`; ``passthrough`` keeps what the
-            decoder gives: ``bgr8``, ``bgra8``, ``mono8`` or (16-bit png) ``mono16`` /
-            ``bgr16`` / ``bgra16``.
-
-    Returns:
-        Image with (H, W) or (H, W, C) data.
-
-    Raises:
-        CodecError: the bytes are not a decodable image.
-    """
-    where = COMPRESSED_IMAGE
-    _compression(image.format, where)
-    buf = np.asarray(image.data).reshape(-1).view(np.uint8)
-    data = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if data is None:
-        msg = f"{where}.data: cannot decode {buf.size} bytes as {image.format or 'an image'}"
-        raise CodecError(msg)
-    data = np.asarray(data)
-    channels = 1 if data.ndim == 2 else int(data.shape[2])
-    names = {1: "mono", 3: "bgr", 4: "bgra"}
-    depth = {np.dtype(np.uint8): "8", np.dtype(np.uint16): "16"}.get(data.dtype)
-    if channels not in names or depth is None:
-        msg = f"{where}.data: decoded to unsupported {channels} x {data.dtype} image"
-        raise CodecError(msg)
-    decoded = Image(image.header, names[channels] + depth, data)
-    return convert_image(decoded, desired_encoding)
-
-
-@_guard(COMPRESSED_IMAGE, "compress")
-def compress_image(image: Image, fmt: str = "jpeg", *, quality: int = 90) -> CompressedImage:
-    """Compress an image with ``cv2.imencode`` the way image_transport's plugin does.
-
-    Colour images are stored as BGR; ``format`` reads ``<encoding>; <fmt> compressed
-    <bgr8|mono8|...>``.
-
-    Args:
-        image: mono8/mono16, bgr8/rgb8, bgra8/rgba8 (16-bit colour for png only), or
-            8UC1/8UC3/8UC4/16UC1.
-        fmt: ``jpeg`` or ``png``.
-        quality: jpeg quality 1..100 (ignored for png).
-
-    Returns:
-        CompressedImage with (N,) uint8 data.
-
-    Raises:
-        CodecError: unsupported format or encoding.
-    """
-    ext = _COMPRESSED_FORMATS.get(fmt.lower())
-    if ext is None:
-        msg = f"compress_image: fmt must be 'jpeg' or 'png', got {fmt!r}"
-        raise CodecError(msg)
-    channels, dtype = _encoding_info(image.encoding, "compress_image: encoding")
-    if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)) or channels not in (1, 3, 4):
-        msg = (
-            f"compress_image: cannot compress {image.encoding!r}; expected 8 or 16 bit, "
-            "1, 3 or 4 channels"
-        )
-        raise CodecError(msg)
-    if dtype == np.uint16 and ext == ".jpg":
-        msg = f"compress_image: jpeg needs 8-bit data, got {image.encoding!r}; use png"
-        raise CodecError(msg)
-    depth = "8" if dtype == np.uint8 else "16"
-    target = {1: "mono", 3: "bgr", 4: "bgra"}[channels] + depth
-    src = image if _color_format(image.encoding) == "generic" else convert_image(image, target)
-    params = [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)] if ext == ".jpg" else []
-    ok, buf = cv2.imencode(ext, np.asarray(src.data), params)
-    if not ok:
-        msg = f"compress_image: OpenCV could not encode {image.encoding!r} as {fmt}"
-        raise CodecError(msg)
-    name = "jpeg" if ext == ".jpg" else "png"
-    fmt_string = f"{image.encoding}; {name} compressed {target}"
-    return CompressedImage(image.header, fmt_string, np.asarray(buf).reshape(-1))
 
 
 # ----------------------------------------------------------------------- camera info
@@ -1919,16 +1627,16 @@ def encode_diagnostic_array(array: DiagnosticArray, factory: MessageFactory) -> 
 
 
 def decode_marker_array(msg: object) -> MarkerArray:
-    """Decode a visualization_msgs/MarkerArray (see :mod:`percept.codecs_viz`)."""
+    """Decode a visualization_msgs/MarkerArray (see :mod:`percept.codecs.markers`)."""
     # Imported at call time: codecs_viz builds on this module's helpers.
-    from percept.codecs_viz import decode_marker_array as decode
+    from percept.codecs.markers import decode_marker_array as decode
 
     return decode(msg)
 
 
 def encode_marker_array(array: MarkerArray, factory: MessageFactory) -> object:
-    """Encode a MarkerArray (see :mod:`percept.codecs_viz`)."""
-    from percept.codecs_viz import encode_marker_array as encode
+    """Encode a MarkerArray (see :mod:`percept.codecs.markers`)."""
+    from percept.codecs.markers import encode_marker_array as encode
 
     return encode(array, factory)
 

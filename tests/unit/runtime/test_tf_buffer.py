@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from percept.domain import Header, TransformStamped
 from percept.errors import TransformError
 from percept.geometry.pose import Pose
-from percept.geometry.tf import TfBuffer
+from percept.runtime.tf_buffer import TfBuffer
 
 S = 1_000_000_000
 

@@ -23,7 +23,6 @@ from percept.codecs import (
     _get,
     _getf,
     _gets,
-    _guard,
     _header,
     _int,
     _pose,
@@ -32,6 +31,7 @@ from percept.codecs import (
 )
 from percept.domain import Marker, MarkerArray
 from percept.errors import CodecError
+from percept.errors import codec_guard as _guard
 
 __all__ = ["MARKER_ARRAY", "decode_marker_array", "encode_marker_array"]
 

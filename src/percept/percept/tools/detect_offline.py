@@ -22,8 +22,8 @@ import numpy as np
 
 from percept.detect.detector import Detections, Detector
 from percept.detect.draw import draw_detections
-from percept.detect.sources import ImageFrame, is_bag, iter_images
 from percept.errors import DetectionError
+from percept.io.image_files import ImageFrame, is_bag, iter_images
 
 __all__ = ["CocoIds", "OfflineResult", "coco_ids_from_ground_truth", "detect_to_coco"]
 

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from percept.bag import BagReader
-from percept.demo import make_pattern_bag
 from percept.domain import CameraInfo, Header, Image, ImuSample
 from percept.errors import ConfigError
 from percept.geometry.camera import CameraModel
-from percept.perturb import Perturber, PerturbSpec, describe, parse_spec
-from percept.replay import replay
+from percept.io.bag import BagReader
 from percept.runtime.robot import load_robot
+from percept.tools.demo import make_pattern_bag
+from percept.tools.perturb import Perturber, PerturbSpec, describe, parse_spec
+from percept.tools.replay import replay
 
 IMG = "sensor_msgs/msg/Image"
 INFO = "sensor_msgs/msg/CameraInfo"

@@ -36,7 +36,7 @@ from percept.domain import (
 from percept.errors import CodecError
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.io.typestore import RosbagsFactory, get_typestore
 
 VARIANTS_PER_TYPE = 1000
 CDR_VARIANTS_PER_TYPE = 200

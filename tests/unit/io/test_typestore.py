@@ -1,4 +1,4 @@
-"""Tests of percept.typestore: vision_msgs registered from the packaged .msg texts."""
+"""Tests of percept.io.typestore: vision_msgs registered from the packaged .msg texts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from percept.errors import CodecError
-from percept.typestore import (
+from percept.io.typestore import (
     VISION_MSGS_TYPES,
     RosbagsFactory,
     get_typestore,

@@ -9,7 +9,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from plain_factory import PlainFactory
 from rosbags.image import compressed_image_to_cvimage, message_to_cvimage
 
 from codec_samples import (
@@ -25,14 +24,10 @@ from codec_samples import (
 )
 from percept import codecs
 from percept.codecs import (
-    compress_image,
-    convert_image,
-    debayer,
     decode,
     decode_compressed_image,
     decode_image,
     decode_point_cloud,
-    decompress_image,
     encode,
     encode_image,
     encode_point_cloud,
@@ -47,7 +42,10 @@ from percept.domain import (
 )
 from percept.errors import CodecError
 from percept.geometry.pose import Pose
-from percept.typestore import RosbagsFactory, get_typestore
+from percept.image import compress_image, convert_image, debayer, decompress_image
+from percept.image.convert import _cv_code
+from percept.io.typestore import RosbagsFactory, get_typestore
+from plain_factory import PlainFactory
 
 
 def test_supported_types_cover_every_sample() -> None:
@@ -539,8 +537,8 @@ def test_decode_rclpy_style_byte_level() -> None:
 
 def test_cv2_bayer_constants_match_ros_naming() -> None:
     # ROS bayer_rggb is OpenCV's legacy BayerBG (cv_bridge, rosbags-image).
-    assert codecs._cv_code("bayer_rggb", "BGR", "bayer_rggb8", "bgr8") == cv2.COLOR_BayerBG2BGR
-    assert codecs._cv_code("bayer_grbg", "BGR", "bayer_grbg8", "bgr8") == cv2.COLOR_BayerGB2BGR
+    assert _cv_code("bayer_rggb", "BGR", "bayer_rggb8", "bgr8") == cv2.COLOR_BayerBG2BGR
+    assert _cv_code("bayer_grbg", "BGR", "bayer_grbg8", "bgr8") == cv2.COLOR_BayerGB2BGR
 
 
 def test_codec_benchmark_reports_every_payload_and_factory() -> None:

@@ -1,0 +1,7 @@
+"""The detector training project: render synthetic scenes, train, export ONNX, score.
+
+Needs the optional ``train`` extra (torch) to train; ``--evaluate MODEL.onnx`` scores a
+model without torch. Run as ``python -m percept.tools.train_detector``.
+"""
+
+__all__ = ["train"]
