@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -11,25 +10,74 @@ from pathlib import Path
 
 import pytest
 
-ROS_IMPORT = re.compile(
-    r"^\s*(import|from)\s+(rclpy|sensor_msgs|stereo_msgs|vision_msgs|nav_msgs|geometry_msgs|"
-    r"message_filters|tf2_ros|cv_bridge|diagnostic_msgs|tf2_msgs)\b",
-    re.MULTILINE,
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_imports(
+    repo_root: Path, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run import-linter on the contracts of pyproject.toml ([tool.importlinter])."""
+    if not LINT_IMPORTS.exists():
+        pytest.skip("import-linter is not installed (requirements-test.txt)")
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_import_contracts_hold(repo_root: Path) -> None:
+    result = _lint_imports(repo_root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "geometry/camera.py",
+            "import percept.nodes.debayer",
+            "percept.geometry is not allowed to import percept.nodes",
+        ),
+        (
+            "stereo/matcher.py",
+            "import percept.codecs",
+            "percept.stereo is not allowed to import percept.codecs",
+        ),
+        (
+            "nodes/resize.py",
+            "import percept.runtime.local",
+            "percept.nodes is not allowed to import percept.runtime",
+        ),
+        ("detect/nms.py", "import rclpy", "percept.detect.nms -> rclpy"),
+    ],
 )
-
-
-def test_core_imports_no_ros(repo_root: Path) -> None:
-    offenders = [
-        str(path.relative_to(repo_root))
-        for path in (repo_root / "src" / "percept").rglob("*.py")
-        if ROS_IMPORT.search(path.read_text(encoding="utf-8"))
-    ]
-    assert offenders == []
+def test_import_contracts_catch_an_upward_or_ros_import(
+    repo_root: Path, tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    copy = tmp_path / "percept"
+    shutil.copytree(
+        repo_root / "src" / "percept" / "percept",
+        copy,
+        ignore=shutil.ignore_patterns("__pycache__", "models"),
+    )
+    target = copy / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    result = _lint_imports(repo_root, pythonpath=tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert broken in result.stdout, result.stdout
 
 
 def test_core_imports_in_a_process_without_ros(repo_root: Path) -> None:
     code = (
-        "import sys, percept, percept.runtime.local, percept.replay, percept.cli.main\n"
+        "import sys, percept, percept.runtime.local, percept.tools.replay, percept.cli.main\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('rclpy', 'message_filters', 'tf2_ros', 'sensor_msgs')]\n"
         "assert not bad, bad\n"
