@@ -26,6 +26,7 @@ from scipy.spatial.transform import Rotation
 
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
+from percept.geometry.se3 import from_rotation_translation
 
 __all__ = [
     "board_object_points",
@@ -492,9 +493,7 @@ def random_board_poses(
         rot = Rotation.from_euler("xyz", [tilt_x, tilt_y, roll], degrees=True)
         # Place the rotated plane so that its centre lies on the ray at ``dist``.
         t = ray * dist - rot.apply(centre)
-        T = np.eye(4)
-        T[:3, :3] = rot.as_matrix()
-        T[:3, 3] = t
+        T = from_rotation_translation(rot.as_matrix(), t)
         if dist < diag * 0.5:
             continue
         ok = True

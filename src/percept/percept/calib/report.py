@@ -21,6 +21,7 @@ from percept.calib.render import project_points
 from percept.calib.solve import MonoCalibration, StereoCalibration
 from percept.calib.views import board_outline_uv
 from percept.errors import CalibrationError
+from percept.geometry.se3 import transform_points
 
 __all__ = ["corner_residuals", "mono_report", "stereo_report", "write_png"]
 
@@ -51,8 +52,7 @@ def corner_residuals(
     out = []
     for index, pose in zip(result.used, result.T_cam_board, strict=True):
         det = detections[index]
-        T = pose.as_matrix()
-        pts = det.object_points(board).astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+        pts = transform_points(pose.as_matrix(), det.object_points(board))
         out.append(det.corners_uv.astype(np.float64) - project_points(pts, result.camera))
     return out
 

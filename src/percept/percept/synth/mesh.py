@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from percept.geometry.se3 import transform_points
+
 __all__ = ["Part", "box", "cylinder", "sphere", "transform"]
 
 Mesh = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]
@@ -137,4 +139,4 @@ def transform(mesh: Mesh, T_parent_local: npt.NDArray[np.float64]) -> Mesh:
         The same triangles with (V, 3) vertices in the parent frame.
     """
     vertices, triangles = mesh
-    return vertices @ T_parent_local[:3, :3].T + T_parent_local[:3, 3], triangles
+    return transform_points(T_parent_local, vertices), triangles

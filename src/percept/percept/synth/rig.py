@@ -24,6 +24,7 @@ from scipy.spatial.transform import Rotation
 
 from percept.calib.render import project_points, undistort_pixels
 from percept.geometry.camera import CameraModel
+from percept.geometry.se3 import from_rotation_translation
 from percept.synth.scene import RayHits, Scene
 
 __all__ = [
@@ -112,13 +113,6 @@ class StereoRender:
     object_left: npt.NDArray[np.int32]
 
 
-def _transform(R: npt.NDArray[np.float64], t: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    T = np.eye(4)
-    T[:3, :3] = R
-    T[:3, 3] = np.asarray(t, dtype=np.float64)
-    return T
-
-
 class StereoRig:
     """Cameras, extrinsics and cached pixel rays of a ``StereoRigConfig``.
 
@@ -147,7 +141,7 @@ class StereoRig:
         K2[1, 2] -= 0.003 * h
         D2 = D1 * np.array([1.04, 0.95, 0.8, 1.2, 1.0])
         R_left_right = Rotation.from_rotvec([0.002, -0.004, 0.003]).as_matrix()
-        T_left_right = _transform(R_left_right, (cfg.baseline_m, 0.0, 0.0))
+        T_left_right = from_rotation_translation(R_left_right, (cfg.baseline_m, 0.0, 0.0))
         self.T_right_left = np.asarray(np.linalg.inv(T_left_right), dtype=np.float64)
         R1, R2, P1, P2, *_ = cv2.stereoRectify(
             K1,
@@ -163,11 +157,13 @@ class StereoRig:
         self.left = CameraModel(w, h, "plumb_bob", K1, D1, np.asarray(R1), np.asarray(P1))
         self.right = CameraModel(w, h, "plumb_bob", K2, D2, np.asarray(R2), np.asarray(P2))
         R_base_rig = Rotation.from_euler("y", cfg.mount_pitch_rad).as_matrix() @ _R_BODY_OPTICAL
-        T_base_rig = _transform(R_base_rig, cfg.mount_xyz_m)
+        T_base_rig = from_rotation_translation(R_base_rig, cfg.mount_xyz_m)
         # The rig frame is the left optical frame moved half a baseline to the left.
-        self.T_base_left = T_base_rig @ _transform(np.eye(3), (-cfg.baseline_m / 2, 0.0, 0.0))
+        self.T_base_left = T_base_rig @ from_rotation_translation(
+            np.eye(3), (-cfg.baseline_m / 2, 0.0, 0.0)
+        )
         self.T_base_right = self.T_base_left @ T_left_right
-        self.T_base_imu = _transform(
+        self.T_base_imu = from_rotation_translation(
             Rotation.from_euler("xyz", cfg.imu_rpy_rad).as_matrix(), cfg.imu_xyz_m
         )
         self._rays_left, self._valid_left = _pixel_rays(self.left)

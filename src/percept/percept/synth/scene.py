@@ -28,6 +28,7 @@ import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
 from percept.geometry.pose import Pose
+from percept.geometry.se3 import from_rotation_translation, transform_points
 from percept.synth import mesh
 from percept.synth.mesh import Part
 from percept.synth.shading import (
@@ -81,10 +82,7 @@ class SceneObject:
     def corners_world(self) -> npt.NDArray[np.float64]:
         """(8, 3) float64 box corners, metres, world frame."""
         corners, _ = mesh.box(self.size_m)
-        out: npt.NDArray[np.float64] = (
-            corners @ self.T_world_box[:3, :3].T + self.T_world_box[:3, 3]
-        )
-        return out
+        return transform_points(self.T_world_box, corners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,10 +364,7 @@ class _Palette:
 
 
 def _T(xyz: npt.ArrayLike = (0.0, 0.0, 0.0), yaw_rad: float = 0.0) -> npt.NDArray[np.float64]:
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_euler("z", yaw_rad).as_matrix()
-    T[:3, 3] = np.asarray(xyz, dtype=np.float64)
-    return T
+    return from_rotation_translation(Rotation.from_euler("z", yaw_rad).as_matrix(), xyz)
 
 
 def _part(shape: mesh.Mesh, material: int, T: npt.NDArray[np.float64] | None = None) -> Part:
@@ -495,9 +490,7 @@ def _cart(p: _Palette) -> list[Part]:
     axle = Rotation.from_euler("x", np.pi / 2).as_matrix()
     for x in (-length / 2 + 0.1, length / 2 - 0.1):
         for y in (-width / 2 + 0.05, width / 2 - 0.05):
-            T = np.eye(4)
-            T[:3, :3] = axle
-            T[:3, 3] = (x, y + 0.02, wheel_r)
+            T = from_rotation_translation(axle, (x, y + 0.02, wheel_r))
             parts.append(_part(mesh.cylinder(wheel_r, 0.04, 14), rubber, T))
     x_handle = -length / 2 + 0.02
     for y in (-width / 2 + 0.02, width / 2 - 0.02):
