@@ -1,0 +1,229 @@
+"""Codecs of vision_msgs Detection2DArray and Detection3DArray."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+
+from percept.codecs._codec import codec_functions
+from percept.codecs._fields import (
+    MessageFactory,
+    as_seq,
+    check_type,
+    get,
+    get_float,
+    get_str,
+    read_header,
+    read_pose,
+    read_xyz,
+    write_header,
+    write_pose,
+    write_vector,
+)
+from percept.domain import (
+    Detection2D,
+    Detection2DArray,
+    Detection3D,
+    Detection3DArray,
+    ObjectHypothesis,
+)
+from percept.errors import CodecError
+from percept.geometry.pose import Pose
+
+__all__ = [
+    "DETECTION2D_ARRAY",
+    "DETECTION3D_ARRAY",
+    "decode_detection2d_array",
+    "decode_detection3d_array",
+    "encode_detection2d_array",
+    "encode_detection3d_array",
+]
+
+DETECTION2D_ARRAY: Final = "vision_msgs/msg/Detection2DArray"
+DETECTION3D_ARRAY: Final = "vision_msgs/msg/Detection3DArray"
+
+
+def _read_hypotheses(det: object, where: str) -> tuple[ObjectHypothesis, ...]:
+    out = []
+    for i, result in enumerate(as_seq(get(det, "results", where), f"{where}.results")):
+        rw = f"{where}.results[{i}]"
+        # Humble nests (class_id, score) in `hypothesis`; Foxy had `id` and `score` flat.
+        if hasattr(result, "hypothesis"):
+            hyp, hw, id_name = result.hypothesis, f"{rw}.hypothesis", "class_id"
+        else:
+            hyp, hw, id_name = result, rw, "id" if hasattr(result, "id") else "class_id"
+        out.append(ObjectHypothesis(get_str(hyp, id_name, hw), get_float(hyp, "score", hw)))
+    return tuple(out)
+
+
+def _write_hypotheses(
+    results: Sequence[ObjectHypothesis], factory: MessageFactory, where: str
+) -> list[object]:
+    out = []
+    for i, hyp in enumerate(results):
+        check_type(hyp, ObjectHypothesis, f"{where}.results[{i}]")
+        out.append(
+            factory.new(
+                "vision_msgs/msg/ObjectHypothesisWithPose",
+                hypothesis=factory.new(
+                    "vision_msgs/msg/ObjectHypothesis",
+                    class_id=str(hyp.class_id),
+                    score=float(hyp.score),
+                ),
+                pose=factory.new(
+                    "geometry_msgs/msg/PoseWithCovariance",
+                    pose=write_pose(Pose(), factory),
+                    covariance=factory.float_array(np.zeros(36), fixed=True),
+                ),
+            )
+        )
+    return out
+
+
+def _read_detection2d_array(msg: object, where: str) -> Detection2DArray:
+    dets = []
+    for i, det in enumerate(as_seq(get(msg, "detections", where), f"{where}.detections")):
+        dw = f"{where}.detections[{i}]"
+        bbox = get(det, "bbox", dw)
+        bw = f"{dw}.bbox"
+        center = get(bbox, "center", bw)
+        cw = f"{bw}.center"
+        # Humble: vision_msgs/Pose2D{position{x, y}, theta}; Foxy: geometry_msgs/Pose2D.
+        pos, pw = (
+            (center.position, f"{cw}.position") if hasattr(center, "position") else (center, cw)
+        )
+        dets.append(
+            Detection2D(
+                center_uv=(get_float(pos, "x", pw), get_float(pos, "y", pw)),
+                size_uv=(get_float(bbox, "size_x", bw), get_float(bbox, "size_y", bw)),
+                results=_read_hypotheses(det, dw),
+                id=get_str(det, "id", dw),
+                theta_rad=get_float(center, "theta", cw),
+            )
+        )
+    return Detection2DArray(header=read_header(msg, where), detections=tuple(dets))
+
+
+def _write_detection2d_array(
+    array: Detection2DArray, factory: MessageFactory, where: str
+) -> object:
+    check_type(array, Detection2DArray, where)
+    dets = []
+    for i, det in enumerate(array.detections):
+        dw = f"{where}.detections[{i}]"
+        check_type(det, Detection2D, dw)
+        u, v = (float(c) for c in det.center_uv)
+        w, h = (float(s) for s in det.size_uv)
+        bbox = factory.new(
+            "vision_msgs/msg/BoundingBox2D",
+            center=factory.new(
+                "vision_msgs/msg/Pose2D",
+                position=factory.new("vision_msgs/msg/Point2D", x=u, y=v),
+                theta=float(det.theta_rad),
+            ),
+            size_x=w,
+            size_y=h,
+        )
+        dets.append(
+            factory.new(
+                "vision_msgs/msg/Detection2D",
+                header=write_header(array.header, factory, dw),
+                results=_write_hypotheses(det.results, factory, dw),
+                bbox=bbox,
+                id=str(det.id),
+            )
+        )
+    return factory.new(
+        DETECTION2D_ARRAY, header=write_header(array.header, factory, where), detections=dets
+    )
+
+
+decode_detection2d_array, encode_detection2d_array = codec_functions(
+    DETECTION2D_ARRAY,
+    "detection2d_array",
+    _read_detection2d_array,
+    _write_detection2d_array,
+    """Decode a vision_msgs/Detection2DArray (Humble: ``bbox.center.position.x``).
+
+    Returns:
+        Detection2DArray; centres and sizes in pixels (u = column, v = row).
+
+    Raises:
+        CodecError: missing or mistyped fields.
+    """,
+    """Encode a Detection2DArray (Humble layout; each detection gets the array header).
+
+    Raises:
+        CodecError: wrong object types.
+    """,
+)
+
+
+def _read_detection3d_array(msg: object, where: str) -> Detection3DArray:
+    dets = []
+    for i, det in enumerate(as_seq(get(msg, "detections", where), f"{where}.detections")):
+        dw = f"{where}.detections[{i}]"
+        bbox = get(det, "bbox", dw)
+        bw = f"{dw}.bbox"
+        dets.append(
+            Detection3D(
+                center=read_pose(get(bbox, "center", bw), f"{bw}.center"),
+                size_m=read_xyz(get(bbox, "size", bw), f"{bw}.size"),
+                results=_read_hypotheses(det, dw),
+                id=get_str(det, "id", dw),
+            )
+        )
+    return Detection3DArray(header=read_header(msg, where), detections=tuple(dets))
+
+
+def _write_detection3d_array(
+    array: Detection3DArray, factory: MessageFactory, where: str
+) -> object:
+    check_type(array, Detection3DArray, where)
+    dets = []
+    for i, det in enumerate(array.detections):
+        dw = f"{where}.detections[{i}]"
+        check_type(det, Detection3D, dw)
+        size = np.asarray(det.size_m, dtype=np.float64).reshape(-1)
+        if size.size != 3:
+            msg = f"{dw}.size_m: expected 3 values, got {size.size}"
+            raise CodecError(msg)
+        dets.append(
+            factory.new(
+                "vision_msgs/msg/Detection3D",
+                header=write_header(array.header, factory, dw),
+                results=_write_hypotheses(det.results, factory, dw),
+                bbox=factory.new(
+                    "vision_msgs/msg/BoundingBox3D",
+                    center=write_pose(det.center, factory),
+                    size=write_vector("geometry_msgs/msg/Vector3", size, factory),
+                ),
+                id=str(det.id),
+            )
+        )
+    return factory.new(
+        DETECTION3D_ARRAY, header=write_header(array.header, factory, where), detections=dets
+    )
+
+
+decode_detection3d_array, encode_detection3d_array = codec_functions(
+    DETECTION3D_ARRAY,
+    "detection3d_array",
+    _read_detection3d_array,
+    _write_detection3d_array,
+    """Decode a vision_msgs/Detection3DArray.
+
+    Returns:
+        Detection3DArray; box centres as Pose, sizes (3,) float64 metres.
+
+    Raises:
+        CodecError: missing or mistyped fields.
+    """,
+    """Encode a Detection3DArray (each detection gets the array header).
+
+    Raises:
+        CodecError: wrong object types or sizes.
+    """,
+)
