@@ -24,6 +24,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias
 
 from percept.errors import ConfigError
+from percept.params import (
+    Parameter,
+    ParamType,
+    ParamValue,
+    read_bool,
+    read_float,
+    read_int,
+    read_str,
+)
 
 if TYPE_CHECKING:
     from percept.geometry.pose import Pose
@@ -43,19 +52,6 @@ __all__ = [
     "Sync",
     "Timer",
 ]
-
-ParamValue: TypeAlias = bool | int | float | str | list[bool] | list[int] | list[float] | list[str]
-ParamType = Literal[
-    "bool",
-    "integer",
-    "double",
-    "string",
-    "bool_array",
-    "integer_array",
-    "double_array",
-    "string_array",
-]
-_PY_TYPES: dict[str, type] = {"bool": bool, "integer": int, "double": float, "string": str}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,68 +161,6 @@ class Timer:
     callback: str
 
 
-@dataclass(frozen=True, slots=True)
-class Parameter:
-    """A declared parameter: one place for type, default, range and documentation.
-
-    Attributes:
-        name: ROS parameter name; reuse upstream names, new ones carry a unit suffix.
-        type: ROS parameter type.
-        default: default value, of ``type``.
-        description: one line, shown in ``ros2 param describe`` and the README.
-        min_value: inclusive lower bound for numbers, None for none.
-        max_value: inclusive upper bound for numbers, None for none.
-        choices: allowed values for strings, empty for any.
-        read_only: True when the value can only be set at start-up.
-    """
-
-    name: str
-    type: ParamType
-    default: ParamValue
-    description: str
-    min_value: float | None = None
-    max_value: float | None = None
-    choices: tuple[str, ...] = ()
-    read_only: bool = False
-
-    def __post_init__(self) -> None:
-        problem = self.check(self.default)
-        if problem is not None:
-            msg = f"parameter {self.name}: default {problem}"
-            raise ValueError(msg)
-
-    def check(self, value: object) -> str | None:
-        """Why ``value`` is not acceptable, or None when it is."""
-        if self.type.endswith("_array"):
-            if not isinstance(value, list | tuple):
-                return f"must be a list ({self.type}), got {type(value).__name__} {value!r}"
-            base = self.type.removesuffix("_array")
-            for item in value:
-                problem = self._check_scalar(base, item)
-                if problem is not None:
-                    return f"item {problem}"
-            return None
-        return self._check_scalar(self.type, value)
-
-    def _check_scalar(self, kind: str, value: object) -> str | None:
-        expected = _PY_TYPES[kind]
-        # bool is an int in Python but not in ROS; ROS also refuses 1 for a double.
-        if type(value) is not expected:
-            hint = " (write 1.0, not 1)" if kind == "double" and type(value) is int else ""
-            return f"must be {kind}, got {type(value).__name__} {value!r}{hint}"
-        if kind in ("integer", "double"):
-            number = float(value)  # type: ignore[arg-type]
-            if self.min_value is not None and number < self.min_value:
-                return f"must be >= {self.min_value}, got {value}"
-            if self.max_value is not None and number > self.max_value:
-                return f"must be <= {self.max_value}, got {value}"
-            if number != number:
-                return "must not be NaN"
-        if kind == "string" and self.choices and value not in self.choices:
-            return f"must be one of {list(self.choices)}, got {value!r}"
-        return None
-
-
 class NodeContext(Protocol):
     """What a runtime gives a node: clock, logger, TF and publishing."""
 
@@ -276,27 +210,19 @@ class Node:
     # -- typed parameter access --------------------------------------------------------
     def param_bool(self, name: str) -> bool:
         """Current value of a bool parameter."""
-        return bool(self.params[name])
+        return read_bool(self.params, name)
 
     def param_int(self, name: str) -> int:
         """Current value of an integer parameter."""
-        value = self.params[name]
-        if not isinstance(value, int):
-            msg = f"parameter {name} is {type(value).__name__}, not integer"
-            raise TypeError(msg)
-        return value
+        return read_int(self.params, name)
 
     def param_float(self, name: str) -> float:
         """Current value of a double parameter."""
-        value = self.params[name]
-        if not isinstance(value, int | float):
-            msg = f"parameter {name} is {type(value).__name__}, not double"
-            raise TypeError(msg)
-        return float(value)
+        return read_float(self.params, name)
 
     def param_str(self, name: str) -> str:
         """Current value of a string parameter."""
-        return str(self.params[name])
+        return read_str(self.params, name)
 
     # -- hooks -----------------------------------------------------------------------
     def setup(self) -> None:

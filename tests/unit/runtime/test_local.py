@@ -31,7 +31,9 @@ class Relay(Node):
     NAME = "relay"
     INPUTS: ClassVar = (Input("image_in", "image_in", IMG, SENSOR_DATA),)
     OUTPUTS: ClassVar = (Output("image_out", "image_out", IMG, SENSOR_DATA),)
-    PARAMETERS: ClassVar = (Parameter("offset", "integer", 0, "added to pixels", 0, 100),)
+    PARAMETERS: ClassVar = (
+        Parameter("offset", "integer", 0, "added to pixels", min_value=0, max_value=100),
+    )
 
     def on_image_in(self, img: Image) -> dict[str, object]:
         if int(img.data[0, 0]) == 255:
@@ -58,7 +60,9 @@ class Pair(Node):
             slop_param="slop_s",
         ),
     )
-    PARAMETERS: ClassVar = (Parameter("slop_s", "double", 0.01, "sync slop", 0.0, 1.0),)
+    PARAMETERS: ClassVar = (
+        Parameter("slop_s", "double", 0.01, "sync slop", min_value=0.0, max_value=1.0),
+    )
 
     def on_pair(self, left: Image, right: Image) -> dict[str, object]:
         return {"sum": Image(left.header, "mono8", left.data + right.data)}

@@ -17,12 +17,19 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from percept.detect.backend import BackendOptions, InferenceBackend, open_backend
-from percept.detect.decode import Candidates, OutputLayout, choose_layout, decode_outputs
+from percept.detect.backend import BACKENDS, BackendOptions, InferenceBackend, open_backend
+from percept.detect.decode import (
+    DECODERS,
+    Candidates,
+    OutputLayout,
+    choose_layout,
+    decode_outputs,
+)
 from percept.detect.labels import load_labels
 from percept.detect.nms import batched_nms
 from percept.detect.preprocess import Letterbox, make_batch, scale_boxes
 from percept.errors import DetectionError
+from percept.params import param
 
 __all__ = ["Detections", "Detector", "DetectorConfig", "resolve_class_filter"]
 
@@ -50,11 +57,22 @@ class DetectorConfig:
     """
 
     model_path: Path
-    backend: str = "auto"
-    decoder: str = "auto"
-    score_threshold: float = 0.25
-    iou_threshold: float = 0.45
-    max_detections: int = 300
+    backend: str = param(
+        "auto", "auto (TensorRT when a GPU is usable), onnxruntime or tensorrt", choices=BACKENDS
+    )
+    decoder: str = param(
+        "auto", "output layout: auto (from output shapes) or a family", choices=("auto", *DECODERS)
+    )
+    score_threshold: float = param(
+        0.25, "least published detection score", min_value=0.0, max_value=1.0
+    )
+    iou_threshold: float = param(
+        0.45,
+        "NMS IoU threshold (0.3 suits the shipped model; Ultralytics exports 0.45-0.7)",
+        min_value=0.0,
+        max_value=1.0,
+    )
+    max_detections: int = param(300, "most detections per image", min_value=1, max_value=10000)
     max_candidates: int = 30000
     classes: tuple[str, ...] = ()
     labels_path: Path | None = None

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from percept.domain import Disparity, Image
 from percept.errors import InputRejected
 from percept.geometry.camera import CameraModel
+from percept.params import param
 
 __all__ = ["Box3D", "Lift3DConfig", "depth_from_disparity", "depth_metres", "lift_boxes"]
 
@@ -35,7 +36,9 @@ class Lift3DConfig:
         max_depth_m: farther depths are invalid, metres.
     """
 
-    center_fraction: float = 0.5
+    center_fraction: float = param(
+        0.5, "part of each box whose depths are used (per side)", min_value=0.05, max_value=1.0
+    )
     min_valid_fraction: float = 0.1
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0

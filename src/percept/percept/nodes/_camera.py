@@ -35,7 +35,14 @@ def image_info_sync() -> Sync:
 
 def image_info_queue_param() -> Parameter:
     """The ``queue_size`` parameter of :func:`image_info_sync`."""
-    return Parameter("queue_size", "integer", 5, "image/camera_info pairs kept waiting", 1, 1000)
+    return Parameter(
+        "queue_size",
+        "integer",
+        5,
+        "image/camera_info pairs kept waiting",
+        min_value=1,
+        max_value=1000,
+    )
 
 
 def stereo_sync() -> Sync:
@@ -73,10 +80,17 @@ def stereo_sync_params(matched: str) -> tuple[Parameter, Parameter, Parameter]:
             "double",
             0.01,
             "largest stamp spread of a synchronised set, seconds (approximate_sync only)",
-            1e-6,
-            10.0,
+            min_value=1e-6,
+            max_value=10.0,
         ),
-        Parameter("queue_size", "integer", 5, "messages kept per input while waiting", 1, 1000),
+        Parameter(
+            "queue_size",
+            "integer",
+            5,
+            "messages kept per input while waiting",
+            min_value=1,
+            max_value=1000,
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from percept.calib.solve import CalibrationConfig, model_name
 from percept.domain import Image
 from percept.errors import CodecError, ConfigError, InputRejected, PerceptError
 from percept.image import convert_image
+from percept.msgtypes import IMAGE
 from percept.node import SENSOR_DATA, Input, Node, Parameter, ParamValue, Sync
 
 __all__ = ["CalibrationNode"]
@@ -59,9 +60,9 @@ class CalibrationNode(Node):
     NAME = "calibration"
     DESCRIPTION = "collects board views from image topics; writes camera_info YAML on request"
     INPUTS: ClassVar[tuple[Input, ...]] = (
-        Input("image", "image", "sensor_msgs/msg/Image", SENSOR_DATA, "mono mode: camera images"),
-        Input("left", "left", "sensor_msgs/msg/Image", SENSOR_DATA, "stereo mode: left images"),
-        Input("right", "right", "sensor_msgs/msg/Image", SENSOR_DATA, "stereo mode: right images"),
+        Input("image", "image", IMAGE, SENSOR_DATA, "mono mode: camera images"),
+        Input("left", "left", IMAGE, SENSOR_DATA, "stereo mode: left images"),
+        Input("right", "right", IMAGE, SENSOR_DATA, "stereo mode: right images"),
     )
     SYNCS: ClassVar[tuple[Sync, ...]] = (
         Sync(
@@ -105,37 +106,63 @@ class CalibrationNode(Node):
         Parameter("output_dir", "string", "/tmp/percept_calibration", "folder the results go to"),
         Parameter("write", "bool", False, "set true to calibrate and write the result"),
         Parameter("reset", "bool", False, "set true to forget the collected views"),
-        Parameter("min_views", "integer", 6, "fewer views refuses to calibrate", 3, 1000),
+        Parameter(
+            "min_views",
+            "integer",
+            6,
+            "fewer views refuses to calibrate",
+            min_value=3,
+            max_value=1000,
+        ),
         Parameter(
             "min_distance",
             "double",
             0.2,
             "view selection: L1 distance in (x, y, size, skew) to every kept view",
-            0.0,
-            4.0,
+            min_value=0.0,
+            max_value=4.0,
         ),
-        Parameter("max_views", "integer", 0, "stop collecting after this many (0: none)", 0, 10000),
+        Parameter(
+            "max_views",
+            "integer",
+            0,
+            "stop collecting after this many (0: none)",
+            min_value=0,
+            max_value=10000,
+        ),
         Parameter(
             "max_speed_px",
             "double",
             0.0,
             "drop boards moving more than this many pixels per frame (0: off)",
-            0.0,
-            10000.0,
+            min_value=0.0,
+            max_value=10000.0,
         ),
         Parameter("fix_k3", "bool", False, "plumb_bob: keep k3 at 0"),
         Parameter(
-            "alpha", "double", 0.0, "rectified image scaling, 0 (valid) .. 1 (all)", 0.0, 1.0
+            "alpha",
+            "double",
+            0.0,
+            "rectified image scaling, 0 (valid) .. 1 (all)",
+            min_value=0.0,
+            max_value=1.0,
         ),
         Parameter(
             "approximate_sync_tolerance_seconds",
             "double",
             0.01,
             "stereo: largest left/right stamp spread of a pair, seconds",
-            0.0,
-            1.0,
+            min_value=0.0,
+            max_value=1.0,
         ),
-        Parameter("queue_size", "integer", 5, "stereo: images kept waiting for a partner", 1, 1000),
+        Parameter(
+            "queue_size",
+            "integer",
+            5,
+            "stereo: images kept waiting for a partner",
+            min_value=1,
+            max_value=1000,
+        ),
     )
 
     def setup(self) -> None:

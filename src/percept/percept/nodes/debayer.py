@@ -7,6 +7,7 @@ from typing import ClassVar
 from percept.domain import Image
 from percept.errors import CodecError, InputRejected
 from percept.image import convert_image
+from percept.msgtypes import IMAGE
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter
 
 __all__ = ["DebayerNode"]
@@ -26,17 +27,17 @@ class DebayerNode(Node):
         Input(
             "image_raw",
             "image_raw",
-            "sensor_msgs/msg/Image",
+            IMAGE,
             SENSOR_DATA,
             "raw camera image (bayer_*, mono, rgb/bgr)",
         ),
     )
     OUTPUTS: ClassVar[tuple[Output, ...]] = (
-        Output("image_mono", "image_mono", "sensor_msgs/msg/Image", SENSOR_DATA, "mono8 image"),
+        Output("image_mono", "image_mono", IMAGE, SENSOR_DATA, "mono8 image"),
         Output(
             "image_color",
             "image_color",
-            "sensor_msgs/msg/Image",
+            IMAGE,
             SENSOR_DATA,
             "bgr8 image (not published for mono input)",
         ),

@@ -23,8 +23,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from percept.detect.backend import BACKENDS, BackendOptions
-from percept.detect.decode import DECODERS
+from percept.detect.backend import BackendOptions
 from percept.detect.detector import Detections, Detector, DetectorConfig, resolve_class_filter
 from percept.detect.draw import class_color, draw_detections
 from percept.detect.lift3d import (
@@ -55,6 +54,14 @@ from percept.domain import (
 from percept.errors import ConfigError, DetectionError, InputRejected, TransformError
 from percept.geometry.pose import Pose
 from percept.io.image_files import iter_images
+from percept.msgtypes import (
+    CAMERA_INFO,
+    DETECTION2D_ARRAY,
+    DETECTION3D_ARRAY,
+    DISPARITY_IMAGE,
+    IMAGE,
+    MARKER_ARRAY,
+)
 from percept.node import (
     RELIABLE,
     SENSOR_DATA,
@@ -65,11 +72,11 @@ from percept.node import (
     ParamValue,
     QosProfile,
 )
+from percept.params import ConfigParameters, read_float, read_int, read_str
 from percept.track.bytetrack import ByteTracker, TrackerConfig
 
 __all__ = ["DetectorNode"]
 
-IMAGE = "sensor_msgs/msg/Image"
 #: Newest frame wins: a slow detector never works through a backlog of old frames.
 NEWEST_ONLY = QosProfile("best_effort", "volatile", 1)
 #: camera_info is tiny and comes with every frame: a deep queue sees every frame's
@@ -94,6 +101,12 @@ _MODEL_KEYS = frozenset(
     }
 )
 _RECENT = 30  # processed frames over which drops and timings are reported
+#: DetectorConfig's settings; the node's NMS default suits the shipped model.
+_DETECTOR_PARAMETERS = ConfigParameters(DetectorConfig, defaults={"iou_threshold": SHIPPED_NMS_IOU})
+#: TrackerConfig's settings, as ``track_*``.
+_TRACKER_PARAMETERS = ConfigParameters(TrackerConfig, prefix="track_")
+#: Lift3DConfig's settings, as ``depth_*``.
+_LIFT_PARAMETERS = ConfigParameters(Lift3DConfig, prefix="depth_")
 
 
 class _DropCounter:
@@ -172,7 +185,7 @@ class DetectorNode(Node):
         Input(
             "camera_info",
             "camera_info",
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             EVERY_INFO,
             "calibration of the image (3D; its stamps count dropped frames)",
         ),
@@ -186,7 +199,7 @@ class DetectorNode(Node):
         Input(
             "disparity",
             "disparity",
-            "stereo_msgs/msg/DisparityImage",
+            DISPARITY_IMAGE,
             SENSOR_DATA,
             "disparity of the image's camera (depth_source disparity)",
         ),
@@ -195,28 +208,28 @@ class DetectorNode(Node):
         Output(
             "detections",
             "detections",
-            "vision_msgs/msg/Detection2DArray",
+            DETECTION2D_ARRAY,
             RELIABLE,
             "2D detections, pixels; track ids in id",
         ),
         Output(
             "detections_3d",
             "detections_3d",
-            "vision_msgs/msg/Detection3DArray",
+            DETECTION3D_ARRAY,
             RELIABLE,
             "3D boxes in the camera optical frame",
         ),
         Output(
             "detections_3d_target",
             "detections_3d_target",
-            "vision_msgs/msg/Detection3DArray",
+            DETECTION3D_ARRAY,
             RELIABLE,
             "3D boxes in target_frame_id (through TF)",
         ),
         Output(
             "markers",
             "markers",
-            "visualization_msgs/msg/MarkerArray",
+            MARKER_ARRAY,
             RELIABLE,
             "RViz cubes and labels of the 3D boxes",
         ),
@@ -242,13 +255,7 @@ class DetectorNode(Node):
             "",
             "class names, one per line; empty: <model>.labels.txt/.names or model metadata",
         ),
-        Parameter(
-            "backend",
-            "string",
-            "auto",
-            "auto (TensorRT when a GPU is usable), onnxruntime or tensorrt",
-            choices=BACKENDS,
-        ),
+        *_DETECTOR_PARAMETERS.select("backend"),
         Parameter(
             "precision",
             "string",
@@ -277,36 +284,31 @@ class DetectorNode(Node):
             choices=("auto", "cpu", "cuda", "tensorrt"),
         ),
         Parameter(
-            "inference_threads", "integer", 0, "ONNX Runtime intra-op threads, 0: default", 0, 64
+            "inference_threads",
+            "integer",
+            0,
+            "ONNX Runtime intra-op threads, 0: default",
+            min_value=0,
+            max_value=64,
         ),
+        *_DETECTOR_PARAMETERS.select("decoder"),
         Parameter(
-            "decoder",
-            "string",
-            "auto",
-            "output layout: auto (from output shapes) or a family",
-            choices=("auto", *DECODERS),
-        ),
-        Parameter(
-            "input_width", "integer", 640, "network input width, pixels (dynamic models)", 32, 8192
+            "input_width",
+            "integer",
+            640,
+            "network input width, pixels (dynamic models)",
+            min_value=32,
+            max_value=8192,
         ),
         Parameter(
             "input_height",
             "integer",
             640,
             "network input height, pixels (dynamic models)",
-            32,
-            8192,
+            min_value=32,
+            max_value=8192,
         ),
-        Parameter("score_threshold", "double", 0.25, "least published detection score", 0.0, 1.0),
-        Parameter(
-            "iou_threshold",
-            "double",
-            SHIPPED_NMS_IOU,
-            "NMS IoU threshold (0.3 suits the shipped model; Ultralytics exports 0.45-0.7)",
-            0.0,
-            1.0,
-        ),
-        Parameter("max_detections", "integer", 300, "most detections per image", 1, 10000),
+        *_DETECTOR_PARAMETERS.select("score_threshold", "iou_threshold", "max_detections"),
         Parameter(
             "classes",
             "string",
@@ -321,19 +323,7 @@ class DetectorNode(Node):
             choices=("name", "index"),
         ),
         Parameter("tracking", "bool", True, "track detections; ids go to Detection2D.id"),
-        Parameter(
-            "track_high_score",
-            "double",
-            0.5,
-            "score that starts and first-matches tracks",
-            0.0,
-            1.0,
-        ),
-        Parameter(
-            "track_low_score", "double", 0.1, "least score matched to existing tracks", 0.0, 1.0
-        ),
-        Parameter("track_min_hits", "integer", 2, "matches that confirm a track", 1, 100),
-        Parameter("track_max_age", "integer", 30, "frames a track lives without a match", 0, 10000),
+        *_TRACKER_PARAMETERS.parameters,
         Parameter(
             "depth_source",
             "string",
@@ -346,17 +336,10 @@ class DetectorNode(Node):
             "double",
             0.01,
             "largest image/depth stamp difference, seconds",
-            0.0,
-            10.0,
+            min_value=0.0,
+            max_value=10.0,
         ),
-        Parameter(
-            "depth_center_fraction",
-            "double",
-            0.5,
-            "part of each box whose depths are used (per side)",
-            0.05,
-            1.0,
-        ),
+        *_LIFT_PARAMETERS.parameters,
         Parameter(
             "target_frame_id",
             "string",
@@ -382,7 +365,7 @@ class DetectorNode(Node):
         self._counts = {"frames": 0, "boxes_3d": 0, "no_depth": 0, "tf_failures": 0}
         self._last_3d_problem = ""
 
-    def _load(self, params: Mapping[str, object]) -> Detector | None:
+    def _load(self, params: Mapping[str, ParamValue]) -> Detector | None:
         """The detector the parameters describe; None when model_path is empty.
 
         Raises:
@@ -410,51 +393,36 @@ class DetectorNode(Node):
         )
         return detector
 
-    def _detector_config(self, params: Mapping[str, object]) -> DetectorConfig:
+    def _detector_config(self, params: Mapping[str, ParamValue]) -> DetectorConfig:
         def text(key: str) -> str:
-            return str(params[key]).strip()
-
-        def number(key: str) -> float:
-            value = params[key]
-            assert isinstance(value, int | float)
-            return float(value)
+            return read_str(params, key).strip()
 
         calibration = text("calibration_data")
         options = BackendOptions(
             precision=text("precision"),  # type: ignore[arg-type]  # checked by choices
-            threads=int(number("inference_threads")),
+            threads=read_int(params, "inference_threads"),
             ort_provider=text("ort_provider"),
             engine_cache_dir=Path(text("engine_cache_dir")) if text("engine_cache_dir") else None,
-            input_size=(int(number("input_width")), int(number("input_height"))),
+            input_size=(read_int(params, "input_width"), read_int(params, "input_height")),
             calibration_images=Path(calibration) if calibration else None,
             calibration_topic=text("calibration_topic"),
             calibration_reader=iter_images,
         )
-        return DetectorConfig(
+        return _DETECTOR_PARAMETERS.build(
+            params,
             model_path=resolve_model_path(text("model_path")),
-            backend=text("backend"),
-            decoder=text("decoder"),
-            score_threshold=number("score_threshold"),
-            iou_threshold=number("iou_threshold"),
-            max_detections=int(number("max_detections")),
             classes=_csv(text("classes")),
             labels_path=Path(text("labels_path")) if text("labels_path") else None,
             options=options,
         )
 
     @staticmethod
-    def _tracker_config(params: Mapping[str, object]) -> TrackerConfig:
-        def get(key: str) -> float:
-            value = params[key]
-            assert isinstance(value, int | float)
-            return float(value)
-
-        low, high = get("track_low_score"), get("track_high_score")
-        return TrackerConfig(
-            high_score=max(low, high),
-            low_score=min(low, high),
-            min_hits=int(get("track_min_hits")),
-            max_age=int(get("track_max_age")),
+    def _tracker_config(params: Mapping[str, ParamValue]) -> TrackerConfig:
+        low = read_float(params, "track_low_score")
+        high = read_float(params, "track_high_score")
+        # Swapped thresholds still mean "the higher one starts tracks".
+        return _TRACKER_PARAMETERS.build(
+            params, high_score=max(low, high), low_score=min(low, high)
         )
 
     def on_parameters(self, changed: Mapping[str, ParamValue]) -> str | None:
@@ -583,7 +551,7 @@ class DetectorNode(Node):
         if info is None:
             self._last_3d_problem = "no camera_info received: cannot back-project"
             return {}
-        config = Lift3DConfig(center_fraction=self.param_float("depth_center_fraction"))
+        config = _LIFT_PARAMETERS.build(self.params)
         boxes = lift_boxes(frame.detections.boxes_xyxy, depth, info.model, frame.size, config)
         self._counts["boxes_3d"] += len(boxes)
         self._counts["no_depth"] += len(frame.detections) - len(boxes)

@@ -14,6 +14,7 @@ from typing import ClassVar, TypeVar
 from percept.domain import CameraInfo, Image
 from percept.errors import CalibrationError, InputRejected, TransformError
 from percept.geometry.pose import Pose
+from percept.msgtypes import CAMERA_INFO, IMAGE
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
 from percept.nodes._camera import (
     check_image_size,
@@ -33,8 +34,6 @@ from percept.rectify import (
 
 __all__ = ["RectifyNode", "StereoRectifyNode"]
 
-IMAGE = "sensor_msgs/msg/Image"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 # cv2.remap takes these element types; Bayer mosaics must be debayered first.
 _REMAP_DTYPES = ("u1", "u2", "i2", "f4", "f8")
 _R = TypeVar("_R", Rectifier, StereoRectifier)
@@ -46,13 +45,13 @@ def _interpolation_param() -> Parameter:
         "integer",
         1,
         "0 nearest, 1 linear, 2 cubic, 3 area (remap: linear), 4 lanczos4",
-        0,
-        len(INTERPOLATIONS) - 1,
+        min_value=0,
+        max_value=len(INTERPOLATIONS) - 1,
     )
 
 
 def _alpha_param(description: str) -> Parameter:
-    return Parameter("alpha", "double", -1.0, description, -1.0, 1.0)
+    return Parameter("alpha", "double", -1.0, description, min_value=-1.0, max_value=1.0)
 
 
 def _check_image(image: Image, where: str) -> None:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from percept.domain import CameraInfo, Image
+from percept.msgtypes import CAMERA_INFO, IMAGE
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, Sync
 from percept.nodes._camera import check_image_size, image_info_queue_param, image_info_sync
 
@@ -35,23 +36,21 @@ class ResizeNode(Node):
     NAME = "resize"
     DESCRIPTION = "image + camera_info -> resized image + scaled camera_info"
     INPUTS: ClassVar[tuple[Input, ...]] = (
-        Input("image", "image/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA, "image to resize"),
+        Input("image", "image/image_raw", IMAGE, SENSOR_DATA, "image to resize"),
         Input(
             "camera_info",
             "image/camera_info",
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             SENSOR_DATA,
             "calibration of the image",
         ),
     )
     OUTPUTS: ClassVar[tuple[Output, ...]] = (
-        Output(
-            "image_out", "resize/image_raw", "sensor_msgs/msg/Image", SENSOR_DATA, "resized image"
-        ),
+        Output("image_out", "resize/image_raw", IMAGE, SENSOR_DATA, "resized image"),
         Output(
             "camera_info_out",
             "resize/camera_info",
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             SENSOR_DATA,
             "camera_info scaled to the resized image",
         ),
@@ -64,12 +63,31 @@ class ResizeNode(Node):
             True,
             "resize by scale_width/scale_height (true) or to width/height (false)",
         ),
-        Parameter("scale_width", "double", 1.0, "width factor", 0.01, 100.0),
-        Parameter("scale_height", "double", 1.0, "height factor", 0.01, 100.0),
-        Parameter("width", "integer", -1, "output width in pixels (-1: keep)", -1, 65535),
-        Parameter("height", "integer", -1, "output height in pixels (-1: keep)", -1, 65535),
+        Parameter("scale_width", "double", 1.0, "width factor", min_value=0.01, max_value=100.0),
+        Parameter("scale_height", "double", 1.0, "height factor", min_value=0.01, max_value=100.0),
         Parameter(
-            "interpolation", "integer", 1, "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4", 0, 4
+            "width",
+            "integer",
+            -1,
+            "output width in pixels (-1: keep)",
+            min_value=-1,
+            max_value=65535,
+        ),
+        Parameter(
+            "height",
+            "integer",
+            -1,
+            "output height in pixels (-1: keep)",
+            min_value=-1,
+            max_value=65535,
+        ),
+        Parameter(
+            "interpolation",
+            "integer",
+            1,
+            "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos4",
+            min_value=0,
+            max_value=4,
         ),
         image_info_queue_param(),
     )

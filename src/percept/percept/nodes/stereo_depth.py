@@ -11,7 +11,7 @@ camera_infos must be those of the rectified images (R = I): behind Percept's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar
 
 import cv2
@@ -21,47 +21,35 @@ import numpy.typing as npt
 from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud
 from percept.errors import CalibrationError, CodecError, InputRejected, TransformError
 from percept.image import convert_image
+from percept.msgtypes import CAMERA_INFO, DISPARITY_IMAGE, IMAGE, POINT_CLOUD2
 from percept.node import SENSOR_DATA, Input, Node, Output, Parameter, ParamValue, Sync
 from percept.nodes._camera import check_image_size, reject_bayer, stereo_sync, stereo_sync_params
+from percept.params import ConfigParameters, read_int
 from percept.rectify import expected_image_size, rectified_model
 from percept.stereo.cloud import CloudConfig, cloud_from_depth
-from percept.stereo.config import SGBM_MODES, StereoConfig
+from percept.stereo.config import StereoConfig
 from percept.stereo.disparity import DisparityResult, StereoProcessor
 from percept.stereo.geometry import StereoGeometry
 
 __all__ = [
+    "CLOUD_PARAMETERS",
+    "STEREO_PARAMETERS",
     "StereoDepthNode",
     "cloud_config_from_params",
     "stereo_config_from_params",
     "valid_window",
 ]
 
-IMAGE = "sensor_msgs/msg/Image"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-DISPARITY = "stereo_msgs/msg/DisparityImage"
-POINTS = "sensor_msgs/msg/PointCloud2"
 #: Image encodings the node matches (converted to grey as cv_bridge's mono8 does).
 ENCODINGS = ("mono8", "mono16", "8UC1", "16UC1", "bgr8", "rgb8", "bgra8", "rgba8")
 _GREY = ("mono8", "mono16", "8UC1", "16UC1")
 _NS = 1_000_000_000
 
 
-def _readers(
-    params: Mapping[str, ParamValue],
-) -> tuple[Callable[[str], int], Callable[[str], float]]:
-    """Readers of integer and float (integers widened) values in ``params``, by name."""
-
-    def i(name: str) -> int:
-        value = params[name]
-        assert isinstance(value, int)
-        return value
-
-    def f(name: str) -> float:
-        value = params[name]
-        assert isinstance(value, int | float)
-        return float(value)
-
-    return i, f
+#: StereoConfig's fields, under stereo_image_proc's names (defaults chosen for SGBM).
+STEREO_PARAMETERS = ConfigParameters(StereoConfig)
+#: CloudConfig's fields; ``roi`` is the node's four ``roi_*`` parameters.
+CLOUD_PARAMETERS = ConfigParameters(CloudConfig)
 
 
 def stereo_config_from_params(params: Mapping[str, ParamValue]) -> StereoConfig:
@@ -71,30 +59,7 @@ def stereo_config_from_params(params: Mapping[str, ParamValue]) -> StereoConfig:
         ConfigError: values that do not go together (P2 <= P1, even window sizes,
             a disparity_range that is no multiple of 16, ...).
     """
-    i, f = _readers(params)
-    return StereoConfig(
-        stereo_algorithm=i("stereo_algorithm"),
-        min_disparity=i("min_disparity"),
-        disparity_range=i("disparity_range"),
-        correlation_window_size=i("correlation_window_size"),
-        uniqueness_ratio=f("uniqueness_ratio"),
-        texture_threshold=i("texture_threshold"),
-        speckle_size=i("speckle_size"),
-        speckle_range=i("speckle_range"),
-        P1=f("P1"),
-        P2=f("P2"),
-        disp12_max_diff=i("disp12_max_diff"),
-        full_dp=bool(params["full_dp"]),
-        sgbm_mode=str(params["sgbm_mode"]),
-        prefilter_size=i("prefilter_size"),
-        prefilter_cap=i("prefilter_cap"),
-        full_width=bool(params["full_width"]),
-        lr_check=bool(params["lr_check"]),
-        lr_tolerance_px=f("lr_tolerance_px"),
-        fill_holes=bool(params["fill_holes"]),
-        fill_max_width_px=i("fill_max_width_px"),
-        downscale=i("downscale"),
-    )
+    return STEREO_PARAMETERS.build(params)
 
 
 def cloud_config_from_params(params: Mapping[str, ParamValue]) -> CloudConfig:
@@ -103,18 +68,8 @@ def cloud_config_from_params(params: Mapping[str, ParamValue]) -> CloudConfig:
     Raises:
         ConfigError: values that do not go together (max_depth_m <= min_depth_m).
     """
-    i, f = _readers(params)
-    return CloudConfig(
-        organized=bool(params["organized_cloud"]),
-        use_color=bool(params["use_color"]),
-        avoid_padding=bool(params["avoid_point_cloud_padding"]),
-        min_depth_m=f("min_depth_m"),
-        max_depth_m=f("max_depth_m"),
-        roi=(i("roi_x_offset"), i("roi_y_offset"), i("roi_width"), i("roi_height")),
-        voxel_size_m=f("voxel_size_m"),
-        outlier_neighbors=i("outlier_neighbors"),
-        outlier_std_ratio=f("outlier_std_ratio"),
-    )
+    roi = tuple(read_int(params, f"roi_{k}") for k in ("x_offset", "y_offset", "width", "height"))
+    return CLOUD_PARAMETERS.build(params, roi=roi)
 
 
 def valid_window(width: int, height: int, config: StereoConfig) -> tuple[int, int, int, int]:
@@ -226,7 +181,9 @@ class StereoDepthNode(Node):
         ),
     )
     OUTPUTS: ClassVar[tuple[Output, ...]] = (
-        Output("disparity", "disparity", DISPARITY, SENSOR_DATA, "disparity of the left image"),
+        Output(
+            "disparity", "disparity", DISPARITY_IMAGE, SENSOR_DATA, "disparity of the left image"
+        ),
         Output("depth", "depth", IMAGE, SENSOR_DATA, "32FC1 depth, metres, NaN invalid"),
         Output(
             "depth_camera_info",
@@ -235,157 +192,45 @@ class StereoDepthNode(Node):
             SENSOR_DATA,
             "camera_info of depth (the left rectified camera)",
         ),
-        Output("points", "points2", POINTS, SENSOR_DATA, "point cloud of the left camera"),
+        Output("points", "points2", POINT_CLOUD2, SENSOR_DATA, "point cloud of the left camera"),
     )
     SYNCS: ClassVar[tuple[Sync, ...]] = (stereo_sync(),)
     PARAMETERS: ClassVar[tuple[Parameter, ...]] = (
-        # stereo_image_proc's disparity node (defaults chosen for SGBM).
-        Parameter(
-            "stereo_algorithm", "integer", 1, "0 block matching, 1 semi-global block matching", 0, 1
-        ),
-        Parameter(
-            "min_disparity", "integer", 0, "smallest disparity searched, pixels", -2048, 2048
-        ),
-        Parameter(
-            "disparity_range", "integer", 64, "disparities searched, a multiple of 16", 16, 4096
-        ),
-        Parameter(
-            "correlation_window_size",
-            "integer",
-            5,
-            "matching block size, odd, pixels (SGBM 1..255, BM 5..255; BM: try 15)",
-            1,
-            255,
-        ),
-        Parameter(
-            "uniqueness_ratio", "double", 10.0, "% the best match must beat the next", 0.0, 100.0
-        ),
-        Parameter(
-            "texture_threshold", "integer", 10, "BM: least window texture to match", 0, 10000
-        ),
-        Parameter(
-            "speckle_size",
-            "integer",
-            100,
-            "largest speckle region removed, pixels (0: off)",
-            0,
-            100000,
-        ),
-        Parameter(
-            "speckle_range", "integer", 2, "largest disparity step inside a speckle, pixels", 0, 31
-        ),
-        Parameter("P1", "double", 200.0, "SGBM penalty of a disparity change of 1", 0.0, 1e6),
-        Parameter("P2", "double", 800.0, "SGBM penalty of larger changes, > P1", 0.0, 1e6),
-        Parameter(
-            "disp12_max_diff",
-            "integer",
-            1,
-            "OpenCV's internal left-right check tolerance, pixels (0: off)",
-            0,
-            128,
-        ),
-        Parameter("full_dp", "bool", False, "SGBM over 8 paths (MODE_HH); overrides sgbm_mode"),
-        Parameter(
-            "sgbm_mode",
-            "string",
-            "sgbm_3way",
-            "SGBM variant: sgbm (5 paths), hh (8), sgbm_3way (3, fastest), hh4 (4)",
-            choices=tuple(SGBM_MODES),
-        ),
-        Parameter("prefilter_size", "integer", 9, "BM: normalisation window, odd", 5, 255),
-        Parameter("prefilter_cap", "integer", 31, "clip of pre-filtered pixels", 1, 63),
-        # What Percept adds around the matcher.
-        Parameter(
-            "full_width",
-            "bool",
-            True,
-            "match the left band too (pad by min_disparity + disparity_range columns)",
-        ),
-        Parameter(
-            "lr_check", "bool", True, "left-right consistency check (a second matching pass)"
-        ),
-        Parameter(
-            "lr_tolerance_px",
-            "double",
-            1.0,
-            "largest left-right disagreement kept, pixels",
-            0.0,
-            64.0,
-        ),
-        Parameter(
-            "fill_holes",
-            "bool",
-            False,
-            "fill holes between two disparities of a row with the smaller (background) one",
-        ),
-        Parameter(
-            "fill_max_width_px", "integer", 0, "widest hole filled, pixels (0: any)", 0, 100000
-        ),
-        Parameter(
-            "downscale", "integer", 1, "match at 1/downscale resolution (1, 2 or 4), upsample", 1, 4
-        ),
+        # stereo_image_proc's disparity node, and what Percept adds around the matcher.
+        *STEREO_PARAMETERS.parameters,
         # Outputs.
         Parameter("publish_disparity", "bool", True, "publish disparity"),
         Parameter("publish_depth", "bool", True, "publish depth and depth/camera_info"),
         Parameter("publish_points", "bool", True, "publish points2"),
         # Point cloud.
-        Parameter("use_color", "bool", True, "xyzrgb points coloured from the left image"),
+        *CLOUD_PARAMETERS.select("use_color", "avoid_padding", "organized"),
+        *CLOUD_PARAMETERS.select("min_depth_m", "max_depth_m"),
         Parameter(
-            "avoid_point_cloud_padding",
-            "bool",
-            False,
-            "16-byte xyzrgb points (rgb at offset 12) instead of PCL's 32",
-        ),
-        Parameter(
-            "organized_cloud",
-            "bool",
-            True,
-            "keep the image layout with NaN points (false: valid points only)",
-        ),
-        Parameter(
-            "min_depth_m",
-            "double",
-            0.0,
-            "points closer along the optical axis are dropped",
-            0.0,
-            1e6,
-        ),
-        Parameter(
-            "max_depth_m",
-            "double",
-            0.0,
-            "points farther are dropped, metres (0: no limit)",
-            0.0,
-            1e6,
-        ),
-        Parameter("roi_x_offset", "integer", 0, "cloud region of the left image: x", 0, 65535),
-        Parameter("roi_y_offset", "integer", 0, "cloud region: y", 0, 65535),
-        Parameter("roi_width", "integer", 0, "cloud region: width (0: to the border)", 0, 65535),
-        Parameter("roi_height", "integer", 0, "cloud region: height (0: to the border)", 0, 65535),
-        Parameter(
-            "voxel_size_m",
-            "double",
-            0.0,
-            "Open3D voxel downsampling edge, metres (0: off; unorganised cloud)",
-            0.0,
-            100.0,
-        ),
-        Parameter(
-            "outlier_neighbors",
+            "roi_x_offset",
             "integer",
             0,
-            "Open3D statistical outlier removal neighbours (0: off; ~1 s per 300k points)",
+            "cloud region of the left image: x",
+            min_value=0,
+            max_value=65535,
+        ),
+        Parameter("roi_y_offset", "integer", 0, "cloud region: y", min_value=0, max_value=65535),
+        Parameter(
+            "roi_width",
+            "integer",
             0,
-            1000,
+            "cloud region: width (0: to the border)",
+            min_value=0,
+            max_value=65535,
         ),
         Parameter(
-            "outlier_std_ratio",
-            "double",
-            2.0,
-            "outlier threshold, standard deviations",
-            0.01,
-            100.0,
+            "roi_height",
+            "integer",
+            0,
+            "cloud region: height (0: to the border)",
+            min_value=0,
+            max_value=65535,
         ),
+        *CLOUD_PARAMETERS.select("voxel_size_m", "outlier_neighbors", "outlier_std_ratio"),
         Parameter(
             "target_frame_id",
             "string",

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept.errors import ConfigError
+from percept.params import param
 
 __all__ = [
     "XYZ",
@@ -85,15 +86,39 @@ class CloudConfig:
             this many standard deviations are removed.
     """
 
-    organized: bool = True
-    use_color: bool = True
-    avoid_padding: bool = False
-    min_depth_m: float = 0.0
-    max_depth_m: float = 0.0
+    organized: bool = param(
+        True,
+        "keep the image layout with NaN points (false: valid points only)",
+        name="organized_cloud",
+    )
+    use_color: bool = param(True, "xyzrgb points coloured from the left image")
+    avoid_padding: bool = param(
+        False,
+        "16-byte xyzrgb points (rgb at offset 12) instead of PCL's 32",
+        name="avoid_point_cloud_padding",
+    )
+    min_depth_m: float = param(
+        0.0, "points closer along the optical axis are dropped", min_value=0.0, max_value=1e6
+    )
+    max_depth_m: float = param(
+        0.0, "points farther are dropped, metres (0: no limit)", min_value=0.0, max_value=1e6
+    )
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)
-    voxel_size_m: float = 0.0
-    outlier_neighbors: int = 0
-    outlier_std_ratio: float = 2.0
+    voxel_size_m: float = param(
+        0.0,
+        "Open3D voxel downsampling edge, metres (0: off; unorganised cloud)",
+        min_value=0.0,
+        max_value=100.0,
+    )
+    outlier_neighbors: int = param(
+        0,
+        "Open3D statistical outlier removal neighbours (0: off; ~1 s per 300k points)",
+        min_value=0,
+        max_value=1000,
+    )
+    outlier_std_ratio: float = param(
+        2.0, "outlier threshold, standard deviations", min_value=0.01, max_value=100.0
+    )
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str, str, object]] = [

@@ -14,6 +14,7 @@ from typing import Final
 import cv2
 
 from percept.errors import ConfigError
+from percept.params import param
 
 __all__ = [
     "ALGORITHMS",
@@ -88,27 +89,67 @@ class StereoConfig:
             disparity, for speed; disparities are in full-resolution pixels.
     """
 
-    stereo_algorithm: int = SGBM
-    min_disparity: int = 0
-    disparity_range: int = 64
-    correlation_window_size: int = 5
-    uniqueness_ratio: float = 10.0
-    texture_threshold: int = 10
-    speckle_size: int = 100
-    speckle_range: int = 2
-    P1: float = 200.0
-    P2: float = 800.0
-    disp12_max_diff: int = 1
-    full_dp: bool = False
-    sgbm_mode: str = "sgbm_3way"
-    prefilter_size: int = 9
-    prefilter_cap: int = 31
-    full_width: bool = True
-    lr_check: bool = True
-    lr_tolerance_px: float = 1.0
-    fill_holes: bool = False
-    fill_max_width_px: int = 0
-    downscale: int = 1
+    stereo_algorithm: int = param(
+        SGBM, "0 block matching, 1 semi-global block matching", min_value=0, max_value=1
+    )
+    min_disparity: int = param(
+        0, "smallest disparity searched, pixels", min_value=-2048, max_value=2048
+    )
+    disparity_range: int = param(
+        64, "disparities searched, a multiple of 16", min_value=16, max_value=4096
+    )
+    correlation_window_size: int = param(
+        5,
+        "matching block size, odd, pixels (SGBM 1..255, BM 5..255; BM: try 15)",
+        min_value=1,
+        max_value=255,
+    )
+    uniqueness_ratio: float = param(
+        10.0, "% the best match must beat the next", min_value=0.0, max_value=100.0
+    )
+    texture_threshold: int = param(
+        10, "BM: least window texture to match", min_value=0, max_value=10000
+    )
+    speckle_size: int = param(
+        100, "largest speckle region removed, pixels (0: off)", min_value=0, max_value=100000
+    )
+    speckle_range: int = param(
+        2, "largest disparity step inside a speckle, pixels", min_value=0, max_value=31
+    )
+    P1: float = param(
+        200.0, "SGBM penalty of a disparity change of 1", min_value=0.0, max_value=1e6
+    )
+    P2: float = param(800.0, "SGBM penalty of larger changes, > P1", min_value=0.0, max_value=1e6)
+    disp12_max_diff: int = param(
+        1,
+        "OpenCV's internal left-right check tolerance, pixels (0: off)",
+        min_value=0,
+        max_value=128,
+    )
+    full_dp: bool = param(False, "SGBM over 8 paths (MODE_HH); overrides sgbm_mode")
+    sgbm_mode: str = param(
+        "sgbm_3way",
+        "SGBM variant: sgbm (5 paths), hh (8), sgbm_3way (3, fastest), hh4 (4)",
+        choices=tuple(SGBM_MODES),
+    )
+    prefilter_size: int = param(9, "BM: normalisation window, odd", min_value=5, max_value=255)
+    prefilter_cap: int = param(31, "clip of pre-filtered pixels", min_value=1, max_value=63)
+    full_width: bool = param(
+        True, "match the left band too (pad by min_disparity + disparity_range columns)"
+    )
+    lr_check: bool = param(True, "left-right consistency check (a second matching pass)")
+    lr_tolerance_px: float = param(
+        1.0, "largest left-right disagreement kept, pixels", min_value=0.0, max_value=64.0
+    )
+    fill_holes: bool = param(
+        False, "fill holes between two disparities of a row with the smaller (background) one"
+    )
+    fill_max_width_px: int = param(
+        0, "widest hole filled, pixels (0: any)", min_value=0, max_value=100000
+    )
+    downscale: int = param(
+        1, "match at 1/downscale resolution (1, 2 or 4), upsample", min_value=1, max_value=4
+    )
 
     def __post_init__(self) -> None:
         window_min = 5 if self.stereo_algorithm == BM else 1

@@ -29,6 +29,8 @@ import numpy.typing as npt
 from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
+from percept.params import param
+
 __all__ = ["ByteTracker", "TrackOutput", "TrackerConfig", "iou_matrix"]
 
 _STD_POSITION = 1.0 / 20.0
@@ -55,13 +57,17 @@ class TrackerConfig:
             ``high_score + 0.1`` (ByteTrack's ``det_thresh``).
     """
 
-    high_score: float = 0.5
-    low_score: float = 0.1
+    high_score: float = param(
+        0.5, "score that starts and first-matches tracks", min_value=0.0, max_value=1.0
+    )
+    low_score: float = param(
+        0.1, "least score matched to existing tracks", min_value=0.0, max_value=1.0
+    )
     match_iou: float = 0.2
     low_match_iou: float = 0.5
     tentative_match_iou: float = 0.3
-    min_hits: int = 2
-    max_age: int = 30
+    min_hits: int = param(2, "matches that confirm a track", min_value=1, max_value=100)
+    max_age: int = param(30, "frames a track lives without a match", min_value=0, max_value=10000)
     new_track_score: float | None = None
 
     @property
