@@ -7,11 +7,11 @@ import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
 
+from percept.calib.imu import ImuNoise
 from percept.synth.imu import (
     ADIS16448_EUROC,
     GRAVITY_M_S2,
     NO_NOISE,
-    ImuNoise,
     imu_kinematics,
     simulate_imu,
 )

@@ -6,13 +6,15 @@ coverage as ROS cameracalibrator does, ``solve`` calibrates (plumb_bob,
 rational_polynomial, fisheye; mono and stereo), ``yaml_io`` reads and writes the
 camera_calibration_parsers YAML format, ``report`` draws the PNG report, ``check``
 validates a calibration on fresh views, and ``session`` / ``sources`` tie them together
-for ``percept calibrate`` and the calibration node.
+for ``percept calibrate`` and the calibration node. ``imu`` reads and writes IMU
+calibrations (noise, rate, ``T_imu_cam``, time shift) in Kalibr's names and units.
 """
 
 from __future__ import annotations
 
 from percept.calib.board import BoardSpec, Detection, detect_board, parse_board
 from percept.calib.check import CheckResult, CheckThresholds, check_mono, check_stereo
+from percept.calib.imu import ImuCalibration, ImuNoise, imu_yaml, read_imu_yaml
 from percept.calib.session import MonoSession, SelectionConfig, StereoSession
 from percept.calib.solve import (
     CalibrationConfig,
@@ -31,6 +33,8 @@ __all__ = [
     "CheckThresholds",
     "Coverage",
     "Detection",
+    "ImuCalibration",
+    "ImuNoise",
     "MonoCalibration",
     "MonoSession",
     "SelectionConfig",
@@ -42,8 +46,10 @@ __all__ = [
     "check_mono",
     "check_stereo",
     "detect_board",
+    "imu_yaml",
     "parse_board",
     "read_camera_info_yaml",
+    "read_imu_yaml",
     "view_params",
     "write_camera_info_yaml",
 ]

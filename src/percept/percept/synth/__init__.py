@@ -8,9 +8,10 @@ target views through the same rig. Modules import Open3D lazily (at scene build)
 
 from __future__ import annotations
 
+from percept.calib.imu import ImuNoise
 from percept.synth.board import BoardViews, render_board_views
 from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
-from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, ImuNoise, simulate_imu
+from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import StereoRig, StereoRigConfig
 from percept.synth.scene import CLASS_NAMES, Scene, build_scene
 from percept.synth.trajectory import LoopTrajectory

@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
+from percept.calib.imu import ImuNoise, imu_yaml
 from percept.calib.yaml_io import write_camera_info_yaml
 from percept.domain import (
     CameraInfo,
@@ -67,7 +68,7 @@ from percept.errors import ConfigError
 from percept.geometry.pose import Pose
 from percept.io.bag import BagWriter
 from percept.synth import export
-from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, ImuNoise, simulate_imu
+from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import LEFT_FRAME, RIGHT_FRAME, StereoRender, StereoRig, StereoRigConfig
 from percept.synth.rig import to_image as _to_image
 from percept.synth.scene import SCENES, Scene, build_scene
@@ -578,7 +579,7 @@ def write_robot_files(
         T_imu_base = np.linalg.inv(rig.T_base_imu)
         export.write_text(
             calibration / "imu.yaml",
-            export.imu_yaml(
+            imu_yaml(
                 cfg.imu_noise,
                 cfg.imu_rate_hz,
                 "/imu/data",

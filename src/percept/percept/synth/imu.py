@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
+from percept.calib.imu import ImuNoise
 from percept.synth.trajectory import LoopTrajectory
 
 __all__ = [
@@ -47,42 +48,12 @@ __all__ = [
     "NO_NOISE",
     "ImuKinematics",
     "ImuMeasurements",
-    "ImuNoise",
     "imu_kinematics",
     "simulate_imu",
 ]
 
 #: Standard gravity used by the simulator, m/s^2, along -z of the world.
 GRAVITY_M_S2: Final = 9.81
-
-
-@dataclass(frozen=True, slots=True)
-class ImuNoise:
-    """Continuous-time IMU noise densities (Kalibr names and units).
-
-    Attributes:
-        accelerometer_noise_density: m/s^2/sqrt(Hz), white noise.
-        accelerometer_random_walk: m/s^3/sqrt(Hz), bias diffusion.
-        gyroscope_noise_density: rad/s/sqrt(Hz), white noise.
-        gyroscope_random_walk: rad/s^2/sqrt(Hz), bias diffusion.
-        accelerometer_bias_m_s2: standard deviation of the initial accelerometer bias
-            (each axis), m/s^2.
-        gyroscope_bias_rad_s: standard deviation of the initial gyroscope bias, rad/s.
-    """
-
-    accelerometer_noise_density: float = 2.0e-3
-    accelerometer_random_walk: float = 3.0e-3
-    gyroscope_noise_density: float = 1.6968e-4
-    gyroscope_random_walk: float = 1.9393e-5
-    accelerometer_bias_m_s2: float = 0.0
-    gyroscope_bias_rad_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                msg = f"ImuNoise.{name} must be finite and >= 0, got {value}"
-                raise ValueError(msg)
 
 
 #: EuRoC's ADIS16448 levels with zero initial bias (see the module docstring).
