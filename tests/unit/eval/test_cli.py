@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from percept.cli.main import main
-from percept.eval import report
+from percept.eval import pictures
 from percept.eval.disparity import write_disparity_png, write_pfm
 from percept.eval.trajectory import TrajectoryEvalConfig, evaluate_trajectory, write_tum
 
@@ -110,7 +110,7 @@ def test_bag_mode_tracking_and_3d_options(
 
 
 def test_report_draws_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report, "_matplotlib", lambda: None)
+    monkeypatch.setattr(pictures, "_matplotlib", lambda: None)
     run, gt, _ = write_bags(tmp_path, seconds=2.0)
     out = tmp_path / "eval"
     assert main(["--quiet", "eval", str(run), "--gt", str(gt), "--out", str(out)]) == 0

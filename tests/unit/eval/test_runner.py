@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 
 from percept.errors import ConfigError, EvalError
+from percept.eval.batch import evaluate_batch
+from percept.eval.config import EvalConfig, resolve_topics
 from percept.eval.detection import coco_from_detection_arrays, evaluate_coco
 from percept.eval.detection3d import evaluate_detections_3d
 from percept.eval.disparity import DisparityMetrics, disparity_metrics
 from percept.eval.occupancy import occupancy_metrics
-from percept.eval.runner import EvalConfig, _Join, evaluate, evaluate_batch, resolve_topics
+from percept.eval.runner import evaluate
+from percept.eval.stream import StampJoin
 from percept.eval.tracking import evaluate_tracking
 from percept.eval.trajectory import Trajectory, TrajectoryEvalConfig, evaluate_trajectory
 
@@ -197,7 +200,7 @@ def test_batch_runs_bags_in_parallel(tmp_path: Path, bags: tuple) -> None:
 
 
 def test_join_pairs_close_stamps_and_gives_up_on_stale_frames() -> None:
-    join = _Join(max_diff_ns=1_000, window_ns=10_000)
+    join = StampJoin(max_diff_ns=1_000, window_ns=10_000)
     assert join.add("gt", 0, "g0") is None
     assert join.add("gt", 5_000, "g5") is None
     assert join.add("run", 5_400, "r5") == ("g5", "r5")  # within 1 us

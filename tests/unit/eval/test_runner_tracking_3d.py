@@ -17,8 +17,9 @@ from percept.domain import (
     Header,
     ObjectHypothesis,
 )
+from percept.eval.config import EvalConfig
 from percept.eval.report import format_summary, write_outputs
-from percept.eval.runner import EvalConfig, evaluate
+from percept.eval.runner import evaluate
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.io.bag import BagWriter

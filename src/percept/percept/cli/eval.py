@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from percept.eval.runner import EvalResult
+    from percept.eval.result import EvalResult
     from percept.eval.trajectory import TrajectoryEvalConfig
 
 __all__ = ["add_parser", "run"]
@@ -175,17 +175,17 @@ def _run_files(mode: str, files: list[str], args: argparse.Namespace) -> int:
     if len(files) != 2:
         parser.error(f"eval {mode}: expected two files (estimate, ground truth), got {len(files)}")
     est, gt = Path(files[0]), Path(files[1])
-    from percept.eval import runner
+    from percept.eval import files as file_modes
 
     if mode == "traj":
         if args.format is None:
             parser.error("eval traj: --format tum|euroc|kitti is required")
         cfg = _trajectory_config(args, parser)
-        result = runner.score_trajectory_files(est, gt, args.format, args.gt_format, cfg)
+        result = file_modes.score_trajectory_files(est, gt, args.format, args.gt_format, cfg)
     elif mode == "coco":
-        result = runner.score_coco_files(est, gt)
+        result = file_modes.score_coco_files(est, gt)
     else:
-        result = runner.score_disparity_files(
+        result = file_modes.score_disparity_files(
             est,
             gt,
             scale=args.scale,
@@ -213,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.eval_parser
     if args.inputs[0] in MODES:
         return _run_files(args.inputs[0], args.inputs[1:], args)
-    from percept.eval.runner import EvalConfig, evaluate, evaluate_batch
+    from percept.eval.batch import evaluate_batch
+    from percept.eval.config import EvalConfig
+    from percept.eval.runner import evaluate
 
     edges = _thresholds(args.depth_bands, parser, "--depth-bands")
     if len(edges) < 2 or list(edges) != sorted(set(edges)):

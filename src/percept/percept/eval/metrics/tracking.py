@@ -1,0 +1,120 @@
+"""Tracking metric: CLEAR MOT and IDF1 of the run's tracked detections (py-motmetrics)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from percept.errors import EvalError
+from percept.eval.frames import FrameScore
+from percept.eval.html import fmt, table
+from percept.eval.metrics.base import Collector, Metric, RunContext, SummaryRow
+from percept.eval.metrics.detection import DETECTIONS, GT_DETECTIONS, Detections
+from percept.eval.tracking import evaluate_tracking
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from percept.eval.result import EvalResult
+
+__all__ = ["TrackingMetric"]
+
+_NS = 1_000_000_000
+
+
+class _Tracks(Detections):
+    def finish(self, result: EvalResult) -> None:
+        cfg = self.context.config
+        if not self.gt:
+            result.skipped["tracking"] = "no ground-truth detection frames decoded"
+            return
+        try:
+            metrics, per_frame, notes = evaluate_tracking(
+                self.gt,
+                self.run,
+                max_diff_ns=cfg.frame_max_diff_ns,
+                max_iou_distance=cfg.track_max_iou_distance,
+                same_class=cfg.match_same_class,
+            )
+        except EvalError as err:
+            result.skipped["tracking"] = str(err)
+            return
+        result.tracking = metrics
+        result.notes += notes
+        result.frames["tracking"] = [FrameScore(s, v) for s, v in per_frame]
+
+
+class TrackingMetric(Metric):
+    """MOTA, IDF1 and ID switches as py-motmetrics computes them (:mod:`percept.eval.tracking`)."""
+
+    name = "tracking"
+    run_inputs = (DETECTIONS,)
+    gt_input = GT_DETECTIONS
+    worst_metrics = ("switches",)
+
+    def collector(self, context: RunContext) -> Collector:
+        """Collects the detection frames."""
+        return _Tracks(context)
+
+    def to_json(self, result: EvalResult) -> dict[str, object]:
+        """``tracking``: the CLEAR MOT and identity metrics."""
+        if result.tracking is None:
+            return {}
+        return {"tracking": result.tracking.as_dict()}
+
+    def summary(self, result: EvalResult) -> list[SummaryRow]:
+        """MOTA, IDF1, ID switches."""
+        tr = result.tracking
+        if tr is None:
+            return []
+        return [
+            ("MOTA", fmt(tr.mota), ""),
+            ("IDF1", fmt(tr.idf1), ""),
+            ("ID switches", str(tr.num_switches), f"({tr.gt_tracks} true tracks)"),
+        ]
+
+    def section(self, result: EvalResult, out_dir: Path) -> str:
+        """The metrics table and the ID switches."""
+        tr = result.tracking
+        if tr is None:
+            return ""
+        keys = (
+            "mota",
+            "motp",
+            "mean_match_iou",
+            "idf1",
+            "idp",
+            "idr",
+            "num_switches",
+            "switches_per_100_tracks",
+            "num_fragmentations",
+            "num_false_positives",
+            "num_misses",
+            "num_matches",
+            "num_objects",
+            "num_predictions",
+            "num_frames",
+            "gt_tracks",
+            "run_tracks",
+            "mostly_tracked",
+            "partially_tracked",
+            "mostly_lost",
+            "untracked_detections",
+        )
+        doc = tr.as_dict()
+        parts = [
+            "<h2>Tracking</h2>",
+            "<p>CLEAR MOT and identity metrics (py-motmetrics) of the run's tracked detections "
+            f"(those with a track id) against the ground-truth identities; a match needs IoU "
+            f"&ge; {1 - tr.max_iou_distance:g}"
+            f"{' and the same class' if tr.class_aware else ''}. MOTP is motmetrics' mean "
+            "1 - IoU of the matches (lower is better); mean_match_iou is the MOTChallenge form."
+            "</p>",
+            table(["metric", "value"], [[k, doc[k]] for k in keys]),
+        ]
+        if tr.switch_events:
+            frames = result.frames.get("tracking", [])
+            t0 = min(f.stamp_ns for f in frames) if frames else 0
+            rows = [[f"{(s - t0) / _NS:.3f}", g, a or "-", b] for s, g, a, b in tr.switch_events]
+            parts.append("<h3>ID switches</h3>")
+            parts.append(table(["t [s]", "true id", "from track", "to track"], rows))
+        return "".join(parts)
