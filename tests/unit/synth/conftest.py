@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth_helpers import small_config
 
 from percept.synth.generate import SynthResult, generate
-from percept.synth.scene import Scene, build_warehouse
+from percept.synth.scene import Scene
+from percept.synth.warehouse import build_warehouse
+
+from .synth_helpers import small_config
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,9 @@ import numpy.typing as npt
 import pytest
 
 from percept.synth.rig import StereoRig, StereoRigConfig, to_image
-from percept.synth.scene import CLASS_NAMES, Scene, SceneObject, build_scene, build_warehouse
+from percept.synth.scene import CLASS_NAMES, Scene, SceneObject
 from percept.synth.shading import Material, NoiseAtlas, make_noise_tile, noise_pyramid
+from percept.synth.warehouse import build_scene, build_warehouse
 
 
 def _footprint(obj: SceneObject) -> npt.NDArray[np.float64]:

@@ -13,8 +13,9 @@ from percept.synth.board import BoardViews, render_board_views
 from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import StereoRig, StereoRigConfig
-from percept.synth.scene import CLASS_NAMES, Scene, build_scene
+from percept.synth.scene import CLASS_NAMES, Scene
 from percept.synth.trajectory import LoopTrajectory
+from percept.synth.warehouse import build_scene
 
 __all__ = [
     "ADIS16448_EUROC",

@@ -32,8 +32,8 @@ from percept.calib.yaml_io import write_camera_info_yaml
 from percept.errors import ConfigError
 from percept.geometry.pose import Pose
 from percept.synth.rig import StereoRig, StereoRigConfig, to_image
-from percept.synth.scene import build_scene
 from percept.synth.trajectory import LoopTrajectory
+from percept.synth.warehouse import build_scene
 
 __all__ = ["BoardViews", "render_board_views"]
 

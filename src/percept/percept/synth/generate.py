@@ -71,8 +71,9 @@ from percept.synth import export
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import LEFT_FRAME, RIGHT_FRAME, StereoRender, StereoRig, StereoRigConfig
 from percept.synth.rig import to_image as _to_image
-from percept.synth.scene import SCENES, Scene, build_scene
+from percept.synth.scene import Scene
 from percept.synth.trajectory import MOTIONS, LoopTrajectory
+from percept.synth.warehouse import SCENES, build_scene
 
 __all__ = [
     "GROUND_TRUTH_TOPICS",
