@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from percept.tools.train_detector.train import _PAD, Dataset, augment
+from percept.tools.train_detector.dataset import _PAD, Dataset, augment
 
 
 def _scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,54 @@
+"""The training configuration: everything that decides the trained model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that decides the trained model.
+
+    Attributes:
+        train_seeds: scene seeds rendered for training.
+        test_seeds: held-out scene seeds rendered for the test set.
+        frames_per_seed: training frames per seed (random times along the trajectory).
+        test_frames_per_seed: test frames per seed (evenly spaced times).
+        image_width: rendered image width, pixels.
+        image_height: rendered image height, pixels.
+        input_width: network input width, pixels (multiple of 32).
+        input_height: network input height, pixels (multiple of 32).
+        crop_width: training crop width, pixels (multiple of 32); the network is fully
+            convolutional, so it trains on crops at the camera's scale and runs on the
+            whole ``input_width`` x ``input_height`` image.
+        crop_height: training crop height, pixels (multiple of 32).
+        epochs: passes over the training set.
+        batch_size: images per step.
+        lr: peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        width: channels of the first backbone stage (later stages 2x, 4x, 8x).
+        threads: torch CPU threads.
+        seed: torch and augmentation seed.
+        max_minutes: stop training after this wall time (0: no limit).
+    """
+
+    train_seeds: tuple[int, int] = (100, 200)
+    test_seeds: tuple[int, int] = (900, 910)
+    frames_per_seed: int = 14
+    test_frames_per_seed: int = 10
+    image_width: int = 320
+    image_height: int = 240
+    input_width: int = 320
+    input_height: int = 256
+    crop_width: int = 320
+    crop_height: int = 256
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    width: int = 16
+    threads: int = 2
+    seed: int = 0
+    max_minutes: float = 0.0
