@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from percept.errors import ConfigError
 from percept.node import Parameter
 from percept.nodes.resize import ResizeNode
+from percept.params import ConfigParameters, param
 from percept.runtime.params import load_parameter_file, resolve_parameters
 
 
@@ -88,3 +90,35 @@ def test_parameter_check_names_the_problem(spec: Parameter, value: object, probl
 def test_parameter_raises_on_bad_default() -> None:
     with pytest.raises(ValueError, match="default must be >= 1"):
         Parameter("p", "integer", 0, "d", min_value=1)
+
+
+def test_parameter_ranges_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Parameter("p", "integer", 1, "d", 0, 10)  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    count: int = param(2, "how many", min_value=1, max_value=9)
+    ratio: float = param(0.5, "share", min_value=0.0, max_value=1.0, name="share_ratio")
+    mode: str = param("a", "which", choices=("a", "b"))
+    internal: int = 7
+
+
+def test_config_parameters_derive_declarations_from_param_fields() -> None:
+    derived = ConfigParameters(_Config, prefix="x_", defaults={"count": 3}).parameters
+    assert derived == (
+        Parameter("x_count", "integer", 3, "how many", min_value=1, max_value=9),
+        Parameter("x_share_ratio", "double", 0.5, "share", min_value=0.0, max_value=1.0),
+        Parameter("x_mode", "string", "a", "which", choices=("a", "b")),
+    )
+    renamed = ConfigParameters(_Config, rename={"mode": "style"}).select("mode", "count")
+    assert [p.name for p in renamed] == ["style", "count"]
+
+
+def test_config_parameters_build_the_config_from_values() -> None:
+    binding = ConfigParameters(_Config)
+    values = {p.name: p.default for p in binding.parameters} | {"share_ratio": 1}
+    assert binding.build(values, internal=8) == _Config(2, 1.0, "a", 8)
+    with pytest.raises(KeyError, match="internal is not a param"):
+        binding.select("internal")

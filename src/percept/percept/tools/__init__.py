@@ -6,12 +6,14 @@
 :mod:`~percept.tools.demo` is the main job (``percept demo``);
 :mod:`~percept.tools.stereo_pair` runs the stereo node on one image pair;
 :mod:`~percept.tools.detect_offline` runs the detector on images or a bag to COCO JSON;
+:mod:`~percept.tools.params` writes config/<node>.yaml and the README tables;
 :mod:`~percept.tools.train_detector` trains the shipped detector on synthetic scenes.
 """
 
 __all__ = [
     "demo",
     "detect_offline",
+    "params",
     "perturb",
     "regress",
     "replay",
