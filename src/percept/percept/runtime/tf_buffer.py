@@ -38,6 +38,7 @@ import bisect
 import logging
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -549,55 +550,50 @@ class TfBuffer:
             raise self._connectivity_error(target, source)
         return T_top_target.inverse() @ T_top_source
 
-    def _latest_common_time(self, target: str, source: str) -> int:
-        """tf2 ``getLatestCommonTime`` for two different, known frames."""
-        no_time = None
-        # Up from the source: (newest stamp, parent) per link; static links report 0.
-        source_links: list[tuple[int, str]] = []
-        common: int | None = no_time
-        frame = source
+    def _walk_up(self, frame: str) -> Iterator[tuple[int, str]]:
+        """``(newest stamp, parent)`` of each link up from ``frame``; static links report 0.
+
+        Raises:
+            TransformError: the tree is deeper than ``_MAX_GRAPH_DEPTH`` (a loop).
+        """
         depth = 0
         while True:
             cache = self._frames.get(frame)
             if cache is None:
-                break
+                return
             latest, parent = cache.latest_time_and_parent()
             if parent is None:
-                break
-            if latest != 0:
-                common = latest if common is None else min(common, latest)
-            source_links.append((latest, parent))
+                return
+            yield latest, parent
             frame = parent
-            if frame == target:
-                return common if common is not None else 0
             depth += 1
             if depth > _MAX_GRAPH_DEPTH:
                 raise self._loop_error()
 
+    def _latest_common_time(self, target: str, source: str) -> int:
+        """tf2 ``getLatestCommonTime`` for two different, known frames."""
+        # Up from the source, keeping the links.
+        source_links: list[tuple[int, str]] = []
+        common: int | None = None
+        for latest, parent in self._walk_up(source):
+            if latest != 0:
+                common = latest if common is None else min(common, latest)
+            source_links.append((latest, parent))
+            if parent == target:
+                return common if common is not None else 0
+
         # Up from the target until a parent on the source's path.
-        common = no_time
+        common = None
         common_parent: str | None = None
         source_parents = {parent for _, parent in source_links}
-        frame = target
-        depth = 0
-        while True:
-            cache = self._frames.get(frame)
-            if cache is None:
-                break
-            latest, parent = cache.latest_time_and_parent()
-            if parent is None:
-                break
+        for latest, parent in self._walk_up(target):
             if latest != 0:
                 common = latest if common is None else min(common, latest)
             if parent in source_parents:
                 common_parent = parent
                 break
-            frame = parent
-            if frame == source:
+            if parent == source:
                 return common if common is not None else 0
-            depth += 1
-            if depth > _MAX_GRAPH_DEPTH:
-                raise self._loop_error()
 
         if common_parent is None:
             raise self._connectivity_error(target, source)
