@@ -44,26 +44,18 @@ from typing import Final
 
 from percept.codecs._fields import MessageFactory, show
 from percept.codecs.camera_info import (
-    CAMERA_INFO,
     decode_camera_info,
     encode_camera_info,
 )
 from percept.codecs.diagnostics import (
-    DIAGNOSTIC_ARRAY,
     decode_diagnostic_array,
     encode_diagnostic_array,
 )
 from percept.codecs.disparity import (
-    DISPARITY_IMAGE,
     decode_disparity,
     encode_disparity,
 )
 from percept.codecs.geometry import (
-    ODOMETRY,
-    PATH,
-    POSE_STAMPED,
-    TF_MESSAGE,
-    TRANSFORM_STAMPED,
     decode_odometry,
     decode_path,
     decode_pose_stamped,
@@ -76,30 +68,24 @@ from percept.codecs.geometry import (
     encode_transform_stamped,
 )
 from percept.codecs.grid import (
-    OCCUPANCY_GRID,
     decode_occupancy_grid,
     encode_occupancy_grid,
 )
 from percept.codecs.image import (
-    COMPRESSED_IMAGE,
-    IMAGE,
     decode_compressed_image,
     decode_image,
     encode_compressed_image,
     encode_image,
 )
 from percept.codecs.imu import (
-    IMU,
     decode_imu,
     encode_imu,
 )
 from percept.codecs.markers import (
-    MARKER_ARRAY,
     decode_marker_array,
     encode_marker_array,
 )
 from percept.codecs.point_cloud import (
-    POINT_CLOUD2,
     POINTFIELD_DATATYPES,
     decode_point_cloud,
     encode_point_cloud,
@@ -108,8 +94,6 @@ from percept.codecs.point_cloud import (
     unpack_rgb,
 )
 from percept.codecs.vision import (
-    DETECTION2D_ARRAY,
-    DETECTION3D_ARRAY,
     decode_detection2d_array,
     decode_detection3d_array,
     encode_detection2d_array,
@@ -133,6 +117,24 @@ from percept.domain import (
     TransformStamped,
 )
 from percept.errors import CodecError
+from percept.msgtypes import (
+    CAMERA_INFO,
+    COMPRESSED_IMAGE,
+    DETECTION2D_ARRAY,
+    DETECTION3D_ARRAY,
+    DIAGNOSTIC_ARRAY,
+    DISPARITY_IMAGE,
+    IMAGE,
+    IMU,
+    MARKER_ARRAY,
+    OCCUPANCY_GRID,
+    ODOMETRY,
+    PATH,
+    POINT_CLOUD2,
+    POSE_STAMPED,
+    TF_MESSAGE,
+    TRANSFORM_STAMPED,
+)
 
 __all__ = [
     "CAMERA_INFO",

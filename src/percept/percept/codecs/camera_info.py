@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 
 from percept.codecs._codec import codec_functions
@@ -25,10 +23,9 @@ from percept.domain import (
     CameraInfo,
 )
 from percept.geometry.camera import CameraModel, RegionOfInterest
+from percept.msgtypes import CAMERA_INFO
 
 __all__ = ["CAMERA_INFO", "decode_camera_info", "encode_camera_info"]
-
-CAMERA_INFO: Final = "sensor_msgs/msg/CameraInfo"
 
 
 def _read_camera_info(msg: object, where: str) -> CameraInfo:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from percept.codecs._codec import codec_functions
 from percept.codecs._fields import (
     MessageFactory,
@@ -20,10 +18,9 @@ from percept.domain import (
     DiagnosticStatus,
 )
 from percept.errors import CodecError
+from percept.msgtypes import DIAGNOSTIC_ARRAY
 
 __all__ = ["DIAGNOSTIC_ARRAY", "decode_diagnostic_array", "encode_diagnostic_array"]
-
-DIAGNOSTIC_ARRAY: Final = "diagnostic_msgs/msg/DiagnosticArray"
 
 
 def _level(value: object, where: str) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from percept.codecs._codec import codec_functions
 from percept.codecs._fields import (
     MessageFactory,
@@ -21,10 +19,9 @@ from percept.domain import (
     Image,
 )
 from percept.errors import CodecError
+from percept.msgtypes import DISPARITY_IMAGE
 
 __all__ = ["DISPARITY_IMAGE", "decode_disparity", "encode_disparity"]
-
-DISPARITY_IMAGE: Final = "stereo_msgs/msg/DisparityImage"
 
 
 def _read_disparity(msg: object, where: str) -> Disparity:

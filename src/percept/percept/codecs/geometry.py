@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 import numpy as np
 
@@ -31,13 +30,9 @@ from percept.domain import (
     PoseStamped,
     TransformStamped,
 )
+from percept.msgtypes import ODOMETRY, PATH, POSE_STAMPED, TF_MESSAGE, TRANSFORM_STAMPED
 
 __all__ = [
-    "ODOMETRY",
-    "PATH",
-    "POSE_STAMPED",
-    "TF_MESSAGE",
-    "TRANSFORM_STAMPED",
     "decode_odometry",
     "decode_path",
     "decode_pose_stamped",
@@ -49,12 +44,6 @@ __all__ = [
     "encode_tf_message",
     "encode_transform_stamped",
 ]
-
-ODOMETRY: Final = "nav_msgs/msg/Odometry"
-PATH: Final = "nav_msgs/msg/Path"
-POSE_STAMPED: Final = "geometry_msgs/msg/PoseStamped"
-TRANSFORM_STAMPED: Final = "geometry_msgs/msg/TransformStamped"
-TF_MESSAGE: Final = "tf2_msgs/msg/TFMessage"
 
 
 def _read_pose_stamped(msg: object, where: str) -> PoseStamped:

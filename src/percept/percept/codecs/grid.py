@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 
 from percept.codecs._codec import codec_functions
@@ -25,10 +23,9 @@ from percept.domain import (
     OccupancyGrid,
 )
 from percept.errors import CodecError
+from percept.msgtypes import OCCUPANCY_GRID
 
 __all__ = ["OCCUPANCY_GRID", "decode_occupancy_grid", "encode_occupancy_grid"]
-
-OCCUPANCY_GRID: Final = "nav_msgs/msg/OccupancyGrid"
 
 
 def _read_occupancy_grid(msg: object, where: str) -> OccupancyGrid:

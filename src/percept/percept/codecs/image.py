@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 import numpy.typing as npt
 
@@ -27,10 +25,9 @@ from percept.domain import (
 from percept.errors import CodecError
 from percept.image.compress import compression_of
 from percept.image.encoding import encoding_info
+from percept.msgtypes import COMPRESSED_IMAGE, IMAGE
 
 __all__ = [
-    "COMPRESSED_IMAGE",
-    "IMAGE",
     "decode_compressed_image",
     "decode_image",
     "encode_compressed_image",
@@ -38,9 +35,6 @@ __all__ = [
     "read_image",
     "write_image",
 ]
-
-IMAGE: Final = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE: Final = "sensor_msgs/msg/CompressedImage"
 
 
 def _image_array(

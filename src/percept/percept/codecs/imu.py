@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 
 from percept.codecs._codec import codec_functions
@@ -24,10 +22,9 @@ from percept.domain import (
     ImuSample,
 )
 from percept.errors import CodecError
+from percept.msgtypes import IMU
 
 __all__ = ["IMU", "decode_imu", "encode_imu"]
-
-IMU: Final = "sensor_msgs/msg/Imu"
 
 
 def _read_imu(msg: object, where: str) -> ImuSample:

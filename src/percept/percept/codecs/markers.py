@@ -32,10 +32,10 @@ from percept.codecs._fields import (
 )
 from percept.domain import Marker, MarkerArray
 from percept.errors import CodecError
+from percept.msgtypes import MARKER_ARRAY
 
 __all__ = ["MARKER_ARRAY", "decode_marker_array", "encode_marker_array"]
 
-MARKER_ARRAY: Final = "visualization_msgs/msg/MarkerArray"
 _MARKER: Final = "visualization_msgs/msg/Marker"
 _INT32 = (-(2**31), 2**31 - 1)
 

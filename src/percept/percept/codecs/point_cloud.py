@@ -28,18 +28,16 @@ from percept.domain import (
     PointCloud,
 )
 from percept.errors import CodecError
+from percept.msgtypes import POINT_CLOUD2
 
 __all__ = [
     "POINTFIELD_DATATYPES",
-    "POINT_CLOUD2",
     "decode_point_cloud",
     "encode_point_cloud",
     "make_point_cloud",
     "point_cloud_dtype",
     "unpack_rgb",
 ]
-
-POINT_CLOUD2: Final = "sensor_msgs/msg/PointCloud2"
 
 
 #: sensor_msgs/PointField datatype -> numpy type code (byte order added per message).

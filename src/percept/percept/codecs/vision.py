@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 import numpy as np
 
@@ -31,18 +30,14 @@ from percept.domain import (
 )
 from percept.errors import CodecError
 from percept.geometry.pose import Pose
+from percept.msgtypes import DETECTION2D_ARRAY, DETECTION3D_ARRAY
 
 __all__ = [
-    "DETECTION2D_ARRAY",
-    "DETECTION3D_ARRAY",
     "decode_detection2d_array",
     "decode_detection3d_array",
     "encode_detection2d_array",
     "encode_detection3d_array",
 ]
-
-DETECTION2D_ARRAY: Final = "vision_msgs/msg/Detection2DArray"
-DETECTION3D_ARRAY: Final = "vision_msgs/msg/Detection3DArray"
 
 
 def _read_hypotheses(det: object, where: str) -> tuple[ObjectHypothesis, ...]:
