@@ -31,14 +31,11 @@ arrival, never later when another message is evicted.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from percept.sync.base import SynchronizerBase, check_int
 
 __all__ = ["ApproximateTimeSynchronizer", "duration_s_to_ns"]
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def duration_s_to_ns(duration_s: float) -> int:
@@ -104,27 +101,15 @@ class ApproximateTimeSynchronizer(SynchronizerBase):
     Same observable behaviour as ``message_filters.ApproximateTimeSynchronizer`` (Python,
     Jazzy and Humble) with integer-nanosecond stamps: same candidate order, same
     tie-breaking, same deletions (see the module docstring). Differences, all outside
-    what message_filters defines:
+    what message_filters defines, besides ``SynchronizerBase``'s (which also describes
+    the callback's lock and the counters):
 
-    - The stamp is passed in; there is no ``allow_headerless`` path (a header-less
-      message would be stamped with wall-clock time upstream, which breaks replay).
+    - There is no ``allow_headerless`` path (a header-less message would be stamped with
+      wall-clock time upstream, which breaks replay).
     - ``slop_ns`` is integer nanoseconds; convert a float ``slop_s`` with
       :func:`duration_s_to_ns` to reproduce ``rclpy.duration.Duration`` truncation.
-    - A negative stamp raises ``ValueError`` (``rclpy.time.Time`` refuses it too, but
-      inside the lock, which it then never releases).
-    - Matched messages are removed before the callback runs, and the lock is released
-      even if the callback raises.
-    - ``n_inputs == 1`` is allowed, as upstream: each message is emitted alone when
-      ``slop_ns > 0``.
-
-    The callback runs while the internal lock is held, as upstream, so callbacks are
-    serialised; a callback must not call :meth:`add` on the same synchroniser.
-
-    Attributes:
-        sets_emitted: number of tuples passed to the callback.
-        dropped: messages discarded without being used: evicted because the queue held
-            more than ``queue_size`` messages, or replaced by a later message with the
-            same stamp on the same input.
+    - With ``n_inputs == 1`` each message is emitted alone when ``slop_ns > 0``.
+    - At most one set is emitted per message.
     """
 
     def __init__(
@@ -137,8 +122,8 @@ class ApproximateTimeSynchronizer(SynchronizerBase):
         """Create the synchroniser.
 
         Args:
-            n_inputs: number of inputs, >= 1.
-            queue_size: messages kept per input, >= 1.
+            n_inputs: number of inputs, >= 1 (see ``SynchronizerBase``).
+            queue_size: messages kept per input, >= 1 (see ``SynchronizerBase``).
             slop_ns: the largest stamp difference still synchronised, integer
                 nanoseconds, >= 0 (``0`` is accepted, as upstream, but never matches).
             callback: called with a tuple of ``n_inputs`` messages in input order.
@@ -154,36 +139,21 @@ class ApproximateTimeSynchronizer(SynchronizerBase):
         """The slop, integer nanoseconds."""
         return self._slop_ns
 
-    def add(self, index: int, stamp_ns: int, msg: object) -> None:
-        """Feed one message; calls the callback at most once.
-
-        Args:
-            index: input number, ``0 <= index < n_inputs``.
-            stamp_ns: header stamp, integer nanoseconds, >= 0.
-            msg: the message, passed through untouched.
-
-        Raises:
-            ValueError: if ``index`` or ``stamp_ns`` is out of range.
-        """
-        self._check_index(index)
-        check_int("stamp_ns", stamp_ns, 0)
-        with self._lock:
-            self._store(index, stamp_ns, msg)
-            if stamp_ns not in self._queues[index]:
-                return  # evicted on arrival: upstream can never match it either
-            candidates: list[list[int]] = []
-            for other, queue in enumerate(self._queues):
-                if other == index:
-                    continue
-                near = [s for s in queue if abs(s - stamp_ns) <= self._slop_ns]
-                if not near:
-                    return
-                near.sort(key=lambda s: abs(s - stamp_ns))  # stable: ties keep dict order
-                candidates.append(near)
-            others = _first_match(candidates, stamp_ns, self._slop_ns)
-            if others is None:
-                return
-            stamps = [*others[:index], stamp_ns, *others[index:]]
-            msgs = tuple(queue.pop(s) for queue, s in zip(self._queues, stamps, strict=True))
-            self.sets_emitted += 1
-            self._callback(msgs)
+    def _match(self, index: int, stamp_ns: int) -> list[tuple[object, ...]]:
+        """The first set within the slop that the new message completes, if any."""
+        if stamp_ns not in self._queues[index]:
+            return []  # evicted on arrival: upstream can never match it either
+        candidates: list[list[int]] = []
+        for other, queue in enumerate(self._queues):
+            if other == index:
+                continue
+            near = [s for s in queue if abs(s - stamp_ns) <= self._slop_ns]
+            if not near:
+                return []
+            near.sort(key=lambda s: abs(s - stamp_ns))  # stable: ties keep dict order
+            candidates.append(near)
+        others = _first_match(candidates, stamp_ns, self._slop_ns)
+        if others is None:
+            return []
+        stamps = [*others[:index], stamp_ns, *others[index:]]
+        return [tuple(queue.pop(s) for queue, s in zip(self._queues, stamps, strict=True))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Callable
 
@@ -23,10 +24,26 @@ def check_int(name: str, value: object, minimum: int) -> int:
     return value
 
 
-class SynchronizerBase:
+class SynchronizerBase(abc.ABC):
     """Per-input queues, counters and the lock of a message_filters-style synchroniser.
 
-    Subclasses implement ``add``. See ``ExactTimeSynchronizer`` for the attributes.
+    Subclasses implement ``_match``, which finds the sets a new message completes.
+    Differences from message_filters common to both synchronisers:
+
+    - Stamps are integer nanoseconds given by the caller, so there is no header parsing;
+      a negative stamp raises ``ValueError`` (``rclpy.time.Time`` refuses it too).
+    - Matched messages are removed from the queues before the callback runs, and the lock
+      is released even if the callback raises (upstream leaves its lock held then).
+    - ``n_inputs == 1`` is allowed, as upstream.
+
+    The callback runs while the internal lock is held, as upstream, so callbacks are
+    serialised; a callback must not call :meth:`add` on the same synchroniser.
+
+    Attributes:
+        sets_emitted: number of tuples passed to the callback.
+        dropped: messages discarded without being used: evicted because the queue held
+            more than ``queue_size`` messages, or replaced by a later message with the
+            same stamp on the same input.
     """
 
     def __init__(
@@ -35,7 +52,13 @@ class SynchronizerBase:
         queue_size: int,
         callback: Callable[[tuple[object, ...]], None],
     ) -> None:
-        """Create empty queues.
+        """Create the synchroniser, with empty queues.
+
+        Args:
+            n_inputs: number of inputs, >= 1.
+            queue_size: messages kept per input while waiting for a match, >= 1
+                (message_filters' ``queue_size``; 0 would discard every message).
+            callback: called with a tuple of ``n_inputs`` messages in input order.
 
         Raises:
             ValueError: if an argument is out of range.
@@ -82,6 +105,36 @@ class SynchronizerBase:
         """
         with self._lock:
             return tuple(self._latest)
+
+    def add(self, index: int, stamp_ns: int, msg: object) -> None:
+        """Feed one message; calls the callback once per set it completes.
+
+        Args:
+            index: input number, ``0 <= index < n_inputs``.
+            stamp_ns: header stamp, integer nanoseconds, >= 0.
+            msg: the message, passed through untouched.
+
+        Raises:
+            ValueError: if ``index`` or ``stamp_ns`` is out of range.
+        """
+        self._check_index(index)
+        check_int("stamp_ns", stamp_ns, 0)
+        with self._lock:
+            self._store(index, stamp_ns, msg)
+            for msgs in self._match(index, stamp_ns):
+                self.sets_emitted += 1
+                self._callback(msgs)
+
+    @abc.abstractmethod
+    def _match(self, index: int, stamp_ns: int) -> list[tuple[object, ...]]:
+        """Sets, in input order, that the message just stored completes (lock held).
+
+        Their messages are removed from the queues before this returns.
+
+        Args:
+            index: the input the message came on.
+            stamp_ns: its stamp, integer nanoseconds.
+        """
 
     def _check_index(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
