@@ -1,7 +1,13 @@
-"""Images to detect on: image files, a folder of them, or an image topic of a bag."""
+"""Images to detect on: image files, a folder of them, or an image topic of a bag.
+
+Also the one place that says which files are images (``IMAGE_SUFFIXES``), which bag
+message types carry them (``IMAGE_MSGTYPES``), and how an image file is listed and read;
+``percept.io.sources`` uses them for calibration images.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,13 +19,23 @@ import numpy.typing as npt
 
 from percept.errors import CodecError, DetectionError, InputRejected
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFrame", "is_bag", "iter_images", "list_image_files"]
+__all__ = [
+    "IMAGE_MSGTYPES",
+    "IMAGE_SUFFIXES",
+    "ImageFrame",
+    "image_files_in",
+    "is_bag",
+    "iter_images",
+    "list_image_files",
+    "read_image_file",
+]
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
 _BAG_SUFFIXES = (".mcap", ".db3", ".bag")
-_IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+#: Bag message types that carry an image.
+IMAGE_MSGTYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -46,6 +62,35 @@ def is_bag(path: Path) -> bool:
     return path.suffix.lower() in _BAG_SUFFIXES
 
 
+def image_files_in(folder: Path, pattern: str = "*") -> list[Path]:
+    """The image files (``IMAGE_SUFFIXES``, any case) of a folder, in name order.
+
+    Args:
+        folder: an existing folder.
+        pattern: ``fnmatch`` pattern the file names must match.
+    """
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and fnmatch.fnmatch(p.name, pattern)
+    )
+
+
+def read_image_file(path: Path, flags: int = cv2.IMREAD_COLOR) -> npt.NDArray[np.generic] | None:
+    """Decode an image file with ``cv2.imdecode`` (non-ASCII paths work too).
+
+    Args:
+        path: the file.
+        flags: OpenCV ``IMREAD_*`` flags (``IMREAD_COLOR``: (H, W, 3) uint8 BGR).
+
+    Returns:
+        The image, or None when the file is empty or not a readable image.
+    """
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, flags) if data.size else None
+    return None if image is None else np.asarray(image)
+
+
 def list_image_files(path: Path) -> list[Path]:
     """The image files of a folder (name order), or ``[path]`` for one image file.
 
@@ -57,7 +102,7 @@ def list_image_files(path: Path) -> list[Path]:
     if not path.is_dir():
         msg = f"{path}: no such image file or folder"
         raise DetectionError(msg)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files_in(path)
     if not files:
         msg = f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})"
         raise DetectionError(msg)
@@ -65,8 +110,7 @@ def list_image_files(path: Path) -> list[Path]:
 
 
 def _read_file(path: Path) -> npt.NDArray[np.uint8] | None:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = read_image_file(path)
     if image is None:
         logger.warning("%s: not a readable image, skipped", path)
         return None
@@ -83,13 +127,13 @@ def _bag_frames(bag: Path, topic: str) -> Iterator[ImageFrame]:
     store = get_typestore()
     with BagReader(bag) as reader:
         available = reader.topics()
-        images = sorted(t for t, ty in available.items() if ty in _IMAGE_TYPES)
+        images = sorted(t for t, ty in available.items() if ty in IMAGE_MSGTYPES)
         if not topic:
             if len(images) != 1:
                 msg = f"{bag}: name the image topic (--topic); image topics: {images}"
                 raise DetectionError(msg)
             topic = images[0]
-        if available.get(topic) not in _IMAGE_TYPES:
+        if available.get(topic) not in IMAGE_MSGTYPES:
             msg = f"{bag}: {topic} is not an image topic; image topics: {images}"
             raise DetectionError(msg)
         for item in reader.messages([topic]):

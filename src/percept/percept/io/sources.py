@@ -7,7 +7,6 @@ length up front when it can, for the progress bar.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -19,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from percept.errors import CalibrationError
+from percept.io.image_files import IMAGE_MSGTYPES, IMAGE_SUFFIXES, image_files_in, read_image_file
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "BagImages",
     "BagStereoImages",
     "FolderImages",
@@ -30,28 +29,20 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
-_IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-
 
 def _read_image(path: Path) -> npt.NDArray[np.generic]:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image = read_image_file(path, cv2.IMREAD_UNCHANGED)
     if image is None:
         msg = f"{path}: cannot read the image (not an image file or damaged)"
         raise CalibrationError(msg)
-    return np.asarray(image)
+    return image
 
 
 def _list_images(folder: Path, pattern: str = "*") -> list[Path]:
     if not folder.is_dir():
         msg = f"{folder}: no such image folder"
         raise CalibrationError(msg)
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and fnmatch.fnmatch(p.name, pattern)
-    )
+    return image_files_in(folder, pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +163,10 @@ def _bag_messages(
         available = reader.topics()
         for topic in topics:
             if topic not in available:
-                images = sorted(t for t, ty in available.items() if ty in _IMAGE_TYPES)
+                images = sorted(t for t, ty in available.items() if ty in IMAGE_MSGTYPES)
                 msg = f"{bag}: no topic {topic}; image topics in the bag: {images}"
                 raise CalibrationError(msg)
-            if available[topic] not in _IMAGE_TYPES:
+            if available[topic] not in IMAGE_MSGTYPES:
                 msg = (
                     f"{bag}: topic {topic} is {available[topic]}, expected sensor_msgs/Image "
                     "or CompressedImage"
