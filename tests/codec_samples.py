@@ -1,6 +1,6 @@
 """One sample domain object per codec message type, shared by the codec tests.
 
-Used by the unit round trips (tests/unit/test_codecs.py) and by the CDR comparison
+Used by the unit round trips (tests/unit/codecs/test_codecs.py) and by the CDR comparison
 against rclpy (tests/ros/test_wire_compat.py).
 """
 
@@ -62,7 +62,7 @@ def _random_image(encoding: str, height: int = 6, width: int = 8) -> Image:
     return Image(HEADER, encoding, data)
 
 
-def _assert_same(a: object, b: object, path: str = "obj") -> None:
+def assert_same(a: object, b: object, path: str = "obj") -> None:
     """Field-by-field equality of domain objects (exact; NaN equals NaN)."""
     if isinstance(a, np.ndarray):
         assert isinstance(b, np.ndarray), path
@@ -76,12 +76,12 @@ def _assert_same(a: object, b: object, path: str = "obj") -> None:
     elif dataclasses.is_dataclass(a) and not isinstance(a, type):
         assert type(a) is type(b), (path, type(a), type(b))
         for field in dataclasses.fields(a):
-            _assert_same(getattr(a, field.name), getattr(b, field.name), f"{path}.{field.name}")
+            assert_same(getattr(a, field.name), getattr(b, field.name), f"{path}.{field.name}")
     elif isinstance(a, (tuple, list)):
         assert isinstance(b, (tuple, list)), path
         assert len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same(x, y, f"{path}[{i}]")
+            assert_same(x, y, f"{path}[{i}]")
     else:
         assert a == b, (path, a, b)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect_models import constant_output_model, yolov8_output
 from percept.detect.shipped import SHIPPED_MODEL
 from percept.domain import (
     CameraInfo,
@@ -26,8 +25,9 @@ from percept.errors import ConfigError
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.nodes.detector import DetectorNode
-from percept.runtime.local import Envelope, LocalRuntime
-from percept.runtime.params import resolve_parameters
+from percept.testing import NodeHarness
+
+from ..detect_models import constant_output_model, yolov8_output
 
 FRAME_NS = 33_333_333
 IMAGE = "sensor_msgs/msg/Image"
@@ -50,68 +50,47 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class Graph:
-    """One detector node in a local runtime, with every output collected."""
+def detector_node(**params: object) -> NodeHarness[DetectorNode]:
+    """The detector node with ``params`` on a local runtime, every output collected."""
+    return NodeHarness(DetectorNode, params)
 
-    def __init__(self, **params: object) -> None:
-        self.rt = LocalRuntime(publish_diagnostics=False)
-        values = resolve_parameters(DetectorNode, "detector", overrides=params)
-        self.host = self.rt.add_node(DetectorNode, values)
-        self.out: dict[str, list[object]] = {o.name: [] for o in DetectorNode.OUTPUTS}
-        for spec in DetectorNode.OUTPUTS:
 
-            def keep(env: Envelope, name: str = spec.name) -> None:
-                self.out[name].append(env.obj)
-
-            self.rt.subscribe(self.host.topics[spec.name], keep)
-
-    def feed(self, name: str, obj: object, stamp_ns: int, spin: bool = True) -> None:
-        spec = DetectorNode.input(name)
-        self.rt.feed(self.host.topics[name], spec.msg_type, stamp_ns, obj=obj)
-        if spin:
-            self.rt.spin_until_idle()
-
-    def frame(self, k: int, encoding: str = "bgr8", spin: bool = True) -> int:
-        stamp = 1_000_000_000 + k * FRAME_NS
-        header = Header(stamp, "camera_optical")
-        self.feed("camera_info", CameraInfo(header, CAMERA), stamp, spin)
-        data = (
-            np.zeros((48, 64, 3), np.uint8)
-            if encoding == "bgr8"
-            else np.zeros((48, 64), np.float32)
-        )
-        self.feed("image", Image(header, encoding, data), stamp, spin)
-        return stamp
+def frame(g: NodeHarness[DetectorNode], k: int, encoding: str = "bgr8", spin: bool = True) -> int:
+    """Feed frame ``k`` (camera_info, then a black image) at its stamp; returns the stamp."""
+    stamp = 1_000_000_000 + k * FRAME_NS
+    header = Header(stamp, "camera_optical")
+    g.feed("camera_info", CameraInfo(header, CAMERA), stamp, spin=spin)
+    data = np.zeros((48, 64, 3), np.uint8) if encoding == "bgr8" else np.zeros((48, 64), np.float32)
+    g.feed("image", Image(header, encoding, data), stamp, spin=spin)
+    return stamp
 
 
 def test_without_a_model_the_node_starts_rejects_images_and_reports_error() -> None:
-    g = Graph(model_path="")
-    g.frame(0)
-    assert g.out["detections"] == []
-    stats = g.host.monitor.inputs["image"]
-    assert stats.rejected == 1
-    assert stats.last_reason == "model_path not set"
-    status = g.host.diagnostics()
+    g = detector_node(model_path="")
+    frame(g, 0)
+    assert g.outputs("detections") == []
+    assert g.rejections()["image"] == (1, "model_path not set")
+    status = g.diagnostics()
     assert status.level == DiagnosticLevel.ERROR
     assert status.message == "model_path not set"
 
 
 def test_by_default_the_node_runs_the_shipped_model() -> None:
-    g = Graph(backend="onnxruntime")
+    g = detector_node(backend="onnxruntime")
     detector = g.host.node._detector  # type: ignore[attr-defined]
     assert detector is not None
     assert detector.config.model_path == SHIPPED_MODEL
     assert detector.labels == ("pallet", "carton", "barrel", "person", "cart")
-    g.frame(0)
-    assert len(g.out["detections"]) == 1
-    assert g.host.diagnostics().level == DiagnosticLevel.OK
+    frame(g, 0)
+    assert len(g.outputs("detections")) == 1
+    assert g.diagnostics().level == DiagnosticLevel.OK
 
 
 def test_detections_carry_names_scores_and_track_ids(model: Path) -> None:
-    g = Graph(model_path=str(model), backend="onnxruntime")
+    g = detector_node(model_path=str(model), backend="onnxruntime")
     for k in range(3):
-        g.frame(k)
-    frames = g.out["detections"]
+        frame(g, k)
+    frames = g.outputs("detections")
     assert len(frames) == 3
     first, second = frames[0], frames[1]
     assert isinstance(first, Detection2DArray)
@@ -123,7 +102,7 @@ def test_detections_carry_names_scores_and_track_ids(model: Path) -> None:
     assert car.results[0].score == pytest.approx(0.9)
     assert car.id == ""  # tentative for one frame (track_min_hits 2)
     assert [d.id for d in second.detections] == ["1"]
-    status = g.host.diagnostics()
+    status = g.diagnostics()
     assert status.level == DiagnosticLevel.OK
     values = dict(status.values)
     assert values["frames_processed"] == "3"
@@ -132,67 +111,68 @@ def test_detections_carry_names_scores_and_track_ids(model: Path) -> None:
 
 
 def test_bad_images_are_rejected_and_the_next_one_served(model: Path) -> None:
-    g = Graph(model_path=str(model), backend="onnxruntime", tracking=False)
-    g.frame(0, encoding="32FC1")
-    stats = g.host.monitor.inputs["image"]
-    assert "unsupported image encoding '32FC1'" in stats.last_reason
+    g = detector_node(model_path=str(model), backend="onnxruntime", tracking=False)
+    frame(g, 0, encoding="32FC1")
+    assert "unsupported image encoding '32FC1'" in g.rejections()["image"].last_reason
     g.feed(
         "image",
         Image(Header(2_000_000_000, "cam"), "bgr8", np.zeros((0, 64, 3), np.uint8)),
         2_000_000_000,
     )
-    assert stats.last_reason == "empty image 64x0"
-    g.frame(40)
-    assert len(g.out["detections"]) == 1
-    assert g.host.monitor.errors == 0
+    assert g.rejections()["image"].last_reason == "empty image 64x0"
+    frame(g, 40)
+    assert len(g.outputs("detections")) == 1
+    assert g.errors == 0
 
 
 def test_a_slow_detector_drops_frames_newest_first_and_says_so(model: Path) -> None:
-    g = Graph(model_path=str(model), backend="onnxruntime")
-    g.frame(0)
+    g = detector_node(model_path=str(model), backend="onnxruntime")
+    frame(g, 0)
     # Three frames arrive while the detector is busy: only the newest is detected.
-    newest = [g.frame(k, spin=False) for k in (1, 2, 3)][-1]
-    g.rt.spin_until_idle()
-    stamps = [d.header.stamp_ns for d in g.out["detections"]]  # type: ignore[attr-defined]
+    newest = [frame(g, k, spin=False) for k in (1, 2, 3)][-1]
+    g.spin()
+    stamps = [d.header.stamp_ns for d in g.outputs("detections")]  # type: ignore[attr-defined]
     assert stamps[-1] == newest
     assert len(stamps) == 2
     assert g.host.monitor.inputs["image"].dropped == 2  # KEEP_LAST 1 queue
-    status = g.host.diagnostics()
+    status = g.diagnostics()
     assert dict(status.values)["frames_dropped"] == "2"  # counted from camera_info stamps
     assert status.level == DiagnosticLevel.WARN
     assert "inference slower than the camera" in status.message
     assert "newest frame wins" in status.message
 
 
-def _tf(g: Graph) -> None:
+def _tf(g: NodeHarness[DetectorNode]) -> None:
     # base_link <- camera_optical: the optical frame's z (forward) is base_link's x.
     rotation = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
     T = np.eye(4)
     T[:3, :3] = rotation
     T[:3, 3] = [0.1, 0.0, 0.5]
     transform = TransformStamped(Header(0, "base_link"), "camera_optical", Pose.from_matrix(T))
-    g.rt.feed("/tf_static", "tf2_msgs/msg/TFMessage", 0, obj=(transform,))
+    g.feed_transforms([transform], 0, spin=False)
 
 
 def test_depth_gives_3d_boxes_in_camera_and_base_frames_and_markers(model: Path) -> None:
-    g = Graph(model_path=str(model), backend="onnxruntime", depth_source="depth", tracking=False)
+    g = detector_node(
+        model_path=str(model), backend="onnxruntime", depth_source="depth", tracking=False
+    )
     _tf(g)
-    stamp = g.frame(0)
+    stamp = frame(g, 0)
     depth = np.full((48, 64), 5.0, np.float32)
     depth[18:38, 22:42] = 2.0  # the car's face at 2 m
     g.feed("depth", Image(Header(stamp + 1_000_000, "camera_optical"), "32FC1", depth), stamp)
-    (camera,) = g.out["detections_3d"]
+    (camera,) = g.outputs("detections_3d")
     assert isinstance(camera, Detection3DArray)
     (box,) = camera.detections
     assert camera.header.frame_id == "camera_optical"
     np.testing.assert_allclose(box.center.translation_m, [0.0, 0.16, 2.0], atol=0.02)
     np.testing.assert_allclose(box.size_m[:2], [0.8, 0.8], atol=1e-6)
     assert box.results[0].class_id == "car"
-    (base,) = g.out["detections_3d_target"]
+    (base,) = g.outputs("detections_3d_target")
     assert isinstance(base, Detection3DArray)
     assert base.header.frame_id == "base_link"
     np.testing.assert_allclose(base.detections[0].center.translation_m, [2.1, 0.0, 0.34], atol=0.02)
-    (markers,) = g.out["markers"]
+    (markers,) = g.outputs("markers")
     assert isinstance(markers, MarkerArray)
     assert [m.action for m in markers.markers] == [
         MarkerAction.DELETEALL,
@@ -204,26 +184,26 @@ def test_depth_gives_3d_boxes_in_camera_and_base_frames_and_markers(model: Path)
 
 
 def test_disparity_source_and_a_missing_transform(model: Path) -> None:
-    g = Graph(
+    g = detector_node(
         model_path=str(model), backend="onnxruntime", depth_source="disparity", tracking=False
     )
     disparity = np.full((48, 64), 10.0, np.float32)  # 50 px x 0.4 m / 10 px = 2 m
     stamp = 1_000_000_000
     g.feed("disparity", Disparity(Header(stamp, "camera_optical"), disparity, 50.0, 0.4), stamp)
-    g.frame(0)  # the image comes after its disparity
-    (camera,) = g.out["detections_3d"]
+    frame(g, 0)  # the image comes after its disparity
+    (camera,) = g.outputs("detections_3d")
     assert isinstance(camera, Detection3DArray)
     assert camera.detections[0].center.translation_m[2] == pytest.approx(2.0, abs=0.02)
-    assert g.out["detections_3d_target"] == []  # no TF to base_link
-    values = dict(g.host.diagnostics().values)
+    assert g.outputs("detections_3d_target") == []  # no TF to base_link
+    values = dict(g.diagnostics().values)
     assert values["tf_failures"] == "1"
     assert "base_link" in values["last_3d_problem"]
 
 
 def test_debug_image_has_the_boxes_drawn(model: Path) -> None:
-    g = Graph(model_path=str(model), backend="onnxruntime", publish_debug_image=True)
-    g.frame(0)
-    (image,) = g.out["image_detections"]
+    g = detector_node(model_path=str(model), backend="onnxruntime", publish_debug_image=True)
+    frame(g, 0)
+    (image,) = g.outputs("image_detections")
     assert isinstance(image, Image)
     assert image.encoding == "bgr8"
     assert image.data.shape == (48, 64, 3)
@@ -232,48 +212,44 @@ def test_debug_image_has_the_boxes_drawn(model: Path) -> None:
 
 def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"detector.model_path: .*missing.onnx: no such model"):
-        Graph(model_path=str(tmp_path / "missing.onnx"))
+        detector_node(model_path=str(tmp_path / "missing.onnx"))
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage")
-    g = Graph(model_path="")
-    reason = g.rt.set_parameters("detector", {"model_path": str(corrupt)})
+    g = detector_node(model_path="")
+    reason = g.set_parameters({"model_path": str(corrupt)})
     assert reason is not None
     assert "cannot load the model" in reason
-    assert g.host.diagnostics().level == DiagnosticLevel.ERROR
-    assert (
-        g.rt.set_parameters("detector", {"model_path": str(model), "backend": "onnxruntime"})
-        is None
-    )
-    g.frame(0)
-    assert len(g.out["detections"]) == 1
-    assert g.host.diagnostics().level == DiagnosticLevel.OK
+    assert g.diagnostics().level == DiagnosticLevel.ERROR
+    assert g.set_parameters({"model_path": str(model), "backend": "onnxruntime"}) is None
+    frame(g, 0)
+    assert len(g.outputs("detections")) == 1
+    assert g.diagnostics().level == DiagnosticLevel.OK
     # Thresholds apply to the loaded model without reloading it.
     detector = g.host.node._detector  # type: ignore[attr-defined]
-    assert g.rt.set_parameters("detector", {"score_threshold": 0.95, "tracking": False}) is None
+    assert g.set_parameters({"score_threshold": 0.95, "tracking": False}) is None
     assert g.host.node._detector is detector  # type: ignore[attr-defined]
-    g.frame(1)
-    assert g.out["detections"][-1].detections == ()  # type: ignore[attr-defined]
-    assert "unknown class name" in (g.rt.set_parameters("detector", {"classes": "bus"}) or "")
+    frame(g, 1)
+    assert g.outputs("detections")[-1].detections == ()  # type: ignore[attr-defined]
+    assert "unknown class name" in (g.set_parameters({"classes": "bus"}) or "")
 
 
 def test_300_malformed_images_never_break_the_node(model: Path) -> None:
-    from test_fuzz_inputs import mutate
-
     from percept import codecs
     from percept.io.typestore import RosbagsFactory
 
+    from .malformed import mutate
+
     rng = np.random.default_rng(3)
-    g = Graph(model_path=str(model), backend="onnxruntime")
+    g = detector_node(model_path=str(model), backend="onnxruntime")
     factory = RosbagsFactory()
-    topic = g.host.topics["image"]
     for k in range(300):
         stamp = 1_000_000_000 + 2 * k * FRAME_NS
         good = Image(Header(stamp, "cam"), "bgr8", np.zeros((48, 64, 3), np.uint8))
         bad = mutate(codecs.encode(IMAGE, good, factory), rng)
-        g.rt.feed_and_spin(topic, IMAGE, stamp, obj=bad)
-        before = len(g.out["detections"])
+        g.feed("image", bad, stamp)
+        before = len(g.outputs("detections"))
         later = Image(Header(stamp + FRAME_NS, "cam"), "bgr8", np.zeros((48, 64, 3), np.uint8))
-        g.rt.feed_and_spin(topic, IMAGE, stamp + FRAME_NS, obj=codecs.encode(IMAGE, later, factory))
-        assert len(g.out["detections"]) == before + 1
-    assert g.host.monitor.errors == 0
-    assert g.host.monitor.inputs["image"].rejected > 100
+        g.feed("image", codecs.encode(IMAGE, later, factory), stamp + FRAME_NS)
+        assert len(g.outputs("detections")) == before + 1
+    assert g.errors == 0
+    assert g.rejections()["image"].rejected > 100

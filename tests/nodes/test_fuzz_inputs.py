@@ -8,7 +8,6 @@ process is counted as rejected. No exception escapes, and no callback errors.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -46,8 +45,9 @@ from percept.nodes.debayer import DebayerNode
 from percept.nodes.rectify import RectifyNode
 from percept.nodes.resize import ResizeNode
 from percept.nodes.stereo_depth import StereoDepthNode
-from percept.runtime.local import LocalRuntime
-from percept.runtime.params import resolve_parameters
+from percept.testing import NodeHarness
+
+from .malformed import corrupt_cdr, mutate
 
 N_BAD = 1000
 
@@ -147,67 +147,12 @@ for _spec in Sink.INPUTS:
         lambda self, obj, _k=_spec.name: self.served.__setitem__(_k, self.served.get(_k, 0) + 1),
     )
 
-JUNK: list[Any] = [
-    None,
-    -1,
-    2**40,
-    "",
-    "???",
-    1.5,
-    float("nan"),
-    [],
-    [1, 2, 3],
-    np.zeros(3),
-    np.zeros(0, np.uint8),
-    b"\x00" * 3,
-    object(),
-]
-
-
-def _fields(msg: Any) -> list[str]:
-    return [f.name for f in dataclasses.fields(msg)] if dataclasses.is_dataclass(msg) else []
-
-
-def mutate(msg: Any, rng: np.random.Generator, depth: int = 0) -> Any:
-    """A copy of a rosbags message with one field replaced by junk, at any depth."""
-    names = [n for n in _fields(msg) if n != "__msgtype__"]
-    if not names:
-        return JUNK[rng.integers(len(JUNK))]
-    name = names[rng.integers(len(names))]
-    value = getattr(msg, name)
-    if dataclasses.is_dataclass(value) and rng.random() < 0.6 and depth < 4:
-        new = mutate(value, rng, depth + 1)
-    elif isinstance(value, np.ndarray) and value.size and rng.random() < 0.5:
-        choice = rng.integers(3)
-        if choice == 0:
-            new = value[: rng.integers(value.size)]  # truncated
-        elif choice == 1:
-            new = value.astype(np.float64) * np.nan if value.dtype.kind == "f" else value[::2]
-        else:
-            new = np.concatenate([value, value])
-    elif isinstance(value, list) and value and rng.random() < 0.5:
-        new = [mutate(value[0], rng, depth + 1), *value[1:]]
-    else:
-        new = JUNK[rng.integers(len(JUNK))]
-    return dataclasses.replace(msg, **{name: new})
-
-
-def _bad_raw(raw: bytes, rng: np.random.Generator) -> bytes:
-    if rng.random() < 0.5:
-        return raw[: rng.integers(len(raw))]
-    data = bytearray(raw)
-    for _ in range(1 + rng.integers(8)):
-        data[rng.integers(len(data))] = int(rng.integers(256))
-    return bytes(data)
-
 
 @pytest.mark.parametrize("msgtype", codecs.SUPPORTED_TYPES)
 def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
     rng = np.random.default_rng(len(msgtype))
-    rt = LocalRuntime(publish_diagnostics=False)
-    host = rt.add_node(Sink, resolve_parameters(Sink, "sink"))
+    h = NodeHarness(Sink)
     name = _input_name(msgtype)
-    topic = f"/{name}"
     factory = RosbagsFactory(get_typestore())
     store = get_typestore()
     t = 1_000
@@ -215,25 +160,22 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
         good = codecs.encode(msgtype, valid_objects(t)[msgtype], factory)
         raw = bytes(store.serialize_cdr(good, msgtype))
         if i % 4 == 0:
-            rt.feed_and_spin(topic, msgtype, t, raw=_bad_raw(raw, rng))
+            h.feed_cdr(name, corrupt_cdr(raw, rng), t)
         else:
-            rt.feed_and_spin(topic, msgtype, t, obj=mutate(good, rng))
+            h.feed(name, mutate(good, rng), t)
         t += 1_000
-        rt.feed_and_spin(
-            topic, msgtype, t, obj=codecs.encode(msgtype, valid_objects(t)[msgtype], factory)
-        )
+        h.feed(name, codecs.encode(msgtype, valid_objects(t)[msgtype], factory), t)
         t += 1_000
-    stats = host.monitor.inputs[name]
-    served = host.node.served.get(name, 0)  # type: ignore[attr-defined]
+    stats = h.host.monitor.inputs[name]
+    served = h.node.served.get(name, 0)
     assert stats.received == 2 * N_BAD
-    assert host.monitor.errors == 0
+    assert h.errors == 0
     assert served + stats.rejected == 2 * N_BAD
     # Every valid message after a bad one is served, except up to two after a bogus
     # stamp from the future (the third in a row resets the input's timeline).
     assert served >= 0.95 * N_BAD
     assert stats.rejected > N_BAD // 4  # most malformed messages were caught
-    status = host.diagnostics()
-    assert dict(status.values)[f"{name}.rejected"] == str(stats.rejected)
+    assert h.diagnostic_values()[f"{name}.rejected"] == str(stats.rejected)
 
 
 @pytest.mark.parametrize(
@@ -252,12 +194,7 @@ def test_real_nodes_survive_1000_malformed_messages(
     node_cls: type[Node], input_name: str, msgtype: str
 ) -> None:
     rng = np.random.default_rng(7)
-    rt = LocalRuntime(publish_diagnostics=False)
-    host = rt.add_node(node_cls, resolve_parameters(node_cls, node_cls.NAME))
-    topics = host.topics
-    outputs: list[object] = []
-    for spec in node_cls.OUTPUTS:
-        rt.subscribe(topics[spec.name], outputs.append)
+    h: NodeHarness[Node] = NodeHarness(node_cls)
     factory = RosbagsFactory(get_typestore())
     t = 1_000
 
@@ -268,22 +205,19 @@ def test_real_nodes_survive_1000_malformed_messages(
         objs = valid_objects(stamp)
         return {spec.name: objs[spec.msg_type] for spec in node_cls.INPUTS}
 
+    def published() -> int:
+        return sum(h.count(spec.name) for spec in node_cls.OUTPUTS)
+
     for _ in range(N_BAD):
         bad = mutate(codecs.encode(msgtype, valid(t)[input_name], factory), rng)
-        rt.feed_and_spin(topics[input_name], msgtype, t, obj=bad)
+        h.feed(input_name, bad, t)
         t += 1_000
-        before = len(outputs)
+        before = published()
         objs = valid(t)
         # A valid message (with its partner for synchronised nodes) is served.
         for spec in node_cls.INPUTS:
-            rt.feed_and_spin(
-                topics[spec.name],
-                spec.msg_type,
-                t,
-                obj=codecs.encode(spec.msg_type, objs[spec.name], factory),
-            )
-        assert len(outputs) > before
+            h.feed(spec.name, codecs.encode(spec.msg_type, objs[spec.name], factory), t)
+        assert published() > before
         t += 1_000
-    assert host.monitor.errors == 0
-    stats = host.monitor.inputs[input_name]
-    assert stats.rejected >= N_BAD // 2
+    assert h.errors == 0
+    assert h.rejections()[input_name].rejected >= N_BAD // 2

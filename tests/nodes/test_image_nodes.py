@@ -1,3 +1,5 @@
+"""DebayerNode and ResizeNode through the local runtime: images, intrinsics, rejections."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -5,14 +7,11 @@ import pytest
 
 from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
+from percept.node import Node
 from percept.nodes.debayer import DebayerNode
 from percept.nodes.resize import ResizeNode
-from percept.runtime.local import Envelope, LocalRuntime
-from percept.runtime.params import resolve_parameters
+from percept.testing import NodeHarness
 from percept.tools.demo import mosaic_rggb, pattern_frame
-
-IMG = "sensor_msgs/msg/Image"
-INFO = "sensor_msgs/msg/CameraInfo"
 
 
 def model(w: int, h: int) -> CameraModel:
@@ -22,24 +21,20 @@ def model(w: int, h: int) -> CameraModel:
 
 
 def run(
-    node_cls: type, feeds: list[tuple[str, str, object]], outs: list[str], **overrides: object
-) -> tuple[dict[str, list[Envelope]], LocalRuntime]:
-    rt = LocalRuntime(publish_diagnostics=False)
-    rt.add_node(node_cls, resolve_parameters(node_cls, node_cls.NAME, overrides=overrides))
-    got: dict[str, list[Envelope]] = {t: [] for t in outs}
-    for topic in outs:
-        rt.subscribe(topic, got[topic].append)
-    for i, (topic, msgtype, obj) in enumerate(feeds):
-        rt.feed_and_spin(topic, msgtype, i, obj=obj)
-    return got, rt
+    node_cls: type[Node], feeds: list[tuple[str, object]], **overrides: object
+) -> NodeHarness[Node]:
+    """The node with ``overrides``, fed ``(input name, message)`` at receive times 0, 1, ..."""
+    h: NodeHarness[Node] = NodeHarness(node_cls, overrides)
+    for i, (input_name, obj) in enumerate(feeds):
+        h.feed(input_name, obj, i)
+    return h
 
 
 def test_debayer_recovers_pattern_from_rggb_mosaic() -> None:
     truth = pattern_frame(3, 160, 120)
     raw = Image(Header(1, "cam"), "bayer_rggb8", mosaic_rggb(truth))
-    got, _ = run(DebayerNode, [("/image_raw", IMG, raw)], ["/image_color", "/image_mono"])
-    color = got["/image_color"][0].obj
-    mono = got["/image_mono"][0].obj
+    h = run(DebayerNode, [("image_raw", raw)])
+    color, mono = h.last("image_color"), h.last("image_mono")
     assert isinstance(color, Image)
     assert isinstance(mono, Image)
     assert (color.encoding, mono.encoding) == ("bgr8", "mono8")
@@ -51,23 +46,16 @@ def test_debayer_recovers_pattern_from_rggb_mosaic() -> None:
 
 def test_debayer_publishes_no_colour_for_mono_input() -> None:
     mono = Image(Header(1, "cam"), "mono8", np.zeros((8, 8), np.uint8))
-    got, _ = run(DebayerNode, [("/image_raw", IMG, mono)], ["/image_color", "/image_mono"])
-    assert len(got["/image_mono"]) == 1
-    assert got["/image_color"] == []
+    h = run(DebayerNode, [("image_raw", mono)])
+    assert h.count("image_mono") == 1
+    assert h.count("image_color") == 0
 
 
 def test_resize_scales_image_and_intrinsics() -> None:
     img = Image(Header(7, "cam"), "bgr8", np.zeros((120, 160, 3), np.uint8))
     info = CameraInfo(Header(7, "cam"), model(160, 120))
-    got, _ = run(
-        ResizeNode,
-        [("/image/image_raw", IMG, img), ("/image/camera_info", INFO, info)],
-        ["/resize/image_raw", "/resize/camera_info"],
-        scale_width=0.5,
-        scale_height=0.25,
-    )
-    out = got["/resize/image_raw"][0].obj
-    out_info = got["/resize/camera_info"][0].obj
+    h = run(ResizeNode, [("image", img), ("camera_info", info)], scale_width=0.5, scale_height=0.25)
+    out, out_info = h.last("image_out"), h.last("camera_info_out")
     assert isinstance(out, Image)
     assert isinstance(out_info, CameraInfo)
     assert out.data.shape == (30, 80, 3)
@@ -79,13 +67,9 @@ def test_resize_scales_image_and_intrinsics() -> None:
 def test_resize_rejects_image_that_does_not_match_camera_info() -> None:
     img = Image(Header(7, "cam"), "mono8", np.zeros((10, 10), np.uint8))
     info = CameraInfo(Header(7, "cam"), model(160, 120))
-    got, rt = run(
-        ResizeNode,
-        [("/image/image_raw", IMG, img), ("/image/camera_info", INFO, info)],
-        ["/resize/image_raw"],
-    )
-    assert got["/resize/image_raw"] == []
-    assert "camera_info says 160x120" in rt.hosts[0].monitor.inputs["image"].last_reason
+    h = run(ResizeNode, [("image", img), ("camera_info", info)])
+    assert h.count("image_out") == 0
+    assert "camera_info says 160x120" in h.rejections()["image"].last_reason
 
 
 @pytest.mark.parametrize("encoding", ["mono16", "32FC1", "rgba8"])
@@ -94,14 +78,8 @@ def test_resize_keeps_encoding(encoding: str) -> None:
     shape = (20, 20, 4) if encoding == "rgba8" else (20, 20)
     img = Image(Header(1, "cam"), encoding, np.ones(shape, dtype))
     info = CameraInfo(Header(1, "cam"), model(20, 20))
-    got, _ = run(
-        ResizeNode,
-        [("/image/image_raw", IMG, img), ("/image/camera_info", INFO, info)],
-        ["/resize/image_raw"],
-        scale_width=0.5,
-        scale_height=0.5,
-    )
-    out = got["/resize/image_raw"][0].obj
+    h = run(ResizeNode, [("image", img), ("camera_info", info)], scale_width=0.5, scale_height=0.5)
+    out = h.last("image_out")
     assert isinstance(out, Image)
     assert out.encoding == encoding
     assert out.data.dtype == dtype

@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
-from test_fuzz_inputs import mutate
 
 from percept import codecs
 from percept.calib.render import render_plane
@@ -18,12 +17,11 @@ from percept.domain import CameraInfo, Header, Image, TransformStamped
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.io.typestore import RosbagsFactory, get_typestore
-from percept.node import Node
 from percept.nodes.rectify import RectifyNode, StereoRectifyNode
 from percept.rectify import compute_rectify_maps, rectify_image, stereo_rectify
-from percept.runtime.host import NodeHost
-from percept.runtime.local import LocalRuntime
-from percept.runtime.params import resolve_parameters
+from percept.testing import NodeHarness
+
+from .malformed import mutate
 
 IMG = "sensor_msgs/msg/Image"
 INFO = "sensor_msgs/msg/CameraInfo"
@@ -57,38 +55,6 @@ def noise(shape: tuple[int, ...], seed: int = 0) -> npt.NDArray[np.uint8]:
     return cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (0, 0), 1.5)
 
 
-class Graph:
-    """One node in a LocalRuntime, with every output recorded."""
-
-    def __init__(self, node_cls: type[Node], **overrides: object) -> None:
-        self.rt = LocalRuntime(publish_diagnostics=False)
-        self.host: NodeHost = self.rt.add_node(
-            node_cls, resolve_parameters(node_cls, node_cls.NAME, overrides=overrides)
-        )
-        self.out: dict[str, list[object]] = {}
-        for spec in node_cls.OUTPUTS:
-            topic = self.host.topics[spec.name]
-            got: list[object] = []
-            self.out[spec.name] = got
-            self.rt.subscribe(topic, lambda env, got=got: got.append(env.obj))  # type: ignore[misc]
-        self.t = 0
-
-    def feed(self, **objs: object) -> None:
-        for name, obj in objs.items():
-            spec = self.host.node_cls.input(name)
-            self.t += 1
-            self.rt.feed_and_spin(self.host.topics[name], spec.msg_type, self.t, obj=obj)
-
-    def last(self, output: str) -> object:
-        return self.out[output][-1]
-
-    def rejected(self) -> dict[str, tuple[int, str]]:
-        return {
-            name: (stats.rejected, stats.last_reason)
-            for name, stats in self.host.monitor.inputs.items()
-        }
-
-
 def mono_pair(
     stamp: int, model: CameraModel, data: npt.NDArray[np.generic], encoding: str = "mono8"
 ) -> dict[str, object]:
@@ -100,9 +66,9 @@ def mono_pair(
 def test_rectify_publishes_image_rect_in_the_input_encoding(
     encoding: str, shape: tuple[int, ...]
 ) -> None:
-    g = Graph(RectifyNode)
+    g = NodeHarness(RectifyNode)
     data = noise(shape)
-    g.feed(**mono_pair(5, mono_model(), data, encoding))
+    g.feed_all(mono_pair(5, mono_model(), data, encoding))
     out = g.last("image_rect")
     info = g.last("camera_info_rect")
     assert isinstance(out, Image)
@@ -117,8 +83,8 @@ def test_rectify_publishes_image_rect_in_the_input_encoding(
 
 
 def test_rectify_float_image_gets_nan_outside_the_raw_image() -> None:
-    g = Graph(RectifyNode, alpha=1.0)
-    g.feed(**mono_pair(1, mono_model(), np.ones((H, W), np.float32), "32FC1"))
+    g = NodeHarness(RectifyNode, {"alpha": 1.0})
+    g.feed_all(mono_pair(1, mono_model(), np.ones((H, W), np.float32), "32FC1"))
     out = g.last("image_rect")
     assert isinstance(out, Image)
     assert out.data.dtype == np.float32
@@ -127,40 +93,40 @@ def test_rectify_float_image_gets_nan_outside_the_raw_image() -> None:
 
 
 def test_rectify_passes_undistorted_images_through_without_a_copy() -> None:
-    g = Graph(RectifyNode)
+    g = NodeHarness(RectifyNode)
     data = noise((H, W))
-    g.feed(**mono_pair(1, mono_model(D=np.zeros(5)), data))
+    g.feed_all(mono_pair(1, mono_model(D=np.zeros(5)), data))
     out = g.last("image_rect")
     assert isinstance(out, Image)
     assert out.data is data
 
 
 def test_rectify_computes_maps_once_and_again_when_camera_info_changes() -> None:
-    g = Graph(RectifyNode)
+    g = NodeHarness(RectifyNode)
     node = g.host.node
     assert isinstance(node, RectifyNode)
     for stamp in range(1, 6):
         # Every camera_info is a new object with the same values, as decoded messages are.
-        g.feed(**mono_pair(stamp, mono_model(), noise((H, W), stamp)))
-    assert len(g.out["image_rect"]) == 5
+        g.feed_all(mono_pair(stamp, mono_model(), noise((H, W), stamp)))
+    assert len(g.outputs("image_rect")) == 5
     assert node.rectifier.computed == 1
-    g.feed(**mono_pair(6, mono_model(D=D * 0.5), noise((H, W))))
-    g.feed(**mono_pair(7, mono_model(D=D * 0.5), noise((H, W))))
+    g.feed_all(mono_pair(6, mono_model(D=D * 0.5), noise((H, W))))
+    g.feed_all(mono_pair(7, mono_model(D=D * 0.5), noise((H, W))))
     assert node.rectifier.computed == 2
-    assert ("maps_computed", "2") in g.host.diagnostics().values
+    assert ("maps_computed", "2") in g.diagnostics().values
     # A parameter change rebuilds the maps too (interpolation is baked into them).
-    assert g.rt.set_parameters("rectify", {"interpolation": 0}) is None
-    g.feed(**mono_pair(8, mono_model(D=D * 0.5), noise((H, W))))
+    assert g.set_parameters({"interpolation": 0}) is None
+    g.feed_all(mono_pair(8, mono_model(D=D * 0.5), noise((H, W))))
     assert node.rectifier.computed == 1
-    assert len(g.out["image_rect"]) == 8
+    assert len(g.outputs("image_rect")) == 8
 
 
 def test_rectify_alpha_parameter_changes_the_published_projection() -> None:
-    g = Graph(RectifyNode, alpha=0.0)
-    g.feed(**mono_pair(1, mono_model(), noise((H, W))))
-    g.rt.set_parameters("rectify", {"alpha": 1.0})
-    g.feed(**mono_pair(2, mono_model(), noise((H, W))))
-    valid_only, every_pixel = g.out["camera_info_rect"]
+    g = NodeHarness(RectifyNode, {"alpha": 0.0})
+    g.feed_all(mono_pair(1, mono_model(), noise((H, W))))
+    g.set_parameters({"alpha": 1.0})
+    g.feed_all(mono_pair(2, mono_model(), noise((H, W))))
+    valid_only, every_pixel = g.outputs("camera_info_rect")
     assert isinstance(valid_only, CameraInfo)
     assert isinstance(every_pixel, CameraInfo)
     # Barrel distortion: P = K shows only valid pixels already; keeping just valid ones
@@ -200,17 +166,17 @@ BAD_MONO = [
 def test_rectify_rejects_bad_input_and_serves_the_next_pair(
     case: str, bad: dict[str, object], reason: str
 ) -> None:
-    g = Graph(RectifyNode)
+    g = NodeHarness(RectifyNode)
     model = mono_model(**bad.get("camera_info", {}))  # type: ignore[arg-type]
     data = bad.get("image", noise((H, W)))
-    g.feed(**mono_pair(1, model, data, str(bad.get("encoding", "mono8"))))  # type: ignore[arg-type]
-    assert g.out["image_rect"] == []
-    reasons = [r for count, r in g.rejected().values() if count]
+    g.feed_all(mono_pair(1, model, data, str(bad.get("encoding", "mono8"))))  # type: ignore[arg-type]
+    assert g.outputs("image_rect") == []
+    reasons = [r for count, r in g.rejections().values() if count]
     assert len(reasons) == 1, case
     assert re.search(reason, reasons[0]), reasons
-    assert g.host.monitor.errors == 0
-    g.feed(**mono_pair(2, mono_model(), noise((H, W))))
-    assert len(g.out["image_rect"]) == 1
+    assert g.errors == 0
+    g.feed_all(mono_pair(2, mono_model(), noise((H, W))))
+    assert len(g.outputs("image_rect")) == 1
 
 
 def stereo_set(
@@ -232,10 +198,10 @@ def stereo_set(
 
 
 def test_stereo_rectify_uses_the_camera_info_r_and_p() -> None:
-    g = Graph(StereoRectifyNode)
+    g = NodeHarness(StereoRectifyNode)
     left, right = stereo_models()
     images = (noise((H, W)), noise((H, W), 1))
-    g.feed(**stereo_set(1000, left, right, images))
+    g.feed_all(stereo_set(1000, left, right, images))
     left_rect, right_rect = g.last("left_image_rect"), g.last("right_image_rect")
     left_info, right_info = g.last("left_camera_info_rect"), g.last("right_camera_info_rect")
     assert isinstance(left_rect, Image)
@@ -257,17 +223,17 @@ def test_stereo_rectify_uses_the_camera_info_r_and_p() -> None:
     assert right_info.header.frame_id == "right_optical"
     node = g.host.node
     assert isinstance(node, StereoRectifyNode)
-    g.feed(**stereo_set(2000, *stereo_models()))
+    g.feed_all(stereo_set(2000, *stereo_models()))
     assert node.rectifier.computed == 1
 
 
 def test_stereo_rectify_rectifies_from_tf_extrinsics() -> None:
-    g = Graph(StereoRectifyNode, extrinsics_source="tf", alpha=0.0)
+    g = NodeHarness(StereoRectifyNode, {"extrinsics_source": "tf", "alpha": 0.0})
     tf = (TransformStamped(Header(0, "right_optical"), "left_optical", T_RIGHT_LEFT),)
-    g.rt.feed_and_spin("/tf_static", "tf2_msgs/msg/TFMessage", 0, obj=tf)
+    g.feed_transforms(tf, 0)
     left = CameraModel(W, H, "plumb_bob", K, D, np.eye(3), np.hstack([K, np.zeros((3, 1))]))
     right = replace(left, D=D * 0.9)
-    g.feed(**stereo_set(1000, left, right))
+    g.feed_all(stereo_set(1000, left, right))
     right_info = g.last("right_camera_info_rect")
     assert isinstance(right_info, CameraInfo)
     expected = stereo_rectify(left, right, T_RIGHT_LEFT, alpha=0.0)[1]
@@ -275,42 +241,42 @@ def test_stereo_rectify_rectifies_from_tf_extrinsics() -> None:
 
 
 def test_stereo_rectify_rejects_tf_mode_without_a_transform() -> None:
-    g = Graph(StereoRectifyNode, extrinsics_source="tf")
-    g.feed(**stereo_set(1000, *stereo_models()))
-    assert g.out["left_image_rect"] == []
-    count, reason = g.rejected()["left_image"]
+    g = NodeHarness(StereoRectifyNode, {"extrinsics_source": "tf"})
+    g.feed_all(stereo_set(1000, *stereo_models()))
+    assert g.outputs("left_image_rect") == []
+    count, reason = g.rejections()["left_image"]
     assert count == 1
     assert "tf: no T_right_optical_left_optical" in reason
 
 
 def test_stereo_rectify_rejects_a_pair_without_stereo_calibration() -> None:
-    g = Graph(StereoRectifyNode)
-    g.feed(**stereo_set(1000, mono_model(), mono_model()))
-    assert g.out["left_image_rect"] == []
-    assert "right camera_info P has no baseline" in g.rejected()["left_image"][1]
+    g = NodeHarness(StereoRectifyNode)
+    g.feed_all(stereo_set(1000, mono_model(), mono_model()))
+    assert g.outputs("left_image_rect") == []
+    assert "right camera_info P has no baseline" in g.rejections()["left_image"].last_reason
     left, right = stereo_models()
-    g.feed(**stereo_set(2000, left, replace(right, D=np.zeros(0))))
-    assert "right camera_info: D is empty" in g.rejected()["left_image"][1]
-    assert g.host.monitor.errors == 0
+    g.feed_all(stereo_set(2000, left, replace(right, D=np.zeros(0))))
+    assert "right camera_info: D is empty" in g.rejections()["left_image"].last_reason
+    assert g.errors == 0
 
 
 def test_stereo_rectify_matches_offset_stamps_only_with_approximate_sync() -> None:
-    exact = Graph(StereoRectifyNode)
-    approx = Graph(
-        StereoRectifyNode, approximate_sync=True, approximate_sync_tolerance_seconds=0.005
+    exact = NodeHarness(StereoRectifyNode)
+    approx = NodeHarness(
+        StereoRectifyNode, {"approximate_sync": True, "approximate_sync_tolerance_seconds": 0.005}
     )
     for g in (exact, approx):
         for i in range(3):
-            g.feed(
-                **stereo_set(1_000_000_000 * (i + 1), *stereo_models(), right_offset_ns=2_000_000)
+            g.feed_all(
+                stereo_set(1_000_000_000 * (i + 1), *stereo_models(), right_offset_ns=2_000_000)
             )
-    assert exact.out["left_image_rect"] == []
-    assert len(approx.out["left_image_rect"]) == 3
+    assert exact.outputs("left_image_rect") == []
+    assert len(approx.outputs("left_image_rect")) == 3
 
 
 def test_stereo_rectify_survives_1000_malformed_messages() -> None:
     rng = np.random.default_rng(3)
-    g = Graph(StereoRectifyNode)
+    g = NodeHarness(StereoRectifyNode)
     factory = RosbagsFactory(get_typestore())
     names = [spec.name for spec in StereoRectifyNode.INPUTS]
     served = 0
@@ -321,14 +287,13 @@ def test_stereo_rectify_survives_1000_malformed_messages() -> None:
             for k, v in stereo_set(stamp, *stereo_models()).items()
         }
         target = names[i % 4]
-        spec = StereoRectifyNode.input(target)
-        g.rt.feed_and_spin(g.host.topics[target], spec.msg_type, g.t, obj=mutate(good[target], rng))
-        before = len(g.out["left_image_rect"])
-        g.feed(**good)
-        served += len(g.out["left_image_rect"]) - before
-    assert g.host.monitor.errors == 0
+        g.feed(target, mutate(good[target], rng), g.now_ns)
+        before = len(g.outputs("left_image_rect"))
+        g.feed_all(good)
+        served += len(g.outputs("left_image_rect")) - before
+    assert g.errors == 0
     assert served >= 900
-    assert sum(count for count, _ in g.rejected().values()) >= 400
+    assert sum(count for count, _ in g.rejections().values()) >= 400
 
 
 def vertical_disparity(
@@ -388,13 +353,15 @@ def test_rectified_synthetic_stereo_pair_has_under_0p3_px_vertical_disparity(rig
     )
     # The calibration a stereo calibration would write: R and P in the camera_infos.
     cal_left, cal_right = stereo_rectify(left, right, T_right_left, alpha=0.0)
-    g = Graph(StereoRectifyNode)
+    g = NodeHarness(StereoRectifyNode)
     lh, rh = Header(1, "left_optical"), Header(1, "right_optical")
-    g.feed(
-        left_image=Image(lh, "mono8", raw_left),
-        left_camera_info=CameraInfo(lh, cal_left),
-        right_image=Image(rh, "mono8", raw_right),
-        right_camera_info=CameraInfo(rh, cal_right),
+    g.feed_all(
+        {
+            "left_image": Image(lh, "mono8", raw_left),
+            "left_camera_info": CameraInfo(lh, cal_left),
+            "right_image": Image(rh, "mono8", raw_right),
+            "right_camera_info": CameraInfo(rh, cal_right),
+        }
     )
     rect_left, rect_right = g.last("left_image_rect"), g.last("right_image_rect")
     assert isinstance(rect_left, Image)

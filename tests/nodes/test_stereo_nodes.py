@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
-from test_fuzz_inputs import mutate
 
 from percept import codecs
 from percept.benchmark.stereo import benchmark_pair
@@ -19,16 +18,16 @@ from percept.errors import ConfigError, InputRejected
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.io.typestore import RosbagsFactory, get_typestore
-from percept.node import Node
 from percept.nodes.rectify import StereoRectifyNode
 from percept.nodes.stereo_depth import StereoDepthNode, valid_window
 from percept.rectify import stereo_rectify
-from percept.runtime.host import NodeHost
-from percept.runtime.local import Envelope, LocalRuntime
-from percept.runtime.params import resolve_parameters
+from percept.runtime.local import Envelope
 from percept.runtime.robot import load_robot
 from percept.stereo import StereoConfig, rectified_pair_models
+from percept.testing import NodeHarness
 from percept.tools.replay import build_runtime
+
+from .malformed import mutate
 
 W, H, RANGE = 160, 120, 32
 F, BASELINE = 120.0, 0.1
@@ -64,48 +63,14 @@ def stereo_set(
     }
 
 
-class Graph:
-    """One node in a LocalRuntime, with every output recorded (as CDR round trips)."""
-
-    def __init__(self, node_cls: type[Node] = StereoDepthNode, **overrides: object) -> None:
-        self.rt = LocalRuntime(publish_diagnostics=False)
-        params = {"disparity_range": RANGE, **overrides} if node_cls is StereoDepthNode else {}
-        self.host: NodeHost = self.rt.add_node(
-            node_cls, resolve_parameters(node_cls, node_cls.NAME, overrides=params)
-        )
-        self.out: dict[str, list[Envelope]] = {}
-        for spec in node_cls.OUTPUTS:
-            got: list[Envelope] = []
-            self.out[spec.name] = got
-            self.rt.subscribe(self.host.topics[spec.name], got.append)
-        self.t = 0
-
-    def feed(self, **objs: object) -> None:
-        for name, obj in objs.items():
-            spec = self.host.node_cls.input(name)
-            self.t += 1
-            self.rt.feed_and_spin(self.host.topics[name], spec.msg_type, self.t, obj=obj)
-
-    def last(self, output: str) -> object:
-        """The last message on ``output``, serialised and decoded as a subscriber sees it."""
-        env = self.out[output][-1]
-        spec = self.host.node_cls.output(output)
-        msg = get_typestore().deserialize_cdr(env.serialize(), spec.msg_type)
-        return codecs.decode(spec.msg_type, msg)
-
-    def count(self, output: str = "disparity") -> int:
-        return len(self.out[output])
-
-    def rejected(self) -> dict[str, tuple[int, str]]:
-        return {
-            name: (stats.rejected, stats.last_reason)
-            for name, stats in self.host.monitor.inputs.items()
-        }
+def depth_node(**overrides: object) -> NodeHarness[StereoDepthNode]:
+    """StereoDepthNode (disparity_range RANGE unless overridden), outputs read off the wire."""
+    return NodeHarness(StereoDepthNode, {"disparity_range": RANGE, **overrides}, wire=True)
 
 
 def test_disparity_image_carries_f_t_window_and_range_as_stereo_image_proc() -> None:
-    g = Graph()
-    g.feed(**stereo_set(1000))
+    g = depth_node()
+    g.feed_all(stereo_set(1000))
     disparity = g.last("disparity")
     assert isinstance(disparity, Disparity)
     assert disparity.header == Header(1000, "left_optical")
@@ -127,8 +92,8 @@ def test_disparity_image_carries_f_t_window_and_range_as_stereo_image_proc() -> 
 
 
 def test_depth_and_cloud_come_from_the_same_disparity() -> None:
-    g = Graph()
-    g.feed(**stereo_set(2000))
+    g = depth_node()
+    g.feed_all(stereo_set(2000))
     disparity, depth, info, cloud = (
         g.last(n) for n in ("disparity", "depth", "depth_camera_info", "points")
     )
@@ -155,8 +120,8 @@ def test_verged_cameras_shift_disparity_by_the_principal_point_offset() -> None:
     left, right = rectified_models()
     P = right.P.copy()
     P[0, 2] += 4.0  # cx_right = cx_left + 4
-    g = Graph()
-    g.feed(**stereo_set(1, (left, replace(right, P=P, K=P[:, :3]))))
+    g = depth_node()
+    g.feed_all(stereo_set(1, (left, replace(right, P=P, K=P[:, :3]))))
     disparity, depth = g.last("disparity"), g.last("depth")
     assert isinstance(disparity, Disparity)
     assert isinstance(depth, Image)
@@ -170,8 +135,8 @@ def test_verged_cameras_shift_disparity_by_the_principal_point_offset() -> None:
 
 
 def test_outputs_can_be_switched_off_and_clouds_made_dense() -> None:
-    g = Graph(publish_depth=False, organized_cloud=False, use_color=False)
-    g.feed(**stereo_set(3000))
+    g = depth_node(publish_depth=False, organized_cloud=False, use_color=False)
+    g.feed_all(stereo_set(3000))
     assert g.count("depth") == 0
     assert g.count("depth_camera_info") == 0
     cloud = g.last("points")
@@ -180,8 +145,8 @@ def test_outputs_can_be_switched_off_and_clouds_made_dense() -> None:
     assert cloud.is_dense
     assert cloud.points.dtype.names == ("x", "y", "z")
     assert np.isfinite(cloud.xyz()).all()
-    g2 = Graph(publish_points=False, publish_disparity=False)
-    g2.feed(**stereo_set(3000))
+    g2 = depth_node(publish_points=False, publish_disparity=False)
+    g2.feed_all(stereo_set(3000))
     assert (g2.count("points"), g2.count("disparity"), g2.count("depth")) == (0, 0, 1)
 
 
@@ -190,23 +155,23 @@ def test_colour_images_are_matched_in_grey_and_colour_the_cloud() -> None:
     tint = rng.integers(0, 256, 3, dtype=np.uint8)
     left = np.dstack([PAIR[0] // 2 + tint[i] // 2 for i in range(3)]).astype(np.uint8)
     right = np.dstack([PAIR[1] // 2 + tint[i] // 2 for i in range(3)]).astype(np.uint8)
-    g = Graph()
-    g.feed(**stereo_set(1, images=(left, right), encoding="bgr8"))
+    g = depth_node()
+    g.feed_all(stereo_set(1, images=(left, right), encoding="bgr8"))
     cloud = g.last("points")
     assert isinstance(cloud, PointCloud)
     np.testing.assert_array_equal(codecs.unpack_rgb(cloud), left[..., ::-1])
 
 
 def test_points_go_to_the_target_frame_through_tf() -> None:
-    g = Graph(target_frame_id="base_link")
+    g = depth_node(target_frame_id="base_link")
     T = np.eye(4)
     T[:3, :3] = Rotation.from_euler("xyz", [-90, 0, -90], degrees=True).as_matrix()
     T[:3, 3] = [0.2, 0.0, 0.5]
     tf = (TransformStamped(Header(0, "base_link"), "left_optical", Pose.from_matrix(T)),)
-    g.feed(**stereo_set(1000))
-    assert "tf: no T_base_link_left_optical" in g.rejected()["left_image"][1]
-    g.rt.feed_and_spin("/tf_static", "tf2_msgs/msg/TFMessage", g.t, obj=tf)
-    g.feed(**stereo_set(2000))
+    g.feed_all(stereo_set(1000))
+    assert "tf: no T_base_link_left_optical" in g.rejections()["left_image"].last_reason
+    g.feed_transforms(tf, g.now_ns)
+    g.feed_all(stereo_set(2000))
     cloud = g.last("points")
     depth = g.last("depth")
     assert isinstance(cloud, PointCloud)
@@ -219,8 +184,8 @@ def test_points_go_to_the_target_frame_through_tf() -> None:
 
 
 def test_downscale_and_fill_parameters_change_the_published_disparity() -> None:
-    g = Graph(downscale=2)
-    g.feed(**stereo_set(1))
+    g = depth_node(downscale=2)
+    g.feed_all(stereo_set(1))
     disparity = g.last("disparity")
     assert isinstance(disparity, Disparity)
     assert disparity.delta_d == pytest.approx(1 / 8)
@@ -228,24 +193,21 @@ def test_downscale_and_fill_parameters_change_the_published_disparity() -> None:
 
 
 def test_parameter_changes_that_do_not_go_together_are_refused() -> None:
-    g = Graph()
-    reason = g.rt.set_parameters("stereo_depth", {"disparity_range": 40})
+    g = depth_node()
+    reason = g.set_parameters({"disparity_range": 40})
     assert reason is not None
     assert "disparity_range must be a positive multiple of 16, got 40" in reason
-    assert g.rt.set_parameters("stereo_depth", {"P1": 900.0}) is not None  # P2 is 800
-    assert g.rt.set_parameters("stereo_depth", {"disparity_range": 48}) is None
-    g.feed(**stereo_set(1))
+    assert g.set_parameters({"P1": 900.0}) is not None  # P2 is 800
+    assert g.set_parameters({"disparity_range": 48}) is None
+    g.feed_all(stereo_set(1))
     disparity = g.last("disparity")
     assert isinstance(disparity, Disparity)
     assert disparity.max_disparity == 47.0
 
 
 def test_bad_configuration_fails_at_start_up() -> None:
-    params = resolve_parameters(
-        StereoDepthNode, "stereo_depth", overrides={"correlation_window_size": 6}
-    )
     with pytest.raises(ConfigError, match="correlation_window_size must be odd"):
-        LocalRuntime().add_node(StereoDepthNode, params)
+        NodeHarness(StereoDepthNode, {"correlation_window_size": 6})
 
 
 # ----------------------------------------------------------------- bad input (Must show 5)
@@ -298,45 +260,40 @@ BAD = [
 def test_stereo_depth_rejects_bad_input_and_serves_the_next_pair(
     case: str, bad: dict[str, object], reason: str
 ) -> None:
-    g = Graph()
-    g.feed(**stereo_set(1000, **bad))  # type: ignore[arg-type]
-    assert g.count() == 0, case
-    reasons = [r for count, r in g.rejected().values() if count]
+    g = depth_node()
+    g.feed_all(stereo_set(1000, **bad))  # type: ignore[arg-type]
+    assert g.count("disparity") == 0, case
+    reasons = [r for count, r in g.rejections().values() if count]
     assert len(reasons) == 1, case
     assert re.search(reason, reasons[0]), reasons
-    assert g.host.monitor.errors == 0
-    g.feed(**stereo_set(2000))
-    assert g.count() == 1
+    assert g.errors == 0
+    g.feed_all(stereo_set(2000))
+    assert g.count("disparity") == 1
 
 
 def test_unsynchronised_pairs_make_no_set_and_diagnostics_say_why() -> None:
-    exact = Graph()
-    approx = Graph(approximate_sync=True, approximate_sync_tolerance_seconds=0.005)
-    loose = Graph(approximate_sync=True, approximate_sync_tolerance_seconds=0.1)
+    exact = depth_node()
+    approx = depth_node(approximate_sync=True, approximate_sync_tolerance_seconds=0.005)
+    loose = depth_node(approximate_sync=True, approximate_sync_tolerance_seconds=0.1)
     for g in (exact, approx, loose):
         for i in range(1, 6):  # 10 Hz for half a second, received when stamped
             stamp = 100_000_000 * i
-            for name, obj in stereo_set(stamp, right_offset_ns=50_000_000).items():
-                topic, spec = g.host.topics[name], StereoDepthNode.input(name)
-                g.rt.feed_and_spin(topic, spec.msg_type, stamp, obj=obj)
-    assert exact.count() == 0
-    assert approx.count() == 0
-    assert loose.count() == 5  # within the tolerance the approximate policy pairs them
+            g.feed_all(stereo_set(stamp, right_offset_ns=50_000_000), stamp)
+    assert exact.count("disparity") == 0
+    assert approx.count("disparity") == 0
+    assert loose.count("disparity") == 5  # within the tolerance the approximate policy pairs them
     # Three seconds on, the synchroniser's stall check names the offsets it sees.
     for i in range(6, 31):
         stamp = 100_000_000 * i
-        for name, obj in stereo_set(stamp, right_offset_ns=50_000_000).items():
-            exact.rt.feed_and_spin(
-                exact.host.topics[name], StereoDepthNode.input(name).msg_type, stamp, obj=obj
-            )
-    message = exact.host.diagnostics().message
+        exact.feed_all(stereo_set(stamp, right_offset_ns=50_000_000), stamp)
+    message = exact.diagnostics().message
     assert "arrive but produced no set" in message
     assert "right_image +50.0 ms" in message
 
 
 def test_a_set_delivered_out_of_sync_is_rejected_with_the_offset() -> None:
     # What an external synchroniser (message_filters) could deliver: the node checks too.
-    g = Graph()
+    g = depth_node()
     objs = stereo_set(1_000_000_000, right_offset_ns=20_000_000)
     node = g.host.node
     assert isinstance(node, StereoDepthNode)
@@ -395,7 +352,7 @@ def test_stereo_depth_survives_1000_malformed_messages() -> None:
     rng = np.random.default_rng(5)
     small = benchmark_pair(64, 48, 16)
     models = rectified_models(64, 48)
-    g = Graph(disparity_range=16)
+    g = depth_node(disparity_range=16)
     factory = RosbagsFactory(get_typestore())
     names = [spec.name for spec in StereoDepthNode.INPUTS]
     served = 0
@@ -406,26 +363,27 @@ def test_stereo_depth_survives_1000_malformed_messages() -> None:
             for k, v in stereo_set(stamp, models, (small[0], small[1])).items()
         }
         target = names[i % 4]
-        spec = StereoDepthNode.input(target)
-        g.rt.feed_and_spin(g.host.topics[target], spec.msg_type, g.t, obj=mutate(good[target], rng))
-        before = g.count()
-        g.feed(**good)
-        served += g.count() - before
-    assert g.host.monitor.errors == 0
+        g.feed(target, mutate(good[target], rng), g.now_ns)
+        before = g.count("disparity")
+        g.feed_all(good)
+        served += g.count("disparity") - before
+    assert g.errors == 0
     assert served >= 900
-    assert sum(count for count, _ in g.rejected().values()) >= 400
+    assert sum(count for count, _ in g.rejections().values()) >= 400
 
 
 def test_stereo_rectify_output_feeds_stereo_depth_in_one_runtime() -> None:
     # The rectified camera_infos stereo_rectify publishes are what stereo_depth accepts.
-    rect = Graph(StereoRectifyNode)
+    rect = NodeHarness(StereoRectifyNode, wire=True)
     left, right = rectified_models()
-    rect.feed(**stereo_set(7, (left, right)))
-    g = Graph()
-    g.feed(
-        left_image=rect.last("left_image_rect"),
-        left_camera_info=rect.last("left_camera_info_rect"),
-        right_image=rect.last("right_image_rect"),
-        right_camera_info=rect.last("right_camera_info_rect"),
+    rect.feed_all(stereo_set(7, (left, right)))
+    g = depth_node()
+    g.feed_all(
+        {
+            "left_image": rect.last("left_image_rect"),
+            "left_camera_info": rect.last("left_camera_info_rect"),
+            "right_image": rect.last("right_image_rect"),
+            "right_camera_info": rect.last("right_camera_info_rect"),
+        }
     )
-    assert g.count() == 1
+    assert g.count("disparity") == 1

@@ -19,9 +19,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from regression_harness import BASELINES, CASES, UPDATE_COMMAND, Harness, RegressionRun
 
 from percept.tools.regress import Baselines, load_baselines, write_baselines
+
+from .regression_harness import BASELINES, CASES, UPDATE_COMMAND, Harness, RegressionRun
 
 
 def _commit() -> str | None:

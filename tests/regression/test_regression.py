@@ -13,9 +13,10 @@ import math
 import re
 
 import pytest
-from regression_harness import BASELINES, CASES, Harness, RegressionRun
 
 from percept.cli.main import main
+
+from .regression_harness import BASELINES, CASES, Harness, RegressionRun
 
 
 @pytest.mark.regression(case="synth")

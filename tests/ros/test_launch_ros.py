@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ros_helpers import ros2_command
 
 from percept import codecs
 from percept.domain import Image
@@ -31,6 +30,8 @@ from percept.io.bag import BagReader
 from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.replay import build_runtime
+
+from .ros_helpers import ros2_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.colcon]
 

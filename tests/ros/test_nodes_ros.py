@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ros_helpers import ros2_command
 
 from percept.node import Node, Parameter
 from percept.nodes import NODE_TYPES, load_node_class
+
+from .ros_helpers import ros2_command
 
 pytestmark = pytest.mark.ros
 

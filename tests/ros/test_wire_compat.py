@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from codec_samples import SAMPLE_IDS, SAMPLES, _assert_same
 from percept import codecs
 from percept.io.typestore import RosbagsFactory, get_typestore
+
+from ..codec_samples import SAMPLE_IDS, SAMPLES, assert_same
 
 pytestmark = pytest.mark.ros
 
@@ -51,5 +52,5 @@ def test_both_deserialisers_decode_to_the_same_domain_object(
     raw, cls = _rclpy_bytes(msgtype, obj)
     from_rclpy: Any = deserialize_message(raw, cls)
     from_rosbags = get_typestore().deserialize_cdr(raw, msgtype)
-    _assert_same(obj, codecs.decode(msgtype, from_rclpy))
-    _assert_same(obj, codecs.decode(msgtype, from_rosbags))
+    assert_same(obj, codecs.decode(msgtype, from_rclpy))
+    assert_same(obj, codecs.decode(msgtype, from_rosbags))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from calib_views import BOARD, CAMERAS, rendered
 
 from percept.calib.board import BoardSpec, detect_board, parse_board
 from percept.calib.render import (
@@ -17,6 +16,8 @@ from percept.calib.render import (
     texture_size_m,
 )
 from percept.errors import CalibrationError
+
+from .calib_views import BOARD, CAMERAS, rendered
 
 
 def test_parse_board_reads_chessboard_and_charuco() -> None:

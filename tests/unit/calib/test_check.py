@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from calib_views import BOARD, CAMERAS, render_views
 
 from percept.calib.check import CheckThresholds, check_mono, check_stereo
 from percept.calib.solve import calibrate_stereo
 from percept.geometry.camera import CameraModel
+
+from .calib_views import BOARD, CAMERAS, render_views
 
 # Fresh views: rendered with another seed than the ones a calibration would use.
 FRESH = render_views(CAMERAS["plumb_bob"], 8, 11)

@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from calib_views import CAMERAS, render_views, rendered
 
 from percept import codecs
 from percept.calib.yaml_io import read_camera_info_yaml
@@ -17,6 +16,8 @@ from percept.cli.main import main
 from percept.domain import Header, Image
 from percept.io.bag import BagWriter
 from percept.io.typestore import RosbagsFactory, get_typestore
+
+from .calib_views import CAMERAS, render_views, rendered
 
 BOARD_ARG = "chessboard:9x6:0.03"
 

@@ -6,11 +6,12 @@ import logging
 
 import numpy as np
 import pytest
-from calib_views import BOARD, CAMERAS, T_right_left, render_views, rendered
 
 from percept.calib.board import Detection
 from percept.calib.solve import CalibrationConfig, calibrate_mono, calibrate_stereo
 from percept.errors import CalibrationError
+
+from .calib_views import BOARD, CAMERAS, T_right_left, render_views, rendered
 
 log = logging.getLogger(__name__)
 

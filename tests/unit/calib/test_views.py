@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from calib_views import BOARD, rendered
 
 from percept.calib.board import Detection
 from percept.calib.views import Coverage, ViewSelector, view_params
+
+from .calib_views import BOARD, rendered
 
 
 def _grid(x0: float, y0: float, step: float, size: tuple[int, int] = (640, 480)) -> Detection:

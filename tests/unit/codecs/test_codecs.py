@@ -11,17 +11,6 @@ import numpy as np
 import pytest
 from rosbags.image import compressed_image_to_cvimage, message_to_cvimage
 
-from codec_samples import (
-    HEADER,
-    SAMPLE,
-    SAMPLE_IDS,
-    SAMPLES,
-    _assert_same,
-    _padded_big_endian_cloud,
-    _pose,
-    _random_image,
-    _rng,
-)
 from percept import codecs
 from percept.codecs import (
     decode,
@@ -45,7 +34,21 @@ from percept.geometry.pose import Pose
 from percept.image import compress_image, convert_image, debayer, decompress_image
 from percept.image.convert import _cv_code
 from percept.io.typestore import RosbagsFactory, get_typestore
-from plain_factory import PlainFactory
+
+from ...codec_samples import (
+    HEADER,
+    SAMPLE,
+    SAMPLE_IDS,
+    SAMPLES,
+    _padded_big_endian_cloud,
+    _pose,
+    _random_image,
+    _rng,
+)
+from ...codec_samples import (
+    assert_same as _assert_same,
+)
+from ...plain_factory import PlainFactory
 
 
 def test_supported_types_cover_every_sample() -> None:

@@ -9,13 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from detect_models import constant_output_model, yolov8_output
 from percept import codecs
 from percept.cli.main import main
 from percept.domain import Header, Image
 from percept.eval.detection import evaluate_coco, load_coco_detections, load_coco_ground_truth
 from percept.io.bag import BagWriter
 from percept.io.typestore import RosbagsFactory, get_typestore
+
+from ...detect_models import constant_output_model, yolov8_output
 
 
 @pytest.fixture

@@ -7,16 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect_models import (
+from percept.detect.backend import BackendOptions, open_backend, tensorrt_available
+from percept.detect.detector import Detector, DetectorConfig
+from percept.detect.ort import OnnxRuntimeBackend, choose_providers
+from percept.errors import DetectionError
+
+from ...detect_models import (
     constant_output_model,
     rtdetr_with_sizes_model,
     yolov5_output,
     yolov8_output,
 )
-from percept.detect.backend import BackendOptions, open_backend, tensorrt_available
-from percept.detect.detector import Detector, DetectorConfig
-from percept.detect.ort import OnnxRuntimeBackend, choose_providers
-from percept.errors import DetectionError
 
 NAMES = "{0: 'person', 1: 'car'}"
 

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import pytest
 
-from detect_models import constant_output_model, yolov8_output
 from percept import codecs
 from percept.detect.backend import BackendOptions, tensorrt_available
 from percept.detect.detector import Detector, DetectorConfig
@@ -36,6 +35,8 @@ from percept.errors import DetectionError
 from percept.io.bag import BagWriter
 from percept.io.image_files import iter_images
 from percept.io.typestore import RosbagsFactory, get_typestore
+
+from ...detect_models import constant_output_model, yolov8_output
 
 OUTPUT = yolov8_output([[32, 32, 20, 10], [10, 50, 8, 8]], [[0.9, 0.0], [0.0, 0.4]], anchors=16)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from synth_helpers import small_config
 
 from percept import codecs
 from percept.calib.render import project_points
@@ -41,6 +40,8 @@ from percept.synth.mesh import box
 from percept.synth.rig import StereoRig
 from percept.synth.scene import CLASS_NAMES, Scene
 from percept.synth.trajectory import LoopTrajectory
+
+from .synth_helpers import small_config
 
 
 def _read(path: Path, topics: list[str]) -> dict[str, list[object]]:
