@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,9 +63,25 @@ def test_adapter_import_raises_on_missing_rclpy(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_percept_ros_package_imports_without_ros() -> None:
-    for name in ("percept_ros", "percept_ros.scripts", "percept_ros.launch_graph"):
-        importlib.import_module(name)
-    assert "rclpy" not in sys.modules or sys.modules["rclpy"] is not None
+    # A fresh process: in this one, earlier tests may have imported rclpy already.
+    code = (
+        "import importlib, sys\n"
+        "for name in ('percept_ros', 'percept_ros.scripts', 'percept_ros.launch_graph'):\n"
+        "    importlib.import_module(name)\n"
+        "ros = ('rclpy', 'message_filters', 'tf2_ros', 'tf2_py', 'cv_bridge', 'launch_ros')\n"
+        "tops = {m.split('.')[0] for m in sys.modules}\n"
+        "bad = sorted(t for t in tops if t in ros or t.endswith('_msgs'))\n"
+        "assert not bad, f'imported ROS modules: {bad}'\n"
+    )
+    path = os.pathsep.join(filter(None, [str(PERCEPT_ROS), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_topic_remappings_accept_names_and_topics() -> None:
