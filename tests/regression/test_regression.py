@@ -18,6 +18,8 @@ from percept.cli.main import main
 
 from .regression_harness import BASELINES, CASES, Harness, RegressionRun
 
+pytestmark = pytest.mark.slow  # each case renders and replays a whole sequence
+
 
 @pytest.mark.regression(case="synth")
 def test_synth_robot_run_matches_baselines(regression_run: RegressionRun) -> None:

@@ -15,6 +15,8 @@ import percept.tools.demo
 from percept.cli.main import main
 from percept.tools.demo import DemoConfig, DemoResult, cached_sequence, run_demo, sequence_key
 
+pytestmark = pytest.mark.slow  # renders and replays a sequence
+
 TINY = DemoConfig(
     seconds=1.0, width=160, height=120, pattern_seconds=1.0, pattern_width=64, pattern_height=48
 )

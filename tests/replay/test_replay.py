@@ -15,6 +15,8 @@ from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.replay import replay
 
+pytestmark = pytest.mark.slow  # replays bags through robots
+
 
 @pytest.fixture(scope="module")
 def pattern_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
