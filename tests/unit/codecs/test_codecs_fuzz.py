@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from plain_factory import PlainFactory
 
 from percept.codecs import SUPPORTED_TYPES, decode, encode, make_point_cloud
 from percept.domain import (
@@ -37,6 +36,8 @@ from percept.errors import CodecError
 from percept.geometry.camera import CameraModel
 from percept.geometry.pose import Pose
 from percept.io.typestore import RosbagsFactory, get_typestore
+
+from ...plain_factory import PlainFactory
 
 VARIANTS_PER_TYPE = 1000
 CDR_VARIANTS_PER_TYPE = 200
@@ -181,7 +182,7 @@ def test_decode_of_mutated_messages_raises_only_codec_error(msgtype: str) -> Non
     outcomes = [
         _decode_or_codec_error(msgtype, _mutate(rng, base)) for _ in range(VARIANTS_PER_TYPE)
     ]
-    assert len(outcomes) == VARIANTS_PER_TYPE
+    assert any(outcomes), "no variant decoded: the decoder rejects even harmless mutations"
     assert not all(outcomes), "no variant was rejected: the mutations do not reach the decoder"
 
 
