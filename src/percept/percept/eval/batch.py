@@ -8,6 +8,7 @@ from pathlib import Path
 
 from percept.errors import ConfigError
 from percept.eval.config import EvalConfig
+from percept.eval.report import write_outputs
 from percept.eval.runner import evaluate
 
 __all__ = ["evaluate_batch"]
@@ -17,8 +18,6 @@ def _evaluate_to(
     run_bag: Path, gt_bag: Path | None, config: EvalConfig, out_dir: Path
 ) -> dict[str, object]:
     """One job of a batch: evaluate and write metrics.json + report.html."""
-    from percept.eval.report import write_outputs
-
     result = evaluate(run_bag, gt_bag, config)
     write_outputs(result, out_dir)
     return result.metrics()
