@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import cv2
 
+from percept.msgtypes import CAMERA_INFO, IMAGE
+
 __all__ = [
     "CAMERA_INFO",
     "IMAGE",
@@ -23,8 +25,6 @@ __all__ = [
     "report_footer",
 ]
 
-IMAGE = "sensor_msgs/msg/Image"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 #: stamp of the warm-up frame; timed frame i is stamped i frame periods later.
 STAMP0_NS = 1_700_000_000_000_000_000
 _FRAME_NS = 33_000_000

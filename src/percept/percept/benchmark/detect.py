@@ -32,6 +32,7 @@ from percept.detect.ort import OnnxRuntimeBackend
 from percept.detect.preprocess import make_batch
 from percept.domain import Detection2DArray, Header, Image
 from percept.io.typestore import RosbagsFactory, get_typestore
+from percept.msgtypes import IMAGE
 from percept.nodes.detector import DetectorNode
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 SIZE = 640
 NUM_CLASSES = 80
-_IMAGE = "sensor_msgs/msg/Image"
 _STAMP0_NS = 1_700_000_000_000_000_000
 # (out channels, stride) of the backbone convolutions; P3, P4, P5 marked by name.
 _BACKBONE = ((32, 2), (64, 2), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1), (256, 2))
@@ -192,10 +192,10 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
         def through_node(i: int) -> float:
             stamp = _STAMP0_NS + i * 33_000_000
             msg = codecs.encode(
-                _IMAGE, Image(Header(stamp, "camera"), "bgr8", frames[i % 4]), factory
+                IMAGE, Image(Header(stamp, "camera"), "bgr8", frames[i % 4]), factory
             )
             start = time.perf_counter()
-            runtime.feed_and_spin(topic, _IMAGE, stamp, obj=msg)
+            runtime.feed_and_spin(topic, IMAGE, stamp, obj=msg)
             return time.perf_counter() - start
 
         def bare(i: int) -> float:

@@ -13,10 +13,10 @@ from percept.eval.disparity import DEFAULT_BANDS_M, DEFAULT_THRESHOLDS_PX
 from percept.eval.metrics import METRICS
 from percept.eval.metrics.base import CAMERA_INFO, IMAGE, Input
 from percept.eval.trajectory import TrajectoryEvalConfig
+from percept.units import NS_PER_S
 
 __all__ = ["DEFAULT_TOPICS", "INPUTS", "EvalConfig", "resolve_topics"]
 
-_NS = 1_000_000_000
 #: Every input key: the metrics' own, then the camera image and its camera_info.
 INPUTS: dict[str, Input] = {
     i.key: i for i in (*(i for m in METRICS for i in m.inputs()), IMAGE, CAMERA_INFO)
@@ -63,7 +63,7 @@ class EvalConfig:
     speed_edges_m_s: tuple[float, ...] = (0.0, 0.3, 1.0)
     brightness_edges: tuple[float, ...] = (0.0, 60.0, 180.0)
     worst_frames: int = 5
-    join_window_ns: int = 10 * _NS
+    join_window_ns: int = 10 * NS_PER_S
     track_max_iou_distance: float = 0.5
     match_same_class: bool = True
     gate_3d_m: float = 1.0

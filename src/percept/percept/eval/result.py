@@ -18,10 +18,9 @@ from percept.eval.metrics import METRICS
 from percept.eval.occupancy import OccupancyMetrics
 from percept.eval.tracking import TrackingMetrics
 from percept.eval.trajectory import TrajectoryMetrics
+from percept.units import NS_PER_S
 
 __all__ = ["WORST_METRICS", "EvalResult", "FrameScore", "Shot"]
-
-_NS = 1_000_000_000
 
 
 @dataclass(eq=False)
@@ -87,7 +86,7 @@ class EvalResult:
         if family != "trajectory" or not rows:
             return rows[:count]
         stamps = [f.stamp_ns for f in rows]
-        gap = max(_NS, (max(stamps) - min(stamps)) // 20)
+        gap = max(NS_PER_S, (max(stamps) - min(stamps)) // 20)
         picked: list[FrameScore] = []
         for f in rows:
             if all(abs(f.stamp_ns - p.stamp_ns) >= gap for p in picked):
@@ -134,7 +133,7 @@ def _worst_lists(result: EvalResult) -> dict[str, list[dict[str, object]]]:
             rows = result.worst(family, metric, 10)
             if rows:
                 out[f"{family}.{metric}"] = [
-                    {"stamp_s": f.stamp_ns / _NS, **f.values} for f in rows
+                    {"stamp_s": f.stamp_ns / NS_PER_S, **f.values} for f in rows
                 ]
     return out
 

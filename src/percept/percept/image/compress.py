@@ -11,10 +11,10 @@ from percept.domain import CompressedImage, Image
 from percept.errors import CodecError, codec_guard
 from percept.image.convert import convert_image
 from percept.image.encoding import color_format, encoding_info
+from percept.msgtypes import COMPRESSED_IMAGE
 
 __all__ = ["compress_image", "compression_of", "decompress_image"]
 
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 
 _COMPRESSED_FORMATS: Final = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
 

@@ -9,10 +9,9 @@ import numpy.typing as npt
 from percept.domain import Image
 from percept.errors import CodecError, codec_guard
 from percept.image.encoding import BAYER_PATTERNS, COLOR_FORMATS, color_format, encoding_info
+from percept.msgtypes import IMAGE
 
 __all__ = ["convert_image", "debayer"]
-
-IMAGE = "sensor_msgs/msg/Image"
 
 
 def _cv_code(src_fmt: str, dst_fmt: str, src: str, dst: str) -> int | None:

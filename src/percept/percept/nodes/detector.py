@@ -74,6 +74,7 @@ from percept.node import (
 )
 from percept.params import ConfigParameters, read_float, read_int, read_str
 from percept.track.bytetrack import ByteTracker, TrackerConfig
+from percept.units import NS_PER_S
 
 __all__ = ["DetectorNode"]
 
@@ -82,7 +83,6 @@ NEWEST_ONLY = QosProfile("best_effort", "volatile", 1)
 #: camera_info is tiny and comes with every frame: a deep queue sees every frame's
 #: stamp even while inference runs, which is how dropped frames are counted.
 EVERY_INFO = QosProfile("best_effort", "volatile", 100)
-_NS = 1_000_000_000
 #: Keys whose change reloads the model; the others apply to the loaded one.
 _MODEL_KEYS = frozenset(
     {
@@ -100,6 +100,7 @@ _MODEL_KEYS = frozenset(
         "input_height",
     }
 )
+
 _RECENT = 30  # processed frames over which drops and timings are reported
 #: DetectorConfig's settings; the node's NMS default suits the shipped model.
 _DETECTOR_PARAMETERS = ConfigParameters(DetectorConfig, defaults={"iou_threshold": SHIPPED_NMS_IOU})
@@ -528,7 +529,7 @@ class DetectorNode(Node):
     # -- 3D ----------------------------------------------------------------------------
     def _match_depth(self) -> dict[str, object]:
         """Lift the newest detected frame that has a depth within the tolerance."""
-        tolerance = round(self.param_float("depth_sync_tolerance_seconds") * _NS)
+        tolerance = round(self.param_float("depth_sync_tolerance_seconds") * NS_PER_S)
         for fi in range(len(self._frames) - 1, -1, -1):
             frame = self._frames[fi]
             stamp = frame.header.stamp_ns

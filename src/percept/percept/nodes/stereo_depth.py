@@ -30,6 +30,7 @@ from percept.stereo.cloud import CloudConfig, cloud_from_depth
 from percept.stereo.config import StereoConfig
 from percept.stereo.disparity import DisparityResult, StereoProcessor
 from percept.stereo.geometry import StereoGeometry
+from percept.units import NS_PER_S
 
 __all__ = [
     "CLOUD_PARAMETERS",
@@ -43,7 +44,6 @@ __all__ = [
 #: Image encodings the node matches (converted to grey as cv_bridge's mono8 does).
 ENCODINGS = ("mono8", "mono16", "8UC1", "16UC1", "bgr8", "rgb8", "bgra8", "rgba8")
 _GREY = ("mono8", "mono16", "8UC1", "16UC1")
-_NS = 1_000_000_000
 
 
 #: StereoConfig's fields, under stereo_image_proc's names (defaults chosen for SGBM).
@@ -277,7 +277,7 @@ class StereoDepthNode(Node):
         right_info: CameraInfo,
     ) -> None:
         tolerance_ns = (
-            round(self.param_float("approximate_sync_tolerance_seconds") * _NS)
+            round(self.param_float("approximate_sync_tolerance_seconds") * NS_PER_S)
             if self.param_bool("approximate_sync")
             else 0
         )

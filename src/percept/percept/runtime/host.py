@@ -28,6 +28,7 @@ from percept.domain import (
 from percept.errors import InputRejected, PerceptError
 from percept.runtime.monitor import NodeMonitor
 from percept.sync import ApproximateTimeSynchronizer, ExactTimeSynchronizer
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from percept.geometry.pose import Pose
@@ -35,10 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HostServices", "NodeHost", "check_input", "stamp_of"]
 
-_NS = 1_000_000_000
 #: Stamps that jump back further than this start a new timeline (bag loop, restart)
 #: instead of being rejected one by one.
-TIME_RESET_NS = 2 * _NS
+TIME_RESET_NS = 2 * NS_PER_S
 #: This many messages in a row stamped before the last accepted one also start a new
 #: timeline: the last accepted stamp was the outlier.
 BACKWARDS_BEFORE_RESET = 3

@@ -28,9 +28,11 @@ from percept import codecs
 from percept.domain import DiagnosticArray, Header, TransformStamped
 from percept.errors import CodecError, ConfigError, PerceptError
 from percept.io.typestore import RosbagsFactory, get_typestore
+from percept.msgtypes import DIAGNOSTIC_ARRAY
 from percept.node import RELIABLE, QosProfile
 from percept.runtime.host import NodeHost
 from percept.runtime.tf_buffer import TfBuffer
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from percept.geometry.pose import Pose
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Envelope", "LocalRuntime", "resolve_topic"]
 
-_NS = 1_000_000_000
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TF_TOPICS = ("/tf", "/tf_static")
 #: QoS of tool subscriptions (recorders, tests): compatible with every publisher.
@@ -178,7 +179,7 @@ class LocalRuntime:
         self._now_ns = 0
         self._clock_started = False
         self.publish_diagnostics = publish_diagnostics
-        self.diagnostics_period_ns = round(diagnostics_period_s * _NS)
+        self.diagnostics_period_ns = round(diagnostics_period_s * NS_PER_S)
         self._next_diag_ns: int | None = None
         self._host_topics: dict[int, dict[str, str]] = {}
         self._qos_warned: set[tuple[str, str]] = set()
@@ -249,7 +250,7 @@ class LocalRuntime:
             self._subs.setdefault(sub.topic, []).append(sub)
             self._replay_latched(sub)
         for index, timer in enumerate(node_cls.TIMERS):
-            self._timers.append(_TimerState(host, index, round(timer.period_s * _NS)))
+            self._timers.append(_TimerState(host, index, round(timer.period_s * NS_PER_S)))
         return host
 
     def _declare_type(self, topic: str, msgtype: str, who: str) -> None:
@@ -444,11 +445,9 @@ class LocalRuntime:
 
     def emit_diagnostics(self) -> None:
         """Publish one DiagnosticArray per node on /diagnostics, now."""
-        self._topic_types.setdefault(DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")
+        self._topic_types.setdefault(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY)
         for host in self.hosts:
             array = DiagnosticArray(Header(self._now_ns, ""), (host.diagnostics(),))
-            env = Envelope(
-                DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray", self._now_ns, obj=array
-            )
+            env = Envelope(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, self._now_ns, obj=array)
             self._put(env, None)
         self.spin_until_idle()

@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from percept.domain import DiagnosticLevel, DiagnosticStatus
+from percept.units import NS_PER_S
 
 __all__ = ["InputStats", "NodeMonitor", "RateLimiter", "SyncStats"]
-
-_NS = 1_000_000_000
 
 
 class RateLimiter:
     """At most one event per key every ``period_ns`` of the runtime clock."""
 
-    def __init__(self, period_ns: int = 5 * _NS) -> None:
+    def __init__(self, period_ns: int = 5 * NS_PER_S) -> None:
         """Create a limiter that lets one event per key through every ``period_ns``."""
         self.period_ns = period_ns
         self._last: dict[str, int] = {}
@@ -62,7 +61,7 @@ class InputStats:
         if len(self.arrivals_ns) < 2:
             return 0.0
         span = self.arrivals_ns[-1] - self.arrivals_ns[0]
-        return 0.0 if span <= 0 else (len(self.arrivals_ns) - 1) * _NS / span
+        return 0.0 if span <= 0 else (len(self.arrivals_ns) - 1) * NS_PER_S / span
 
 
 @dataclass
@@ -94,7 +93,7 @@ class NodeMonitor:
         node_name: str,
         inputs: Sequence[str],
         logger: logging.Logger,
-        stale_after_ns: int = 2 * _NS,
+        stale_after_ns: int = 2 * NS_PER_S,
     ) -> None:
         """Create empty counters for each input."""
         self.node_name = node_name
@@ -166,7 +165,7 @@ class NodeMonitor:
         self.time_resets += 1
         if self.limiter.allow(f"reset:{name}", now_ns):
             self.logger.warning(
-                "time on %s jumped back %.3f s: resetting synchronisers", name, back_ns / _NS
+                "time on %s jumped back %.3f s: resetting synchronisers", name, back_ns / NS_PER_S
             )
 
     # -- reporting ---------------------------------------------------------------------
@@ -198,7 +197,7 @@ class NodeMonitor:
         policy = f"slop {group.slop_ns / 1e6:.1f} ms" if group.approximate else "exact stamps"
         return (
             f"inputs {', '.join(group.inputs)} arrive but produced no set for "
-            f"{(now_ns - waited_from) / _NS:.1f} s; newest stamps relative to "
+            f"{(now_ns - waited_from) / NS_PER_S:.1f} s; newest stamps relative to "
             f"{group.inputs[0]}: {offsets} ({policy}): check that they are stamped by the "
             "same clock, or use approximate sync / a larger slop"
         )
@@ -208,7 +207,7 @@ class NodeMonitor:
         problems: list[str] = []
         for name, stats in self.inputs.items():
             if stats.last_recv_ns is not None and now_ns - stats.last_recv_ns > self.stale_after_ns:
-                silent = (now_ns - stats.last_recv_ns) / _NS
+                silent = (now_ns - stats.last_recv_ns) / NS_PER_S
                 problems.append(f"input {name} stale: nothing for {silent:.1f} s")
         for index in range(len(self.syncs)):
             problem = self.sync_problem(index, now_ns)

@@ -67,6 +67,16 @@ from percept.domain import (
 from percept.errors import ConfigError
 from percept.geometry.pose import Pose
 from percept.io.bag import BagWriter
+from percept.msgtypes import (
+    CAMERA_INFO,
+    DETECTION2D_ARRAY,
+    DETECTION3D_ARRAY,
+    IMAGE,
+    IMU,
+    OCCUPANCY_GRID,
+    ODOMETRY,
+    TF_MESSAGE,
+)
 from percept.synth import export
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import LEFT_FRAME, RIGHT_FRAME, StereoRender, StereoRig, StereoRigConfig
@@ -74,6 +84,7 @@ from percept.synth.rig import to_image as _to_image
 from percept.synth.scene import Scene
 from percept.synth.trajectory import MOTIONS, LoopTrajectory
 from percept.synth.warehouse import SCENES, build_scene
+from percept.units import NS_PER_S
 
 __all__ = [
     "GROUND_TRUTH_TOPICS",
@@ -89,19 +100,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NS: Final = 1_000_000_000
 MAP_FRAME: Final = "map"
 BASE_FRAME: Final = "base_link"
 IMU_FRAME: Final = "imu_link"
 
-IMAGE: Final = "sensor_msgs/msg/Image"
-CAMERA_INFO: Final = "sensor_msgs/msg/CameraInfo"
-IMU: Final = "sensor_msgs/msg/Imu"
-TF: Final = "tf2_msgs/msg/TFMessage"
-ODOMETRY: Final = "nav_msgs/msg/Odometry"
-GRID: Final = "nav_msgs/msg/OccupancyGrid"
-DET2D: Final = "vision_msgs/msg/Detection2DArray"
-DET3D: Final = "vision_msgs/msg/Detection3DArray"
 
 #: Sensor topics -> message type.
 SENSOR_TOPICS: Final = {
@@ -110,16 +112,16 @@ SENSOR_TOPICS: Final = {
     "/stereo/right/image_raw": IMAGE,
     "/stereo/right/camera_info": CAMERA_INFO,
     "/imu/data": IMU,
-    "/tf_static": TF,
+    "/tf_static": TF_MESSAGE,
 }
 #: Ground-truth topics -> message type.
 GROUND_TRUTH_TOPICS: Final = {
     "/ground_truth/odom": ODOMETRY,
     "/ground_truth/left/depth": IMAGE,
-    "/ground_truth/left/detections_2d": DET2D,
-    "/ground_truth/left/detections_3d": DET3D,
-    "/ground_truth/objects": DET3D,
-    "/ground_truth/map": GRID,
+    "/ground_truth/left/detections_2d": DETECTION2D_ARRAY,
+    "/ground_truth/left/detections_3d": DETECTION3D_ARRAY,
+    "/ground_truth/objects": DETECTION3D_ARRAY,
+    "/ground_truth/map": OCCUPANCY_GRID,
 }
 
 
@@ -183,7 +185,7 @@ class SynthConfig:
     exposure_s: float = 0.0
     blur_samples: int = 3
     occupancy_resolution_m: float = 0.05
-    start_ns: int = 1_700_000_000 * _NS
+    start_ns: int = 1_700_000_000 * NS_PER_S
 
     def __post_init__(self) -> None:
         rate = self.camera_rate_hz
@@ -345,7 +347,7 @@ class _Encoder:
 
 def _stamps_ns(start_ns: int, seconds: float, rate_hz: float) -> npt.NDArray[np.int64]:
     n = int(np.floor(seconds * rate_hz + 1e-9))
-    return start_ns + np.round(np.arange(n) * (_NS / rate_hz)).astype(np.int64)
+    return start_ns + np.round(np.arange(n) * (NS_PER_S / rate_hz)).astype(np.int64)
 
 
 def _hypothesis(scene: Scene, index: int) -> tuple[ObjectHypothesis, ...]:
@@ -373,7 +375,9 @@ class _Sequence:
         self.render_s: list[float] = []
 
     def t_s(self, stamp_ns: int | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        return np.asarray((np.asarray(stamp_ns) - self.config.start_ns) / _NS, dtype=np.float64)
+        return np.asarray(
+            (np.asarray(stamp_ns) - self.config.start_ns) / NS_PER_S, dtype=np.float64
+        )
 
     def _times(self, stamp_ns: int) -> npt.NDArray[np.float64]:
         """Sub-frame times of the exposure around ``stamp_ns``, seconds."""
@@ -409,7 +413,7 @@ def _messages(seq: _Sequence, encode: _Encoder) -> Iterator[tuple[str, str, int,
     cfg = seq.config
     rig, scene = seq.rig, seq.scene
     start = cfg.start_ns
-    yield "/tf_static", TF, start, encode(TF, _tf_static(rig, start))
+    yield "/tf_static", TF_MESSAGE, start, encode(TF_MESSAGE, _tf_static(rig, start))
     grid, origin_xy = scene.occupancy(cfg.occupancy_resolution_m)
     occupancy = OccupancyGrid(
         Header(start, MAP_FRAME),
@@ -418,7 +422,7 @@ def _messages(seq: _Sequence, encode: _Encoder) -> Iterator[tuple[str, str, int,
         grid,
         map_load_time_ns=start,
     )
-    yield "/ground_truth/map", GRID, start, encode(GRID, occupancy)
+    yield "/ground_truth/map", OCCUPANCY_GRID, start, encode(OCCUPANCY_GRID, occupancy)
     objects = Detection3DArray(
         Header(start, MAP_FRAME),
         tuple(
@@ -426,7 +430,7 @@ def _messages(seq: _Sequence, encode: _Encoder) -> Iterator[tuple[str, str, int,
             for o in scene.objects
         ),
     )
-    yield "/ground_truth/objects", DET3D, start, encode(DET3D, objects)
+    yield "/ground_truth/objects", DETECTION3D_ARRAY, start, encode(DETECTION3D_ARRAY, objects)
 
     imu_stamps = _stamps_ns(start, cfg.seconds, cfg.imu_rate_hz)
     imu_noise = cfg.imu_noise if cfg.noise else NO_NOISE
@@ -522,9 +526,9 @@ def _frame_messages(
     )
     yield (
         "/ground_truth/left/detections_2d",
-        DET2D,
+        DETECTION2D_ARRAY,
         stamp,
-        encode(DET2D, Detection2DArray(left_h, dets_2d)),
+        encode(DETECTION2D_ARRAY, Detection2DArray(left_h, dets_2d)),
     )
     T_world_base = seq.trajectory.sample([float(seq.t_s(stamp))]).matrices()[0]
     T_left_world = np.linalg.inv(T_world_base @ rig.T_base_left)
@@ -539,9 +543,9 @@ def _frame_messages(
     )
     yield (
         "/ground_truth/left/detections_3d",
-        DET3D,
+        DETECTION3D_ARRAY,
         stamp,
-        encode(DET3D, Detection3DArray(left_h, dets_3d)),
+        encode(DETECTION3D_ARRAY, Detection3DArray(left_h, dets_3d)),
     )
 
 
@@ -634,7 +638,7 @@ def write_robot_files(
                 # depth is registered to, lifts its boxes to 3D (/detections_3d, in the
                 # rectified left camera) for `percept eval`'s 3D error by range; its 2D
                 # output (rectified pixels) goes to /detections_rect, so /detections stays
-                # the raw-image one. No TF target or markers: nothing extra to compute.
+                # the raw-image one. No TF_MESSAGE target or markers: nothing extra to compute.
                 nodes.append(
                     {
                         "type": "detector",

@@ -41,7 +41,9 @@ from percept.eval.pictures import write_png
 from percept.geometry.camera import CameraModel
 from percept.io.bag import BagReader, BagWriter, TopicSummary, summarize_bag
 from percept.io.typestore import RosbagsFactory, get_typestore
+from percept.msgtypes import CAMERA_INFO, IMAGE
 from percept.tools.demo_report import busiest_frame, decode_image, sequence_pictures, write_report
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from percept.synth.generate import SynthConfig
@@ -62,11 +64,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_NS = 1_000_000_000
 FRAME_ID = "camera_optical_frame"
 #: Bump when the demo's sequence changes meaning without a setting or generator change.
 SEQUENCE_VERSION = "demo-sequence-v1"
-_PATTERN_START_NS = 1_700_000_000 * _NS
+_PATTERN_START_NS = 1_700_000_000 * NS_PER_S
 
 
 # --------------------------------------------------------------------------- Bayer pattern
@@ -126,12 +127,12 @@ def make_pattern_bag(
     model = _camera_model(width, height)
     with BagWriter(path, overwrite=True) as writer:
         for i in range(round(seconds * rate_hz)):
-            stamp = _PATTERN_START_NS + round(i * _NS / rate_hz)
+            stamp = _PATTERN_START_NS + round(i * NS_PER_S / rate_hz)
             header = Header(stamp, FRAME_ID)
             raw = mosaic_rggb(pattern_frame(i, width, height, seed))
             for topic, msgtype, obj in (
-                ("/camera/image_raw", "sensor_msgs/msg/Image", Image(header, "bayer_rggb8", raw)),
-                ("/camera/camera_info", "sensor_msgs/msg/CameraInfo", CameraInfo(header, model)),
+                ("/camera/image_raw", IMAGE, Image(header, "bayer_rggb8", raw)),
+                ("/camera/camera_info", CAMERA_INFO, CameraInfo(header, model)),
             ):
                 msg = codecs.encode(msgtype, obj, factory)
                 writer.write(topic, msgtype, stamp, bytes(store.serialize_cdr(msg, msgtype)))
@@ -144,7 +145,7 @@ def _psnr(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> float:
 
 
 def _frame_index(stamp_ns: int, rate_hz: float) -> int:
-    return round((stamp_ns - _PATTERN_START_NS) * rate_hz / _NS)
+    return round((stamp_ns - _PATTERN_START_NS) * rate_hz / NS_PER_S)
 
 
 @dataclass
@@ -462,11 +463,11 @@ def _run_synthetic(
     n_frames = int(facts.get("frames", 0))  # type: ignore[call-overload]
     busiest = busiest_frame(bag, cfg.width, cfg.height)
     if busiest is None:
-        stamp = synth_cfg.start_ns + round((n_frames // 2) * _NS / cfg.rate_hz)
+        stamp = synth_cfg.start_ns + round((n_frames // 2) * NS_PER_S / cfg.rate_hz)
         why = "the middle frame"
     else:
         stamp, why = busiest, "the frame with the most labelled objects in view"
-    t_s = (stamp - synth_cfg.start_ns) / _NS
+    t_s = (stamp - synth_cfg.start_ns) / NS_PER_S
     frame = f"frame {round(t_s * cfg.rate_hz)} (t = {t_s:.1f} s, {why})"
     pictures, missing = sequence_pictures(out_dir, bag, run_bag, stamp, frame)
     notes += missing

@@ -23,13 +23,12 @@ from percept.eval.pictures import caption, colourise, thumbnail, write_png
 from percept.image import convert_image
 from percept.io.bag import BagReader, TopicSummary
 from percept.io.typestore import get_typestore
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from percept.tools.demo import DemoConfig, Stage
 
 __all__ = ["busiest_frame", "decode_image", "sequence_pictures", "write_report"]
-
-_NS = 1_000_000_000
 
 
 def _caption(image: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
@@ -47,7 +46,7 @@ def _frame_images(bag: Path, topics: Sequence[str], stamp_ns: int) -> dict[str, 
     out: dict[str, Image] = {}
     with BagReader(bag) as reader:
         present = [t for t in topics if t in reader.topics()]
-        for m in reader.messages(present, stamp_ns - _NS // 10, stamp_ns + _NS // 10):
+        for m in reader.messages(present, stamp_ns - NS_PER_S // 10, stamp_ns + NS_PER_S // 10):
             image = decode_image(m.raw or b"", m.msgtype)
             if image is not None and image.header.stamp_ns == stamp_ns:
                 out[m.topic] = image

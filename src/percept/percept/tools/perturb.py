@@ -40,16 +40,13 @@ import numpy.typing as npt
 from percept.domain import CompressedImage, Header, Image, ImuSample
 from percept.errors import ConfigError
 from percept.image import compress_image, decompress_image
+from percept.msgtypes import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, IMU
 
 __all__ = ["PERTURBED_TYPES", "PerturbSpec", "Perturber", "describe", "parse_spec"]
 
 logger = logging.getLogger(__name__)
 
-_IMAGE = "sensor_msgs/msg/Image"
-_COMPRESSED = "sensor_msgs/msg/CompressedImage"
-_INFO = "sensor_msgs/msg/CameraInfo"
-_IMU = "sensor_msgs/msg/Imu"
-PERTURBED_TYPES = frozenset({_IMAGE, _COMPRESSED, _INFO, _IMU})
+PERTURBED_TYPES = frozenset({IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, IMU})
 
 
 @dataclass(frozen=True)
@@ -154,11 +151,11 @@ class Perturber:
     def wants(self, msgtype: str) -> bool:
         """Whether messages of this type can be changed or dropped by the spec."""
         s = self.spec
-        if msgtype in (_IMAGE, _COMPRESSED):
+        if msgtype in (IMAGE, COMPRESSED_IMAGE):
             return s.touches_images() or s.drop > 0 or s.jitter_ms > 0
-        if msgtype == _INFO:
+        if msgtype == CAMERA_INFO:
             return s.drop > 0 or s.jitter_ms > 0
-        if msgtype == _IMU:
+        if msgtype == IMU:
             return s.imu_acc_bias > 0 or s.imu_gyro_bias > 0
         return False
 
@@ -168,7 +165,7 @@ class Perturber:
         if header is None:
             return obj
         stamp = header.stamp_ns
-        if msgtype in (_IMAGE, _COMPRESSED, _INFO) and self.spec.drop > 0:
+        if msgtype in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO) and self.spec.drop > 0:
             # One draw per stamp: a stereo pair and its camera_infos go together.
             if np.random.default_rng(_key("drop", self.spec.seed, stamp)).random() < (
                 self.spec.drop
@@ -176,16 +173,16 @@ class Perturber:
                 self.dropped += 1
                 return None
         out: object = obj
-        if msgtype == _IMU and isinstance(obj, ImuSample):
+        if msgtype == IMU and isinstance(obj, ImuSample):
             out = replace(
                 obj,
                 linear_acceleration_m_s2=obj.linear_acceleration_m_s2 + self.acc_bias,
                 angular_velocity_rad_s=obj.angular_velocity_rad_s + self.gyro_bias,
             )
-        elif msgtype == _IMAGE and isinstance(obj, Image) and self.spec.touches_images():
+        elif msgtype == IMAGE and isinstance(obj, Image) and self.spec.touches_images():
             out = replace(obj, data=self._pixels(topic, obj.encoding, obj.data, stamp))
         elif (
-            msgtype == _COMPRESSED
+            msgtype == COMPRESSED_IMAGE
             and isinstance(obj, CompressedImage)
             and self.spec.touches_images()
         ):
@@ -193,7 +190,7 @@ class Perturber:
             data = self._pixels(topic, image.encoding, image.data, stamp)
             fmt = "png" if "png" in obj.format.lower() else "jpeg"
             out = replace(compress_image(replace(image, data=data), fmt), header=obj.header)
-        if self.spec.jitter_ms > 0 and msgtype in (_IMAGE, _COMPRESSED, _INFO):
+        if self.spec.jitter_ms > 0 and msgtype in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO):
             rng = np.random.default_rng(_key("jitter", self.spec.seed, _camera(topic), stamp))
             shift = round(rng.normal(0.0, self.spec.jitter_ms * 1e6))
             new_header = Header(max(0, stamp + shift), header.frame_id)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from percept.domain import CameraInfo, Disparity, Header, Image, PointCloud
 from percept.errors import ConfigError, PerceptError
 from percept.geometry.camera import CameraModel
+from percept.msgtypes import CAMERA_INFO, IMAGE
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.stereo.geometry import rectified_pair_models
 
@@ -174,14 +175,14 @@ def compute_stereo_pair(
     # Same input names on both nodes: the pair enters the graph's first node.
     feed_host = rectify if rectify is not None else node
     objects: dict[str, tuple[str, object]] = {
-        "left_image": ("sensor_msgs/msg/Image", left),
+        "left_image": (IMAGE, left),
         "left_camera_info": (
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             CameraInfo(Header(_STAMP_NS, _LEFT_FRAME), left_model),
         ),
-        "right_image": ("sensor_msgs/msg/Image", right),
+        "right_image": (IMAGE, right),
         "right_camera_info": (
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             CameraInfo(Header(_STAMP_NS, _RIGHT_FRAME), right_model),
         ),
     }

@@ -40,6 +40,7 @@ from percept.eval.metrics.base import (
 )
 from percept.eval.pictures import at_least, caption, colourise, shrink_values, write_png
 from percept.eval.stream import StampJoin
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["DEPTH", "DISPARITY", "GT_DEPTH", "DepthMetric"]
 
 logger = logging.getLogger(__name__)
-_NS = 1_000_000_000
 DISPARITY = Input(
     "disparity", ("/disparity", "/stereo/disparity"), frozenset({codecs.DISPARITY_IMAGE})
 )
@@ -375,7 +375,7 @@ class DepthMetric(Metric):
             if strip is None:
                 continue
             name = write_png(out_dir, f"depth_{i}.png", strip)
-            when = f"t = {shot.stamp_ns / _NS:.3f} s" if shot.stamp_ns else ""
+            when = f"t = {shot.stamp_ns / NS_PER_S:.3f} s" if shot.stamp_ns else ""
             value = f", {fmt(shot.value)}" if math.isfinite(shot.value) else ""
             parts.append(figure(name, f"{shot.title}{value} {when}".strip(), width=960))
         return "".join(parts)

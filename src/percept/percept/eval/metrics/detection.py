@@ -20,6 +20,7 @@ from percept.eval.pictures import write_png
 from percept.eval.stream import decode
 from percept.image import convert_image
 from percept.io.bag import BagReader
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DETECTIONS", "GT_DETECTIONS", "DetectionMetric", "Detections"]
 
-_NS = 1_000_000_000
 DETECTIONS = Input("detections", ("/detections",), frozenset({codecs.DETECTION2D_ARRAY}))
 GT_DETECTIONS = Input(
     "gt_detections",
@@ -248,7 +248,7 @@ class DetectionMetric(Metric):
                 if img is not None
                 else ""
             )
-            when = f" at t = {shot.stamp_ns / _NS:.3f} s" if shot.stamp_ns else ""
+            when = f" at t = {shot.stamp_ns / NS_PER_S:.3f} s" if shot.stamp_ns else ""
             parts.append(figure(name, f"{shot.title}{when}{counts}; green truth, red detections"))
         return "".join(parts)
 

@@ -10,6 +10,7 @@ from percept.eval.html import fmt, table
 from percept.eval.metrics.base import Collector, Metric, RunContext, SummaryRow
 from percept.eval.metrics.detection import DETECTIONS, GT_DETECTIONS, Detections
 from percept.eval.tracking import evaluate_tracking
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from percept.eval.result import EvalResult
 
 __all__ = ["TrackingMetric"]
-
-_NS = 1_000_000_000
 
 
 class _Tracks(Detections):
@@ -114,7 +113,9 @@ class TrackingMetric(Metric):
         if tr.switch_events:
             frames = result.frames.get("tracking", [])
             t0 = min(f.stamp_ns for f in frames) if frames else 0
-            rows = [[f"{(s - t0) / _NS:.3f}", g, a or "-", b] for s, g, a, b in tr.switch_events]
+            rows = [
+                [f"{(s - t0) / NS_PER_S:.3f}", g, a or "-", b] for s, g, a, b in tr.switch_events
+            ]
             parts.append("<h3>ID switches</h3>")
             parts.append(table(["t [s]", "true id", "from track", "to track"], rows))
         return "".join(parts)

@@ -15,6 +15,7 @@ from percept.eval.html import figure, fmt, table
 from percept.eval.metrics.base import Collector, Input, Metric, RunContext, SummaryRow
 from percept.eval.pictures import line_plot
 from percept.eval.trajectory import Trajectory, evaluate_trajectory
+from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GT_POSE", "ODOMETRY", "TrajectoryMetric"]
 
-_NS = 1_000_000_000
 _POSES = frozenset({codecs.ODOMETRY, codecs.POSE_STAMPED})
 ODOMETRY = Input("odometry", ("/odom", "/vio/odometry", "/odometry", "/vio/odom"), _POSES)
 GT_POSE = Input(
@@ -32,6 +32,7 @@ GT_POSE = Input(
     _POSES,
     ground_truth=True,
 )
+
 _PoseRow = tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
@@ -145,7 +146,7 @@ class TrajectoryMetric(Metric):
             markers=(est.positions_m[worst, 0], est.positions_m[worst, 1], "worst ATE"),
         )
         if ref.stamps_ns is not None:
-            t = (ref.stamps_ns - ref.stamps_ns[0]) / _NS
+            t = (ref.stamps_ns - ref.stamps_ns[0]) / NS_PER_S
             t_rpe = t[tm.rpe_pairs[:, 1]]
             xlabel = "time [s]"
         else:
