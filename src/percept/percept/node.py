@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 
 from percept.errors import ConfigError
 from percept.params import (
@@ -185,6 +185,23 @@ class NodeContext(Protocol):
 OutputMap: TypeAlias = Mapping[str, object]
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_SpecT = TypeVar("_SpecT", bound=_Named)
+
+
+def _declared(specs: tuple[_SpecT, ...], name: str, missing: str) -> _SpecT:
+    """The declaration called ``name``; KeyError ``"<missing> '<name>'"`` when there is none."""
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    msg = f"{missing} {name!r}"
+    raise KeyError(msg)
+
+
 class Node:
     """Base class of every Percept node.
 
@@ -254,29 +271,17 @@ class Node:
     @classmethod
     def input(cls, name: str) -> Input:
         """The declared input called ``name``."""
-        for spec in cls.INPUTS:
-            if spec.name == name:
-                return spec
-        msg = f"{cls.__name__} has no input {name!r}"
-        raise KeyError(msg)
+        return _declared(cls.INPUTS, name, f"{cls.__name__} has no input")
 
     @classmethod
     def output(cls, name: str) -> Output:
         """The declared output called ``name``."""
-        for spec in cls.OUTPUTS:
-            if spec.name == name:
-                return spec
-        msg = f"{cls.__name__} has no output {name!r}"
-        raise KeyError(msg)
+        return _declared(cls.OUTPUTS, name, f"{cls.__name__} has no output")
 
     @classmethod
     def parameter(cls, name: str) -> Parameter:
         """The declared parameter called ``name``."""
-        for spec in cls.PARAMETERS:
-            if spec.name == name:
-                return spec
-        msg = f"{cls.__name__} has no parameter {name!r}"
-        raise KeyError(msg)
+        return _declared(cls.PARAMETERS, name, f"{cls.__name__} has no parameter")
 
     @classmethod
     def sync_of(cls, input_name: str) -> Sync | None:

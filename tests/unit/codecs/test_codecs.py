@@ -44,9 +44,7 @@ from ...codec_samples import (
     _pose,
     _random_image,
     _rng,
-)
-from ...codec_samples import (
-    assert_same as _assert_same,
+    assert_same,
 )
 from ...plain_factory import PlainFactory
 
@@ -62,20 +60,20 @@ def test_round_trip_through_rosbags_message(name: str, msgtype: str, obj: object
     assert msg.__msgtype__ == msgtype  # type: ignore[attr-defined]
     decoded = decode(msgtype, msg)
     assert isinstance(decoded, codecs.DOMAIN_TYPES[msgtype])
-    _assert_same(obj, decoded)
+    assert_same(obj, decoded)
 
 
 @pytest.mark.parametrize(("name", "msgtype", "obj"), SAMPLES, ids=SAMPLE_IDS)
 def test_round_trip_through_cdr(name: str, msgtype: str, obj: object) -> None:
     store = get_typestore()
     raw = store.serialize_cdr(encode(msgtype, obj, RosbagsFactory()), msgtype)
-    _assert_same(obj, decode(msgtype, store.deserialize_cdr(raw, msgtype)))
+    assert_same(obj, decode(msgtype, store.deserialize_cdr(raw, msgtype)))
 
 
 @pytest.mark.parametrize(("name", "msgtype", "obj"), SAMPLES, ids=SAMPLE_IDS)
 def test_round_trip_through_plain_attribute_message(name: str, msgtype: str, obj: object) -> None:
     msg = encode(msgtype, obj, PlainFactory())
-    _assert_same(obj, decode(msgtype, msg))
+    assert_same(obj, decode(msgtype, msg))
 
 
 def test_plain_factory_gets_rclpy_array_types() -> None:

@@ -1,4 +1,4 @@
-"""Trajectory generators shared by the evaluation tests."""
+"""Generators shared by the evaluation tests: trajectories, COCO data sets, plane depth."""
 
 from __future__ import annotations
 
@@ -67,3 +67,80 @@ def make_pair(
     stamps = T0_NS + np.round((t_est - offset_s) * S).astype(np.int64)
     est = Trajectory.from_quaternions(pos_e, rot_e.as_quat(), stamps, "est")
     return gt, est
+
+
+def random_dataset(
+    seed: int,
+    *,
+    images: int = 25,
+    categories: int = 4,
+    crowd_rate: float = 0.05,
+    quantize_scores: bool = False,
+    dense_image: bool = False,
+) -> tuple[dict, list[dict]]:
+    """A COCO document and detections: jittered copies, confusions, clutter."""
+    rng = np.random.default_rng(seed)
+    imgs = [
+        {"id": i + 1, "file_name": f"{i:04d}.png", "width": 640, "height": 480}
+        for i in range(images)
+    ]
+    cats = [{"id": 10 + c, "name": f"class{c}"} for c in range(categories)]
+    anns: list[dict] = []
+    dets: list[dict] = []
+
+    def score() -> float:
+        s = float(rng.random())
+        return round(s, 1) if quantize_scores else s
+
+    for img in imgs:
+        for _ in range(int(rng.integers(0, 8))):
+            w, h = rng.uniform(4.0, 220.0, 2)
+            x, y = rng.uniform(0.0, 420.0, 2)
+            cat = int(rng.integers(10, 10 + categories))
+            # COCO's area is the mask area, smaller than the box
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img["id"],
+                    "category_id": cat,
+                    "bbox": [x, y, w, h],
+                    "area": float(w * h * rng.uniform(0.5, 1.0)),
+                    "iscrowd": int(rng.random() < crowd_rate),
+                }
+            )
+            for _ in range(int(rng.integers(0, 3))):
+                box = np.array([x, y, w, h]) + rng.normal(0.0, 0.12, 4) * [w, h, w, h]
+                box[2:] = np.abs(box[2:]) + 1.0
+                confused = rng.random() < 0.15
+                dets.append(
+                    {
+                        "image_id": img["id"],
+                        "category_id": int(rng.integers(10, 10 + categories)) if confused else cat,
+                        "bbox": box.tolist(),
+                        "score": score(),
+                    }
+                )
+        for _ in range(int(rng.integers(0, 4))):
+            box = [*rng.uniform(0.0, 500.0, 2), *rng.uniform(2.0, 160.0, 2)]
+            dets.append(
+                {
+                    "image_id": img["id"],
+                    "category_id": int(rng.integers(10, 10 + categories)),
+                    "bbox": box,
+                    "score": score(),
+                }
+            )
+    if dense_image:  # more than maxDets=100 detections of one class on one image
+        for _ in range(150):
+            box = [*rng.uniform(0.0, 500.0, 2), *rng.uniform(5.0, 60.0, 2)]
+            dets.append({"image_id": 1, "category_id": 10, "bbox": box, "score": score()})
+    # a category that no annotation uses, and detections of it
+    cats.append({"id": 99, "name": "never"})
+    dets.append({"image_id": 2, "category_id": 99, "bbox": [1.0, 1.0, 5.0, 5.0], "score": 0.9})
+    doc = {"images": imgs, "categories": cats, "annotations": anns}
+    return doc, dets
+
+
+def plane_depth(rays: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+    """z of the plane n.X = d along (N, 3) rays from the origin."""
+    return rays[:, 2] * offset / (rays @ normal)

@@ -15,8 +15,7 @@ from percept.eval.disparity import write_disparity_png, write_pfm
 from percept.eval.trajectory import TrajectoryEvalConfig, evaluate_trajectory, write_tum
 
 from .bags import write_bags
-from .generators import make_pair
-from .test_detection import random_dataset
+from .generators import make_pair, random_dataset
 
 
 def _pictures_ok(folder: Path) -> list[str]:

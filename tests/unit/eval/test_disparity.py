@@ -25,6 +25,8 @@ from percept.eval.disparity import (
 )
 from percept.geometry.camera import CameraModel
 
+from .generators import plane_depth
+
 # scene folder -> (left, right, left GT, PNG scale, mask) as PROVENANCE.md gives them
 MIDDLEBURY = {
     "teddy_2003": ("im2.png", "im6.png", "disp2.png", 4.0, None),
@@ -210,11 +212,6 @@ def test_aloe_ground_truth_reads_at_scale_one(data_dir: Path) -> None:
     assert disparity_metrics(gt, gt).epe_px == 0.0
 
 
-def _plane_depth(rays: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
-    """z of the plane n.X = d along (N, 3) rays from the origin."""
-    return rays[:, 2] * offset / (rays @ normal)
-
-
 @pytest.mark.parametrize("model_name", ["plumb_bob", "equidistant"])
 def test_rectify_depth_matches_the_geometry_of_a_plane(model_name: str) -> None:
     w, h = 160, 120
@@ -235,10 +232,10 @@ def test_rectify_depth_matches_the_geometry_of_a_plane(model_name: str) -> None:
     else:
         norm = cv2.undistortPoints(pix, K, D).reshape(-1, 2)
     raw_rays = np.hstack([norm, np.ones((norm.shape[0], 1))])
-    raw = _plane_depth(raw_rays, normal, offset).reshape(h, w)
+    raw = plane_depth(raw_rays, normal, offset).reshape(h, w)
     rect_rays = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(P[:, :3]).T
     # the plane in the rectified frame: n' = R n, same offset
-    expected = _plane_depth(rect_rays, R @ normal, offset).reshape(h, w)
+    expected = plane_depth(rect_rays, R @ normal, offset).reshape(h, w)
     rect = rectify_depth(raw, model)
     known = np.isfinite(rect)
     assert known.mean() > 0.8  # the border the raw image does not cover is unknown

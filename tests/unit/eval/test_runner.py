@@ -223,7 +223,7 @@ def test_raw_camera_ground_truth_is_mapped_into_the_rectified_frame(tmp_path: Pa
     from percept.io.bag import BagWriter
     from percept.io.typestore import RosbagsFactory, get_typestore
 
-    from .test_disparity import _plane_depth
+    from .generators import plane_depth
 
     w, h, fb = 160, 120, 140.0 * 0.1
     K = np.array([[150.0, 0, 80.0], [0, 150.0, 60.0], [0, 0, 1]])
@@ -235,9 +235,9 @@ def test_raw_camera_ground_truth_is_mapped_into_the_rectified_frame(tmp_path: Pa
     v, u = np.mgrid[0:h, 0:w]
     pix = np.stack([u, v], -1).reshape(-1, 1, 2).astype(np.float64)
     norm = cv2.undistortPoints(pix, K, D).reshape(-1, 2)
-    raw = _plane_depth(np.hstack([norm, np.ones((norm.shape[0], 1))]), normal, offset)
+    raw = plane_depth(np.hstack([norm, np.ones((norm.shape[0], 1))]), normal, offset)
     rect_rays = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(P[:, :3]).T
-    rect = _plane_depth(rect_rays, R @ normal, offset).reshape(h, w)
+    rect = plane_depth(rect_rays, R @ normal, offset).reshape(h, w)
     store, factory = get_typestore(), RosbagsFactory(get_typestore())
 
     def put(writer: BagWriter, topic: str, msgtype: str, obj: object, t: int) -> None:

@@ -15,7 +15,8 @@ import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
 from percept.errors import EvalError
-from percept.eval.trajectory.poses import FloatArray, Trajectory, se3_inverse
+from percept.eval.trajectory.poses import FloatArray, Trajectory
+from percept.geometry import se3
 
 __all__ = ["ALIGNMENTS", "Alignment", "Sim3", "align_trajectory", "umeyama", "yaw_alignment"]
 
@@ -154,7 +155,7 @@ def align_trajectory(
     if method == "none":
         return estimate, Sim3()
     if method == "origin":
-        T = reference.matrices()[0] @ se3_inverse(estimate.matrices()[:1])[0]
+        T = reference.matrices()[0] @ se3.inverse(estimate.matrices()[:1])[0]
         tf = Sim3(T[:3, :3].copy(), T[:3, 3].copy(), 1.0)
         return tf.apply(estimate), tf
     n = len(estimate) if n_to_align == -1 else n_to_align

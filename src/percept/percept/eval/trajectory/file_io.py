@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from percept.errors import EvalError
 from percept.eval.trajectory.poses import FloatArray, Trajectory
+from percept.units import NS_PER_S
 
 __all__ = [
     "TRAJECTORY_FORMATS",
@@ -33,7 +34,6 @@ __all__ = [
 TrajectoryFormat = Literal["tum", "euroc", "kitti"]
 #: File formats :func:`read_trajectory` and :func:`write_trajectory` know.
 TRAJECTORY_FORMATS: tuple[str, ...] = ("tum", "euroc", "kitti")
-_NS = 1_000_000_000
 
 
 def _rows(path: Path, delimiter: str | None, columns: int, what: str) -> list[list[str]]:
@@ -91,7 +91,7 @@ def read_tum(path: Path | str) -> Trajectory:
     """
     p = Path(path)
     rows = _rows(p, None, 8, "TUM")
-    stamps = np.array([_stamp_ns(r[0], _NS, p) for r in rows], dtype=np.int64)
+    stamps = np.array([_stamp_ns(r[0], NS_PER_S, p) for r in rows], dtype=np.int64)
     values = _floats(rows, slice(1, 8), p, "TUM")
     return _from_quat(values[:, :3], values[:, 3:7], stamps, p)
 
@@ -166,7 +166,7 @@ def read_trajectory(path: Path | str, fmt: TrajectoryFormat) -> Trajectory:
 
 def _stamp_text(stamp_ns: int) -> str:
     sign = "-" if stamp_ns < 0 else ""
-    sec, frac = divmod(abs(int(stamp_ns)), _NS)
+    sec, frac = divmod(abs(int(stamp_ns)), NS_PER_S)
     return f"{sign}{sec}.{frac:09d}"
 
 

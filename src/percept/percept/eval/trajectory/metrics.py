@@ -19,8 +19,9 @@ from scipy.spatial.transform import Rotation
 
 from percept.errors import EvalError
 from percept.eval.trajectory.align import ALIGNMENTS, Alignment, Sim3, align_trajectory
-from percept.eval.trajectory.poses import FloatArray, Trajectory, se3_inverse
+from percept.eval.trajectory.poses import FloatArray, Trajectory
 from percept.eval.trajectory.sync import associate
+from percept.geometry import se3
 
 __all__ = [
     "DELTA_UNITS",
@@ -243,9 +244,9 @@ def relative_errors(
     """
     Q, P = reference.matrices(), estimate.matrices()
     i, j = pairs[:, 0], pairs[:, 1]
-    Q_rel = se3_inverse(Q[i]) @ Q[j]
-    P_rel = se3_inverse(P[i]) @ P[j]
-    E = se3_inverse(Q_rel) @ P_rel
+    Q_rel = se3.inverse(Q[i]) @ Q[j]
+    P_rel = se3.inverse(P[i]) @ P[j]
+    E = se3.inverse(Q_rel) @ P_rel
     return np.linalg.norm(E[:, :3, 3], axis=1), _angles_deg(E[:, :3, :3])
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
-__all__ = ["FloatArray", "Trajectory", "se3_inverse"]
+from percept.units import NS_PER_S
 
-_NS = 1_000_000_000
+__all__ = ["FloatArray", "Trajectory"]
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -106,7 +107,7 @@ class Trajectory:
         """(N,) stamps in seconds (float64), or None."""
         if self.stamps_ns is None:
             return None
-        return self.stamps_ns.astype(np.float64) / _NS
+        return self.stamps_ns.astype(np.float64) / NS_PER_S
 
     def matrices(self) -> FloatArray:
         """(N, 4, 4) float64 ``T_world_body``."""
@@ -144,13 +145,3 @@ class Trajectory:
             raise ValueError(msg)
         speeds: FloatArray = np.linalg.norm(vel, axis=1)
         return speeds
-
-
-def se3_inverse(T: FloatArray) -> FloatArray:
-    """(N, 4, 4) inverses of rigid transforms, as evo's ``se3_inverse`` (R^T)."""
-    inv = np.zeros_like(T)
-    rt = np.transpose(T[:, :3, :3], (0, 2, 1))
-    inv[:, :3, :3] = rt
-    inv[:, :3, 3] = -np.einsum("nij,nj->ni", rt, T[:, :3, 3])
-    inv[:, 3, 3] = 1.0
-    return inv
