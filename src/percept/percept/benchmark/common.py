@@ -18,16 +18,34 @@ from percept.msgtypes import CAMERA_INFO, IMAGE
 __all__ = [
     "CAMERA_INFO",
     "IMAGE",
-    "STAMP0_NS",
+    "check_repeats",
+    "frame_stamp_ns",
+    "median_ms",
     "opencv_run",
     "paired_ratio",
     "paired_times",
     "report_footer",
 ]
 
-#: stamp of the warm-up frame; timed frame i is stamped i frame periods later.
-STAMP0_NS = 1_700_000_000_000_000_000
+#: stamp of the warm-up frame 0; frame i is stamped i frame periods later.
+_STAMP0_NS = 1_700_000_000_000_000_000
 _FRAME_NS = 33_000_000
+
+
+def check_repeats(repeats: int) -> None:
+    """Reject a benchmark run without timed frames.
+
+    Raises:
+        ValueError: repeats < 1.
+    """
+    if repeats < 1:
+        msg = f"repeats must be >= 1, got {repeats}"
+        raise ValueError(msg)
+
+
+def frame_stamp_ns(frame: int) -> int:
+    """Stamp of frame ``frame`` (0: the warm-up frame), nanoseconds."""
+    return _STAMP0_NS + frame * _FRAME_NS
 
 
 @contextmanager
@@ -44,9 +62,7 @@ def opencv_run(repeats: int, threads: int | None) -> Iterator[dict[str, float]]:
     Raises:
         ValueError: repeats < 1.
     """
-    if repeats < 1:
-        msg = f"repeats must be >= 1, got {repeats}"
-        raise ValueError(msg)
+    check_repeats(repeats)
     before = cv2.getNumThreads()
     if threads is not None:
         cv2.setNumThreads(threads)
@@ -61,14 +77,15 @@ def opencv_run(repeats: int, threads: int | None) -> Iterator[dict[str, float]]:
 
 
 def paired_times(
-    repeats: int, through_node: Callable[[int], float], bare: Callable[[], float]
+    repeats: int, through_node: Callable[[int], float], bare: Callable[[int], float]
 ) -> tuple[list[float], list[float]]:
-    """Time ``repeats`` frames through the node, each back to back with the bare call.
+    """Time frames 1 to ``repeats`` through the node, each back to back with the bare call.
 
     Args:
         repeats: timed frames.
-        through_node: seconds of one frame, stamped as given, through the node.
-        bare: seconds of one bare call.
+        through_node: seconds of one frame (by number, see :func:`frame_stamp_ns`)
+            through the node.
+        bare: seconds of the bare call on the same frame.
 
     Returns:
         (node seconds, bare seconds) per frame.
@@ -76,15 +93,19 @@ def paired_times(
     node_times: list[float] = []
     bare_times: list[float] = []
     for i in range(1, repeats + 1):
-        stamp_ns = STAMP0_NS + i * _FRAME_NS
         # Alternate which goes first, so that neither always finds the pixels in cache.
         if i % 2:
-            node_times.append(through_node(stamp_ns))
-            bare_times.append(bare())
+            node_times.append(through_node(i))
+            bare_times.append(bare(i))
         else:
-            bare_times.append(bare())
-            node_times.append(through_node(stamp_ns))
+            bare_times.append(bare(i))
+            node_times.append(through_node(i))
     return node_times, bare_times
+
+
+def median_ms(times: list[float]) -> float:
+    """Median of ``times`` (seconds), milliseconds."""
+    return statistics.median(times) * 1e3
 
 
 def paired_ratio(node_times: list[float], bare_times: list[float]) -> float:

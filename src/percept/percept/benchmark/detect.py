@@ -19,7 +19,6 @@ paired ratios says what the node costs on top of inference (target <= 1.10).
 from __future__ import annotations
 
 import logging
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from percept import codecs
+from percept.benchmark.common import (
+    check_repeats,
+    frame_stamp_ns,
+    median_ms,
+    paired_ratio,
+    paired_times,
+)
 from percept.detect.ort import OnnxRuntimeBackend
 from percept.detect.preprocess import make_batch
 from percept.domain import Detection2DArray, Header, Image
@@ -43,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 SIZE = 640
 NUM_CLASSES = 80
-_STAMP0_NS = 1_700_000_000_000_000_000
 # (out channels, stride) of the backbone convolutions; P3, P4, P5 marked by name.
 _BACKBONE = ((32, 2), (64, 2), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1), (256, 2))
 _LEVELS = {4: "p3", 6: "p4", 7: "p5"}  # backbone index -> pyramid level output
@@ -161,9 +166,7 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
         ValueError: repeats < 1.
         RuntimeError: a frame was not published.
     """
-    if repeats < 1:
-        msg = f"repeats must be >= 1, got {repeats}"
-        raise ValueError(msg)
+    check_repeats(repeats)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="percept_bench_detect_") as tmp:
         model = build_benchmark_model(Path(tmp) / "bench_yolo.onnx")
@@ -185,12 +188,10 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
         factory = RosbagsFactory(get_typestore())
         topic = host.topics["image"]
         frames = [_frame(rng) for _ in range(4)]
-        node_times: list[float] = []
-        bare_times: list[float] = []
         counts: list[int] = []
 
         def through_node(i: int) -> float:
-            stamp = _STAMP0_NS + i * 33_000_000
+            stamp = frame_stamp_ns(i)
             msg = codecs.encode(
                 IMAGE, Image(Header(stamp, "camera"), "bgr8", frames[i % 4]), factory
             )
@@ -207,13 +208,7 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
 
         through_node(0)
         bare(0)
-        for i in range(1, repeats + 1):
-            if i % 2:
-                node_times.append(through_node(i))
-                bare_times.append(bare(i))
-            else:
-                bare_times.append(bare(i))
-                node_times.append(through_node(i))
+        node_times, bare_times = paired_times(repeats, through_node, bare)
         if len(published) != repeats + 1:
             msg = f"{len(published)} detection arrays for {repeats + 1} frames"
             raise RuntimeError(msg)
@@ -222,12 +217,11 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
             if isinstance(obj, Detection2DArray):
                 counts.append(len(obj.detections))
         detector.close()
-    paired = statistics.median(n / b for n, b in zip(node_times, bare_times, strict=True))
     prefix = f"detect_{SIZE}x{SIZE}"
     results = {
-        f"{prefix}.node_ms": statistics.median(node_times) * 1e3,
-        f"{prefix}.bare_ort_ms": statistics.median(bare_times) * 1e3,
-        f"{prefix}.node_vs_ort": paired,
+        f"{prefix}.node_ms": median_ms(node_times),
+        f"{prefix}.bare_ort_ms": median_ms(bare_times),
+        f"{prefix}.node_vs_ort": paired_ratio(node_times, bare_times),
         f"{prefix}.detections": float(np.mean(counts)) if counts else 0.0,
         "repeats": float(repeats),
         "threads": float(threads),

@@ -11,7 +11,6 @@ ratios says what the node costs on top of the remap itself (target <= 1.2).
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 
 import cv2
@@ -22,7 +21,8 @@ from percept import codecs
 from percept.benchmark.common import (
     CAMERA_INFO,
     IMAGE,
-    STAMP0_NS,
+    frame_stamp_ns,
+    median_ms,
     opencv_run,
     paired_ratio,
     paired_times,
@@ -80,7 +80,8 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
     node = host.node
     assert isinstance(node, RectifyNode)
 
-    def through_node(stamp_ns: int) -> float:
+    def through_node(frame: int) -> float:
+        stamp_ns = frame_stamp_ns(frame)
         image_msg, info_msg = messages(stamp_ns)
         start = time.perf_counter()
         runtime.feed_and_spin(info_topic, CAMERA_INFO, stamp_ns, obj=info_msg)
@@ -89,7 +90,7 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
 
     # The first frame warms caches and makes the node compute its maps; the bare remap
     # then uses those very arrays.
-    through_node(STAMP0_NS)
+    through_node(0)
     maps = node.rectifier.maps(model)
     map1, map2 = maps.map1, maps.map2
     assert map1 is not None
@@ -102,7 +103,7 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
 
     kept: list[object] = []
 
-    def bare() -> float:
+    def bare(_frame: int) -> float:
         start = time.perf_counter()
         out = cv2.remap(pixels, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         elapsed = time.perf_counter() - start
@@ -115,16 +116,13 @@ def _bench_encoding(encoding: str, pixels: npt.NDArray[np.uint8], repeats: int) 
     if published[0] != repeats + 1:
         msg = f"{encoding}: {published[0]} rectified frames for {repeats + 1} inputs"
         raise RuntimeError(msg)
-    node_ms = statistics.median(node_times) * 1e3
-    bare_ms = statistics.median(bare_times) * 1e3
-    # Each node frame and its bare remap run back to back: the median of the paired
-    # ratios cancels load that comes and goes (other processes on a 2-core board).
-    paired = paired_ratio(node_times, bare_times)
     prefix = f"rectify_{encoding}_{WIDTH}x{HEIGHT}"
     return {
-        f"{prefix}.node_ms": node_ms,
-        f"{prefix}.bare_remap_ms": bare_ms,
-        f"{prefix}.node_vs_remap": paired,
+        f"{prefix}.node_ms": median_ms(node_times),
+        f"{prefix}.bare_remap_ms": median_ms(bare_times),
+        # Each node frame and its bare remap run back to back: the median of the paired
+        # ratios cancels load that comes and goes (other processes on a 2-core board).
+        f"{prefix}.node_vs_remap": paired_ratio(node_times, bare_times),
         f"{prefix}.maps_computed": float(node.rectifier.computed),
     }
 

@@ -36,7 +36,8 @@ from percept import codecs
 from percept.benchmark.common import (
     CAMERA_INFO,
     IMAGE,
-    STAMP0_NS,
+    frame_stamp_ns,
+    median_ms,
     opencv_run,
     paired_ratio,
     paired_times,
@@ -103,10 +104,6 @@ def benchmark_pair(
     return np.asarray(left, np.uint8), np.asarray(right, np.uint8), disparity
 
 
-def _median_ms(times: list[float]) -> float:
-    return statistics.median(times) * 1e3
-
-
 def _bench_config(
     name: str,
     overrides: Mapping[str, object],
@@ -145,7 +142,8 @@ def _bench_config(
         ]
         return [(host.topics[n], t, codecs.encode(t, o, factory)) for n, t, o in objs]
 
-    def through_node(stamp_ns: int) -> float:
+    def through_node(frame: int) -> float:
+        stamp_ns = frame_stamp_ns(frame)
         msgs = messages(stamp_ns)
         start = time.perf_counter()
         for topic, msgtype, msg in msgs:
@@ -155,14 +153,14 @@ def _bench_config(
     bare_sgbm = SemiGlobalMatcher(stereo_config_from_params(params).bare()).opencv
     kept: list[object] = []
 
-    def bare() -> float:
+    def bare(_frame: int) -> float:
         start = time.perf_counter()
         out = bare_sgbm.compute(left, right)
         elapsed = time.perf_counter() - start
         kept[:] = [out]  # held until the next call, as the subscriber holds its output
         return elapsed
 
-    through_node(STAMP0_NS)
+    through_node(0)
     if name == "same_work":
         got = last[-1].obj if last else None  # disparity is the only output here
         reference = np.asarray(bare_sgbm.compute(left, right)).astype(np.float32) / 16.0
@@ -177,8 +175,8 @@ def _bench_config(
         raise RuntimeError(msg)
     prefix = f"stereo_{width}x{height}.{name}"
     return {
-        f"{prefix}.node_ms": _median_ms(node_times),
-        f"{prefix}.bare_sgbm_ms": _median_ms(bare_times),
+        f"{prefix}.node_ms": median_ms(node_times),
+        f"{prefix}.bare_sgbm_ms": median_ms(bare_times),
         f"{prefix}.node_vs_sgbm": paired_ratio(node_times, bare_times),
     }
 
