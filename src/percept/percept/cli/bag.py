@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """examples:
@@ -21,12 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "bag", help="inspect bags", description="Inspect rosbag2 (sqlite3, MCAP) and ROS 1 bags."
     )
     sub = p.add_subparsers(dest="bag_command", metavar="ACTION", required=True)
-    info = sub.add_parser(
-        "info",
-        help="topics, types, counts, rates and gaps",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    info = add_command(sub, "info", "topics, types, counts, rates and gaps", epilog=EPILOG)
     info.add_argument("bag", type=Path, help="bag folder or file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=run)

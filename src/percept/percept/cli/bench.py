@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from percept.cli.common import add_command, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -20,11 +21,11 @@ EPILOG = """examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bench",
-        help="benchmarks (codecs, rectify, stereo, detect)",
+        "benchmarks (codecs, rectify, stereo, detect)",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )
     p.add_argument(
@@ -65,6 +66,5 @@ def run(args: argparse.Namespace) -> int:
         report = format_report(results)
     sys.stdout.write(report + "\n")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, results)
     return 0

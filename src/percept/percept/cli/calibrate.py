@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percept.cli.common import add_command
+
 if TYPE_CHECKING:
     from percept.calib.board import BoardSpec
     from percept.calib.check import CheckResult
@@ -50,21 +52,16 @@ def _add_source(p: argparse.ArgumentParser, stereo: bool | None) -> None:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "calibrate",
-        help="calibrate cameras (mono, stereo) or check a calibration",
+        "calibrate cameras (mono, stereo) or check a calibration",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Camera calibration like ROS cameracalibrator, from images or a bag.",
     )
     sub = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     for mode in ("mono", "stereo"):
-        m = sub.add_parser(
-            mode,
-            help=f"{mode} calibration",
-            epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        m = add_command(sub, mode, f"{mode} calibration", epilog=EPILOG)
         _add_source(m, mode == "stereo")
         m.add_argument(
             "--model",
@@ -93,12 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "--alpha", type=float, default=0.0, help="rectified image scaling, 0..1 (default 0)"
         )
         m.set_defaults(run=run)
-    c = sub.add_parser(
-        "check",
-        help="check a calibration on fresh views",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    c = add_command(sub, "check", "check a calibration on fresh views", epilog=EPILOG)
     c.add_argument(
         "--calib",
         type=Path,

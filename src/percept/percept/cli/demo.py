@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command, show_progress
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """examples:
@@ -23,15 +25,15 @@ def _default_cache() -> Path:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
-        help="run the built-in sequence through every node and write a report",
+        "run the built-in sequence through every node and write a report",
         description="Render (once, cached) the built-in synthetic robot sequence, replay it "
         "through every node of the synth robot, score the run with percept eval, run the "
         "Bayer test pattern through the example robot, and write DIR/report.html (open it "
         "first), DIR/metrics.json, DIR/eval/ (the eval report) and DIR/bayer/.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
     p.add_argument(
@@ -47,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``percept demo``."""
     from percept.tools.demo import run_demo
 
-    progress = not args.quiet and sys.stderr.isatty()
-    result = run_demo(args.out, args.cache or _default_cache(), progress=progress)
+    result = run_demo(args.out, args.cache or _default_cache(), progress=show_progress(args))
     width = max(len(s.name) for s in result.stages)
     for s in result.stages:
         took = f"{s.seconds:7.1f} s" if s.status != "skipped" else " " * 9

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
+
+from percept.cli.common import add_command, show_progress, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -28,11 +29,11 @@ measured with; use 0.25 for what a robot would act on.
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "detect",
-        help="run an ONNX detector on images or a bag, write COCO result JSON",
+        "run an ONNX detector on images or a bag, write COCO result JSON",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Detect objects with the node's pipeline (TensorRT or ONNX Runtime, "
         "same pre-processing, decoders and NMS) and write COCO results for percept eval.",
     )
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(
         unit="img",
         desc="detect",
-        disable=args.quiet or not sys.stderr.isatty(),
+        disable=not show_progress(args),
         file=sys.stderr,
     )
     try:
@@ -103,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         detector.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result.results) + "\n", encoding="utf-8")
+    write_json(args.out, result.results, indent=None)
     logger.info(
         "%d detections on %d images -> %s (%s)",
         len(result.results),

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percept.cli.common import add_command, write_json
+
 if TYPE_CHECKING:
     from percept.eval.result import EvalResult
     from percept.eval.trajectory import TrajectoryEvalConfig
@@ -37,15 +39,15 @@ examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "eval",
-        help="score a run (or trajectory, detection, disparity files) against ground truth",
+        "score a run (or trajectory, detection, disparity files) against ground truth",
         description="Score what a run published against ground truth: trajectory ATE/RPE "
         "(as evo), disparity/depth error (Middlebury), detection mAP (as pycocotools), map "
         "IoU and node latency; writes metrics.json and report.html with --out. Metrics "
         "whose topics are missing are skipped with the reason.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs",
@@ -249,8 +251,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate_batch(
         bags, args.gt, args.out, config, jobs=args.jobs, progress=not args.quiet
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out / "summary.json", results)
     failed = 0
     for bag, metrics in results.items():
         if "error" in metrics:

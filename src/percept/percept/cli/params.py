@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """examples:
@@ -19,11 +21,11 @@ the node for node-only settings), then percept params --write.
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "params",
-        help="write or check config/<node>.yaml and the README tables from the declarations",
+        "write or check config/<node>.yaml and the README tables from the declarations",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render every node's declared parameters as its ROS 2 parameter file "
         "(values set there are kept) and its README table, and compare with the files.",
     )

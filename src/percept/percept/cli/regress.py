@@ -8,6 +8,8 @@ import math
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """inputs (A and B):
@@ -25,16 +27,16 @@ examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "regress",
-        help="compare two runs' metrics side by side and flag regressions",
+        "compare two runs' metrics side by side and flag regressions",
         description="Compare the metrics of run B against run A (or a baselines file): "
         "metric, A, B, delta, relative delta, tolerance and a flag for changes past the "
         "tolerance (REGRESSED when worse, improved, changed when no direction is known, "
         "new, missing). Tolerances and directions come from --baselines (or A when it is "
         "a baselines file), else from percept.tools.regress.DEFAULT_RULES.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_a", type=Path, metavar="RUN_A", help="reference metrics (or baselines)")
     p.add_argument("run_b", type=Path, metavar="RUN_B", help="metrics to check")

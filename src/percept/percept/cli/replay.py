@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command
 from percept.errors import ConfigError
 
 __all__ = ["add_parser", "parse_remaps", "run"]
@@ -22,13 +23,13 @@ EPILOG = """examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "replay",
-        help="run a robot's node graph on a bag, write outputs to MCAP",
+        "run a robot's node graph on a bag, write outputs to MCAP",
         description="Replay a bag through the node graph of a robot file, deterministically "
         "on bag time, and record what the nodes publish.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("bag", type=Path, help="input bag: rosbag2 folder, .db3, .mcap or ROS 1 .bag")
     who = p.add_mutually_exclusive_group(required=True)

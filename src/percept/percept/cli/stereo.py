@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """examples:
@@ -33,11 +35,11 @@ def _override(text: str) -> tuple[str, object]:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "stereo",
-        help="disparity (and a point cloud) of one stereo pair through the stereo_depth node",
+        "disparity (and a point cloud) of one stereo pair through the stereo_depth node",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compute the disparity of an image pair with the stereo_depth node's code "
         "path and parameters, to tune them on single pairs and score them with percept eval.",
     )

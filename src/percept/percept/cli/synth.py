@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from percept.cli.common import add_command, show_progress
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """examples:
@@ -19,15 +21,15 @@ EPILOG = """examples:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "synth",
-        help="render a ground-truthed stereo + IMU sequence into an MCAP bag",
+        "render a ground-truthed stereo + IMU sequence into an MCAP bag",
         description="Render a seeded scene (Open3D ray casting) seen by a stereo rig with "
         "an IMU on a ground robot or a handheld rig: raw images, camera_info, imu/data, "
         "tf_static and ground truth (pose, depth, 2-D/3-D boxes, occupancy grid) into an "
         "MCAP bag, with the matching calibration and robot file; or calibration-board views.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--scene", default="warehouse", help="scene kind (default warehouse)")
     p.add_argument("--seconds", type=float, default=10.0, help="sequence length (default 10)")
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             calib_dir=args.calib_out,
             config_dir=args.config_out,
             overwrite=args.force,
-            progress=not args.quiet and sys.stderr.isatty(),
+            progress=show_progress(args),
         )
         log.info(
             "%d stereo frames, %.0f ms render per frame, %d objects",
