@@ -9,19 +9,11 @@ import pytest
 
 from percept.sync import ApproximateTimeSynchronizer, duration_s_to_ns
 
-MS = 1_000_000
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.sets: list[tuple[object, ...]] = []
-
-    def __call__(self, msgs: tuple[object, ...]) -> None:
-        self.sets.append(msgs)
+from .sync_fixtures import MS, Collector, check_random_run
 
 
 def _make(n_inputs: int = 2, queue_size: int = 10, slop_ns: int = 10 * MS):
-    collector = _Collector()
+    collector = Collector()
     sync = ApproximateTimeSynchronizer(n_inputs, queue_size, slop_ns, collector)
     return sync, collector
 
@@ -323,10 +315,4 @@ def test_approximate_matches_oracle_on_dense_integer_stamps() -> None:
         slop_ns = int(rng.integers(0, 6))
         sync, got = _make(n_inputs, queue_size, slop_ns)
         oracle = _OracleApproximate(n_inputs, queue_size, slop_ns)
-        for step in range(60):
-            index = int(rng.integers(0, n_inputs))
-            stamp = int(rng.integers(0, 30))
-            sync.add(index, stamp, (index, stamp, step))
-            oracle.add((index, stamp, step), stamp, index)
-        assert got.sets == oracle.out
-        assert sync.queued() == tuple(len(q) for q in oracle.queues)
+        check_random_run(rng, sync, got, oracle, steps=60, stamps=30)

@@ -9,19 +9,11 @@ import pytest
 
 from percept.sync import ExactTimeSynchronizer
 
-MS = 1_000_000
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.sets: list[tuple[object, ...]] = []
-
-    def __call__(self, msgs: tuple[object, ...]) -> None:
-        self.sets.append(msgs)
+from .sync_fixtures import MS, Collector, check_random_run
 
 
 def _make(n_inputs: int = 2, queue_size: int = 10):
-    collector = _Collector()
+    collector = Collector()
     return ExactTimeSynchronizer(n_inputs, queue_size, collector), collector
 
 
@@ -146,11 +138,4 @@ def test_exact_matches_oracle_on_long_random_sequence() -> None:
         n_inputs = int(rng.integers(1, 5))
         queue_size = int(rng.integers(1, 6))
         sync, got = _make(n_inputs, queue_size)
-        oracle = _OracleExact(n_inputs, queue_size)
-        for step in range(80):
-            index = int(rng.integers(0, n_inputs))
-            stamp = int(rng.integers(0, 20))
-            sync.add(index, stamp, (index, stamp, step))
-            oracle.add((index, stamp, step), stamp, index)
-        assert got.sets == oracle.out
-        assert sync.queued() == tuple(len(q) for q in oracle.queues)
+        check_random_run(rng, sync, got, _OracleExact(n_inputs, queue_size), steps=80, stamps=20)
