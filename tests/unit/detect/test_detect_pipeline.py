@@ -52,6 +52,37 @@ def test_yolov8_model_through_onnxruntime_maps_boxes_to_each_image(v8_model: Pat
     assert only_person.class_ids.tolist() == [0]
 
 
+def test_set_thresholds_refilters_the_loaded_model_and_refuses_bad_values(
+    v8_model: Path,
+) -> None:
+    detector = Detector(DetectorConfig(v8_model, backend="onnxruntime"))
+    image = np.zeros((32, 64, 3), np.uint8)
+    detector.set_thresholds(
+        score_threshold=0.5, iou_threshold=0.45, max_detections=300, classes=("person",)
+    )
+    assert detector.config.classes == ("person",)
+    (result,) = detector.detect([image])
+    np.testing.assert_allclose(result.scores, [0.9], rtol=1e-6)
+    detector.set_thresholds(
+        score_threshold=0.5, iou_threshold=0.99, max_detections=1, classes=("0",)
+    )
+    assert len(detector.detect([image])[0]) == 1
+    # The two person boxes overlap (IoU 0.9): an IoU threshold of 0.99 keeps both.
+    detector.set_thresholds(score_threshold=0.5, iou_threshold=0.99, max_detections=5, classes=())
+    np.testing.assert_allclose(detector.detect([image])[0].scores, [0.9, 0.6], rtol=1e-6)
+    before = detector.config
+    with pytest.raises(DetectionError, match="unknown class name 'bus'"):
+        detector.set_thresholds(
+            score_threshold=0.1, iou_threshold=0.5, max_detections=5, classes=("bus",)
+        )
+    with pytest.raises(DetectionError, match=r"\['score_threshold'\] out of range"):
+        detector.set_thresholds(
+            score_threshold=1.5, iou_threshold=0.5, max_detections=5, classes=()
+        )
+    assert detector.config is before
+    assert detector.allowed is None
+
+
 def test_static_batch_and_half_precision_inputs(tmp_path: Path) -> None:
     out = yolov5_output([[32, 32, 10, 10]], [0.8], [[0.0, 1.0, 0.0]])
     model = constant_output_model(

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept.errors import DetectionError
+from percept.params import param
 
 __all__ = [
     "BACKENDS",
@@ -92,14 +93,27 @@ class BackendOptions:
         calibration_reader: reads ``calibration_images`` (see :data:`FrameReader`).
     """
 
-    precision: Precision = "fp32"
-    threads: int = 0
-    ort_provider: str = "auto"
+    # param() returns a dataclasses.field; ruff knows str is immutable, not this Literal.
+    precision: Precision = param(  # noqa: RUF009
+        "fp32", "TensorRT engine precision", choices=PRECISIONS
+    )
+    threads: int = param(
+        0,
+        "ONNX Runtime intra-op threads, 0: default",
+        min_value=0,
+        max_value=64,
+        name="inference_threads",
+    )
+    ort_provider: str = param(
+        "auto",
+        "ONNX Runtime execution provider: auto (TensorRT > CUDA > CPU), cpu, cuda, tensorrt",
+        choices=("auto", "cpu", "cuda", "tensorrt"),
+    )
     engine_cache_dir: Path | None = None
     max_batch: int = 4
     input_size: tuple[int, int] = (640, 640)
     calibration_images: Path | None = None
-    calibration_topic: str = ""
+    calibration_topic: str = param("", "image topic of a calibration bag")
     calibration_batches: int = 64
     calibration_reader: FrameReader | None = None
 

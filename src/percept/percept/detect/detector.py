@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +233,37 @@ class Detector:
             self.layout.decoder,
             num_classes if num_classes is not None else "?",
         )
+
+    def set_thresholds(
+        self,
+        *,
+        score_threshold: float,
+        iou_threshold: float,
+        max_detections: int,
+        classes: Sequence[str],
+    ) -> None:
+        """Change the filtering of the loaded model's detections; the model stays.
+
+        Args:
+            score_threshold: see :class:`DetectorConfig`.
+            iou_threshold: see :class:`DetectorConfig`.
+            max_detections: see :class:`DetectorConfig`.
+            classes: class allow-list: names (needs labels) or indices; empty for all.
+
+        Raises:
+            DetectionError: a value out of range, or a class the model does not know;
+                nothing changes then.
+        """
+        config = replace(
+            self.config,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
+            classes=tuple(classes),
+        )
+        allowed = resolve_class_filter(config.classes, self.labels, self.layout.num_classes)
+        self.config = config
+        self.allowed = allowed
 
     def class_name(self, class_id: int) -> str:
         """The label of a class index, or the index as text when unnamed."""
