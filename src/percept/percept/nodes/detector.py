@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from percept.detect.backend import BackendOptions
-from percept.detect.detector import Detections, Detector, DetectorConfig, resolve_class_filter
+from percept.detect.detector import Detections, Detector, DetectorConfig
 from percept.detect.draw import class_color, draw_detections
 from percept.detect.lift3d import (
     Box3D,
@@ -72,7 +72,9 @@ from percept.node import (
     ParamValue,
     QosProfile,
 )
+from percept.nodes._camera import FrameDropCounter
 from percept.params import ConfigParameters, read_float, read_int, read_str
+from percept.sync.join import StampJoin
 from percept.track.bytetrack import ByteTracker, TrackerConfig
 from percept.units import NS_PER_S
 
@@ -104,46 +106,12 @@ _MODEL_KEYS = frozenset(
 _RECENT = 30  # processed frames over which drops and timings are reported
 #: DetectorConfig's settings; the node's NMS default suits the shipped model.
 _DETECTOR_PARAMETERS = ConfigParameters(DetectorConfig, defaults={"iou_threshold": SHIPPED_NMS_IOU})
+#: BackendOptions' settings; the node builds fp16 TensorRT engines by default.
+_BACKEND_PARAMETERS = ConfigParameters(BackendOptions, defaults={"precision": "fp16"})
 #: TrackerConfig's settings, as ``track_*``.
 _TRACKER_PARAMETERS = ConfigParameters(TrackerConfig, prefix="track_")
 #: Lift3DConfig's settings, as ``depth_*``.
 _LIFT_PARAMETERS = ConfigParameters(Lift3DConfig, prefix="depth_")
-
-
-class _DropCounter:
-    """Frames the camera sent (camera_info stamps) that were never detected on."""
-
-    def __init__(self) -> None:
-        self.pending: set[int] = set()
-        self.processed: deque[int] = deque(maxlen=200)
-        self.dropped = 0
-        self.recent: deque[int] = deque(maxlen=_RECENT)  # drops before each processed frame
-        self.info_stamps: deque[int] = deque(maxlen=_RECENT)
-
-    def info(self, stamp_ns: int) -> None:
-        self.info_stamps.append(stamp_ns)
-        if stamp_ns in self.processed:
-            return
-        if self.processed and stamp_ns < self.processed[-1]:
-            self.dropped += 1  # its image was skipped before this info arrived
-            return
-        self.pending.add(stamp_ns)
-        if len(self.pending) > 1000:  # images never come (wrong remap): stay bounded
-            self.pending = set(sorted(self.pending)[-100:])
-
-    def image(self, stamp_ns: int) -> None:
-        skipped = [s for s in self.pending if s < stamp_ns]
-        self.pending.difference_update(skipped)
-        self.pending.discard(stamp_ns)
-        self.dropped += len(skipped)
-        self.recent.append(len(skipped))
-        self.processed.append(stamp_ns)
-
-    def camera_period_ms(self) -> float:
-        stamps = np.unique(np.asarray(self.info_stamps, dtype=np.int64))
-        if stamps.size < 2:
-            return 0.0
-        return float(np.median(np.diff(stamps))) / 1e6
 
 
 @dataclasses.dataclass
@@ -165,7 +133,8 @@ def _model_file(model: str) -> str:
         return model
 
 
-def _csv(text: str) -> tuple[str, ...]:
+def _comma_separated(text: str) -> tuple[str, ...]:
+    """The stripped, non-empty items of a comma-separated list."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
@@ -257,13 +226,7 @@ class DetectorNode(Node):
             "class names, one per line; empty: <model>.labels.txt/.names or model metadata",
         ),
         *_DETECTOR_PARAMETERS.select("backend"),
-        Parameter(
-            "precision",
-            "string",
-            "fp16",
-            "TensorRT engine precision",
-            choices=("fp32", "fp16", "int8"),
-        ),
+        *_BACKEND_PARAMETERS.select("precision"),
         Parameter(
             "engine_cache_dir",
             "string",
@@ -276,22 +239,7 @@ class DetectorNode(Node):
             "",
             "INT8 calibration: image folder or bag (precision int8)",
         ),
-        Parameter("calibration_topic", "string", "", "image topic of a calibration bag"),
-        Parameter(
-            "ort_provider",
-            "string",
-            "auto",
-            "ONNX Runtime execution provider: auto (TensorRT > CUDA > CPU), cpu, cuda, tensorrt",
-            choices=("auto", "cpu", "cuda", "tensorrt"),
-        ),
-        Parameter(
-            "inference_threads",
-            "integer",
-            0,
-            "ONNX Runtime intra-op threads, 0: default",
-            min_value=0,
-            max_value=64,
-        ),
+        *_BACKEND_PARAMETERS.select("calibration_topic", "ort_provider", "threads"),
         *_DETECTOR_PARAMETERS.select("decoder"),
         Parameter(
             "input_width",
@@ -358,10 +306,9 @@ class DetectorNode(Node):
         self._problem = "model_path not set"
         self._detector = self._load(self.params)
         self._tracker = ByteTracker(self._tracker_config(self.params))
-        self._drops = _DropCounter()
+        self._drops = FrameDropCounter(window=_RECENT)
         self._info: CameraInfo | None = None
-        self._frames: deque[_Frame] = deque(maxlen=5)
-        self._depths: deque[tuple[int, npt.NDArray[np.float32]]] = deque(maxlen=5)
+        self._depth_join: StampJoin[_Frame, npt.NDArray[np.float32]] = StampJoin(capacity=5)
         self._timings: deque[tuple[float, float, float]] = deque(maxlen=_RECENT)
         self._counts = {"frames": 0, "boxes_3d": 0, "no_depth": 0, "tf_failures": 0}
         self._last_3d_problem = ""
@@ -399,10 +346,8 @@ class DetectorNode(Node):
             return read_str(params, key).strip()
 
         calibration = text("calibration_data")
-        options = BackendOptions(
-            precision=text("precision"),  # type: ignore[arg-type]  # checked by choices
-            threads=read_int(params, "inference_threads"),
-            ort_provider=text("ort_provider"),
+        options = _BACKEND_PARAMETERS.build(
+            params,
             engine_cache_dir=Path(text("engine_cache_dir")) if text("engine_cache_dir") else None,
             input_size=(read_int(params, "input_width"), read_int(params, "input_height")),
             calibration_images=Path(calibration) if calibration else None,
@@ -412,7 +357,7 @@ class DetectorNode(Node):
         return _DETECTOR_PARAMETERS.build(
             params,
             model_path=resolve_model_path(text("model_path")),
-            classes=_csv(text("classes")),
+            classes=_comma_separated(text("classes")),
             labels_path=Path(text("labels_path")) if text("labels_path") else None,
             options=options,
         )
@@ -440,19 +385,14 @@ class DetectorNode(Node):
         elif detector is not None:
             try:
                 config = self._detector_config(params)
-                allowed = resolve_class_filter(
-                    config.classes, detector.labels, detector.layout.num_classes
+                detector.set_thresholds(
+                    score_threshold=config.score_threshold,
+                    iou_threshold=config.iou_threshold,
+                    max_detections=config.max_detections,
+                    classes=config.classes,
                 )
             except DetectionError as err:
                 return str(err)
-            detector.config = dataclasses.replace(
-                detector.config,
-                score_threshold=config.score_threshold,
-                iou_threshold=config.iou_threshold,
-                max_detections=config.max_detections,
-                classes=config.classes,
-            )
-            detector.allowed = allowed
         if self._detector is not None and detector is not self._detector:
             self._detector.close()
         self._detector = detector
@@ -466,7 +406,7 @@ class DetectorNode(Node):
     def on_camera_info(self, info: CameraInfo) -> None:
         """Keep the newest calibration; its stamp marks a frame the camera sent."""
         self._info = info
-        self._drops.info(info.header.stamp_ns)
+        self._drops.saw_info(info.header.stamp_ns)
 
     def on_image(self, image: Image) -> dict[str, object]:
         """Detect, track and publish one frame (and its 3D boxes when depth is there)."""
@@ -475,7 +415,7 @@ class DetectorNode(Node):
             raise InputRejected(self._problem)
         pixels, is_bgr = rgb_or_bgr(image)
         stamp = image.header.stamp_ns
-        self._drops.image(stamp)
+        self._drops.processed_image(stamp)
         score_min = self.param_float("score_threshold")
         tracking = self.param_bool("tracking")
         ask = min(score_min, self._tracker.config.low_score) if tracking else score_min
@@ -506,9 +446,8 @@ class DetectorNode(Node):
             drawn = draw_detections(bgr, dets.boxes_xyxy, dets.class_ids, names, dets.scores, ids)
             out["image_detections"] = Image(image.header, "bgr8", drawn)
         if self.param_str("depth_source") != "none":
-            self._frames.append(
-                _Frame(image.header, (image.width, image.height), dets, class_ids, ids)
-            )
+            frame = _Frame(image.header, (image.width, image.height), dets, class_ids, ids)
+            self._depth_join.add_primary(stamp, frame)
             out.update(self._match_depth())
         return out
 
@@ -516,36 +455,22 @@ class DetectorNode(Node):
         """A registered depth image (``depth_source: depth``)."""
         if self.param_str("depth_source") != "depth":
             return None
-        self._depths.append((image.header.stamp_ns, depth_metres(image)))
+        self._depth_join.add_secondary(image.header.stamp_ns, depth_metres(image))
         return self._match_depth()
 
     def on_disparity(self, disparity: Disparity) -> dict[str, object] | None:
         """A disparity image (``depth_source: disparity``)."""
         if self.param_str("depth_source") != "disparity":
             return None
-        self._depths.append((disparity.header.stamp_ns, depth_from_disparity(disparity)))
+        self._depth_join.add_secondary(disparity.header.stamp_ns, depth_from_disparity(disparity))
         return self._match_depth()
 
     # -- 3D ----------------------------------------------------------------------------
     def _match_depth(self) -> dict[str, object]:
         """Lift the newest detected frame that has a depth within the tolerance."""
-        tolerance = round(self.param_float("depth_sync_tolerance_seconds") * NS_PER_S)
-        for fi in range(len(self._frames) - 1, -1, -1):
-            frame = self._frames[fi]
-            stamp = frame.header.stamp_ns
-            near = [(abs(s - stamp), di) for di, (s, _) in enumerate(self._depths)]
-            near = [(d, di) for d, di in near if d <= tolerance]
-            if not near:
-                continue
-            _, di = min(near)
-            depth = self._depths[di][1]
-            # This frame and older ones are done; so are older depths.
-            for _ in range(fi + 1):
-                self._frames.popleft()
-            for _ in range(di + 1):
-                self._depths.popleft()
-            return self._lift(frame, depth)
-        return {}
+        tolerance_ns = round(self.param_float("depth_sync_tolerance_seconds") * NS_PER_S)
+        match = self._depth_join.pop_match(tolerance_ns)
+        return {} if match is None else self._lift(*match)
 
     def _lift(self, frame: _Frame, depth: npt.NDArray[np.float32]) -> dict[str, object]:
         info = self._info
@@ -610,7 +535,7 @@ class DetectorNode(Node):
         """ERROR without a model; WARN while frames are being dropped."""
         if self._detector is None:
             return DiagnosticLevel.ERROR, self._problem
-        recent = sum(self._drops.recent)
+        recent = self._drops.recent_dropped
         if recent:
             times = np.asarray(self._timings, dtype=np.float64).reshape(-1, 3)
             per_frame = float(times.sum(axis=1).mean()) if times.size else 0.0
@@ -618,7 +543,7 @@ class DetectorNode(Node):
                 DiagnosticLevel.WARN,
                 f"inference slower than the camera: {per_frame:.1f} ms per frame, camera "
                 f"every {self._drops.camera_period_ms():.1f} ms; {recent} of the last "
-                f"{recent + len(self._drops.recent)} frames dropped (newest frame wins)",
+                f"{recent + self._drops.recent_processed} frames dropped (newest frame wins)",
             )
         return None
 
