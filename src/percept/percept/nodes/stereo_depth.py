@@ -129,15 +129,16 @@ def _colors(image: Image, grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 
 def _geometry_key(info: CameraInfo) -> tuple[object, ...]:
-    m = info.model
+    """What of a camera_info the pair's geometry depends on, comparable."""
+    model = info.model
     return (
-        m.width,
-        m.height,
-        m.P.tobytes(),
-        m.R.tobytes(),
-        m.binning_x,
-        m.binning_y,
-        m.roi,
+        model.width,
+        model.height,
+        model.P.tobytes(),
+        model.R.tobytes(),
+        model.binning_x,
+        model.binning_y,
+        model.roi,
     )
 
 
@@ -281,16 +282,17 @@ class StereoDepthNode(Node):
             if self.param_bool("approximate_sync")
             else 0
         )
-        stamps = {
+        stamps_ns = {
             "left/camera_info": left_info.header.stamp_ns,
             "right/image_rect": right_image.header.stamp_ns,
             "right/camera_info": right_info.header.stamp_ns,
         }
-        t0 = left_image.header.stamp_ns
-        for name, stamp in stamps.items():
-            if abs(stamp - t0) > tolerance_ns:
+        left_stamp_ns = left_image.header.stamp_ns
+        for name, stamp_ns in stamps_ns.items():
+            offset_ns = stamp_ns - left_stamp_ns
+            if abs(offset_ns) > tolerance_ns:
                 msg = (
-                    f"unsynchronised set: {name} is {(stamp - t0) / 1e6:+.3f} ms from "
+                    f"unsynchronised set: {name} is {offset_ns / 1e6:+.3f} ms from "
                     f"left/image_rect (tolerance {tolerance_ns / 1e6:.3f} ms)"
                 )
                 raise InputRejected(msg)
@@ -371,7 +373,7 @@ class StereoDepthNode(Node):
         grey: npt.NDArray[np.uint8],
     ) -> PointCloud:
         target = self.param_str("target_frame_id")
-        T = None
+        T_target_cam: npt.NDArray[np.float64] | None = None
         frame = header.frame_id
         if target and target != frame:
             try:
@@ -379,7 +381,7 @@ class StereoDepthNode(Node):
             except TransformError as err:
                 msg = f"tf: no T_{target}_{frame} at the pair's stamp for points2: {err}"
                 raise InputRejected(msg) from err
-            T = pose.as_matrix()
+            T_target_cam = pose.as_matrix()
             frame = target
         colors = _colors(left_image, grey) if self.cloud_config.use_color else None
         points, dense = cloud_from_depth(
@@ -390,7 +392,7 @@ class StereoDepthNode(Node):
             geometry.cy,
             self.cloud_config,
             colors,
-            T,
+            T_target_cam,
         )
         return PointCloud(Header(header.stamp_ns, frame), points, is_dense=dense)
 
