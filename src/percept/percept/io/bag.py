@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,24 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class _Openable(Protocol):
+    def open(self) -> None: ...
+
+
+_H = TypeVar("_H", bound=_Openable)
+
+
+def _opened(make: Callable[[], _H], failure: str) -> _H:
+    """``make()``, opened; any error on the way becomes ``BagError("<failure>: <error>")``."""
+    try:
+        handle = make()
+        handle.open()
+    except Exception as err:
+        msg = f"{failure}: {err}"
+        raise BagError(msg) from err
+    return handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +101,10 @@ class BagReader:
         paths = [self.path]
         if self.path.is_file() and self.path.suffix == ".db3":
             paths = [self.path.parent]
-        try:
-            reader = AnyReader(paths, default_typestore=get_typestore())
-            reader.open()
-        except Exception as err:
-            msg = f"{self.path}: cannot open bag: {err}"
-            raise BagError(msg) from err
-        self._reader = reader
+        self._reader = _opened(
+            lambda: AnyReader(paths, default_typestore=get_typestore()),
+            f"{self.path}: cannot open bag",
+        )
         return self
 
     def __exit__(
@@ -209,13 +224,10 @@ class BagWriter:
         if self.path.suffix == ".mcap":
             self._tmp = Path(tempfile.mkdtemp(prefix="percept-bag-", dir=self.path.parent))
             target = self._tmp / self.path.stem
-        try:
-            writer = Writer(target, version=9, storage_plugin=StoragePlugin.MCAP)
-            writer.open()
-        except Exception as err:
-            msg = f"{self.path}: cannot create bag: {err}"
-            raise BagError(msg) from err
-        self._writer = writer
+        self._writer = _opened(
+            lambda: Writer(target, version=9, storage_plugin=StoragePlugin.MCAP),
+            f"{self.path}: cannot create bag",
+        )
         return self
 
     def add_topic(self, topic: str, msgtype: str) -> None:
