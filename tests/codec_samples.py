@@ -1,7 +1,10 @@
-"""One sample domain object per codec message type, shared by the codec tests.
+"""Sample domain objects per codec message type, shared by the codec and node tests.
 
-Used by the unit round trips (tests/unit/codecs/test_codecs.py) and by the CDR comparison
-against rclpy (tests/ros/test_wire_compat.py).
+``SAMPLES`` (every field set, odd values) serve the unit round trips
+(tests/unit/codecs/test_codecs.py) and the CDR comparison against rclpy
+(tests/ros/test_wire_compat.py); ``fuzz_samples`` the codec fuzz test
+(tests/unit/codecs/test_codecs_fuzz.py); ``node_inputs`` the node fuzz test
+(tests/nodes/test_fuzz_inputs.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from percept.codecs import (
 from percept.domain import (
     IMAGE_ENCODINGS,
     CameraInfo,
+    CompressedImage,
     Detection2D,
     Detection2DArray,
     Detection3D,
@@ -282,6 +286,92 @@ def _samples() -> list[tuple[str, str, object]]:
         ),
     ]
     return samples
+
+
+def fuzz_samples(header: Header) -> dict[str, object]:
+    """One small valid object per message type (by type): what the codec fuzz test mutates."""
+    hyps = (ObjectHypothesis("a", 0.5),)
+    image = Image(header, "bgr8", np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3))
+    png = np.frombuffer(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+            "3a7e9b550000000a4944415478da636000000002000185d114090000000049454e44ae426082"
+        ),
+        dtype=np.uint8,
+    )
+    return {
+        "sensor_msgs/msg/Image": image,
+        "sensor_msgs/msg/CompressedImage": CompressedImage(header, "png", png),
+        "sensor_msgs/msg/CameraInfo": CameraInfo(
+            header, CameraModel(4, 3, "plumb_bob", np.eye(3), np.zeros(5))
+        ),
+        "sensor_msgs/msg/Imu": ImuSample(header, np.ones(3), np.ones(3), np.array([0, 0, 0, 1.0])),
+        "sensor_msgs/msg/PointCloud2": make_point_cloud(
+            header, np.ones((3, 3)), rgb=np.ones((3, 3), dtype=np.uint8)
+        ),
+        "stereo_msgs/msg/DisparityImage": Disparity(
+            header, np.ones((3, 4), dtype=np.float32), 100.0, 0.1
+        ),
+        "nav_msgs/msg/Odometry": Odometry(header, "base_link", Pose()),
+        "nav_msgs/msg/Path": Path(header, (PoseStamped(header, Pose()),) * 2),
+        "nav_msgs/msg/OccupancyGrid": OccupancyGrid(
+            header, 0.5, Pose(), np.zeros((2, 3), dtype=np.int8)
+        ),
+        "geometry_msgs/msg/PoseStamped": PoseStamped(header, Pose()),
+        "geometry_msgs/msg/TransformStamped": TransformStamped(header, "child", Pose()),
+        "tf2_msgs/msg/TFMessage": (TransformStamped(header, "child", Pose()),),
+        "vision_msgs/msg/Detection2DArray": Detection2DArray(
+            header, (Detection2D((1.0, 2.0), (3.0, 4.0), hyps, "x"),)
+        ),
+        "vision_msgs/msg/Detection3DArray": Detection3DArray(
+            header, (Detection3D(Pose(), np.ones(3), hyps),)
+        ),
+        "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
+            header, (DiagnosticStatus(1, "n", "m", "h", (("k", "v"),)),)
+        ),
+        "visualization_msgs/msg/MarkerArray": MarkerArray(
+            (Marker(header, "ns", 1, 4, points=np.ones((2, 3)), text="t"),)
+        ),
+    }
+
+
+def node_inputs(stamp: int) -> dict[str, object]:
+    """One valid object per message type (by type) stamped ``stamp``: what nodes accept.
+
+    Images are 64x48 like the camera model, so that a node pairing them serves them.
+    """
+    h = Header(stamp, "cam")
+    K = np.array([[300.0, 0, 32], [0, 300.0, 24], [0, 0, 1]])
+    P = np.hstack([K, np.zeros((3, 1))])
+    model = CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P)
+    pose = Pose([1.0, 2.0, 3.0], [0, 0, 0, 1])
+    jpeg = compress_image(Image(h, "bgr8", np.zeros((8, 8, 3), np.uint8)), "jpeg")
+    return {
+        "sensor_msgs/msg/Image": Image(h, "bgr8", np.full((48, 64, 3), 7, np.uint8)),
+        "sensor_msgs/msg/CompressedImage": jpeg,
+        "sensor_msgs/msg/CameraInfo": CameraInfo(h, model),
+        "sensor_msgs/msg/Imu": ImuSample(h, np.zeros(3), np.array([0, 0, 9.81])),
+        "sensor_msgs/msg/PointCloud2": make_point_cloud(h, np.ones((10, 3), np.float32)),
+        "stereo_msgs/msg/DisparityImage": Disparity(h, np.ones((4, 5), np.float32), 300.0, 0.1),
+        "nav_msgs/msg/Odometry": Odometry(h, "base_link", pose),
+        "nav_msgs/msg/Path": Path(h, (PoseStamped(h, pose),)),
+        "nav_msgs/msg/OccupancyGrid": OccupancyGrid(h, 0.05, pose, np.zeros((3, 4), np.int8)),
+        "geometry_msgs/msg/PoseStamped": PoseStamped(h, pose),
+        "geometry_msgs/msg/TransformStamped": TransformStamped(h, "base_link", pose),
+        "tf2_msgs/msg/TFMessage": (TransformStamped(h, "base_link", pose),),
+        "vision_msgs/msg/Detection2DArray": Detection2DArray(
+            h, (Detection2D((1.0, 2.0), (3.0, 4.0), (ObjectHypothesis("1", 0.9),)),)
+        ),
+        "vision_msgs/msg/Detection3DArray": Detection3DArray(
+            h, (Detection3D(pose, np.ones(3), (ObjectHypothesis("1", 0.9),)),)
+        ),
+        "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
+            h, (DiagnosticStatus(0, "n", "ok", "hw", (("k", "v"),)),)
+        ),
+        "visualization_msgs/msg/MarkerArray": MarkerArray(
+            (Marker(h, "ns", 1, 1, pose=pose, text="car"),)
+        ),
+    }
 
 
 SAMPLES = _samples()

@@ -15,30 +15,8 @@ import numpy as np
 import pytest
 
 from percept import codecs
-from percept.domain import (
-    CameraInfo,
-    Detection2D,
-    Detection2DArray,
-    Detection3D,
-    Detection3DArray,
-    DiagnosticArray,
-    DiagnosticStatus,
-    Disparity,
-    Header,
-    Image,
-    ImuSample,
-    Marker,
-    MarkerArray,
-    ObjectHypothesis,
-    OccupancyGrid,
-    Odometry,
-    Path,
-    PoseStamped,
-    TransformStamped,
-)
+from percept.domain import CameraInfo, Header, Image
 from percept.geometry.camera import CameraModel
-from percept.geometry.pose import Pose
-from percept.image import compress_image
 from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import RELIABLE, Input, Node
 from percept.nodes.debayer import DebayerNode
@@ -47,44 +25,10 @@ from percept.nodes.resize import ResizeNode
 from percept.nodes.stereo_depth import StereoDepthNode
 from percept.testing import NodeHarness
 
+from ..codec_samples import node_inputs
 from .malformed import corrupt_cdr, mutate
 
 N_BAD = 1000
-
-
-def valid_objects(stamp: int) -> dict[str, object]:
-    h = Header(stamp, "cam")
-    K = np.array([[300.0, 0, 32], [0, 300.0, 24], [0, 0, 1]])
-    P = np.hstack([K, np.zeros((3, 1))])
-    model = CameraModel(64, 48, "plumb_bob", K, np.zeros(5), np.eye(3), P)
-    pose = Pose([1.0, 2.0, 3.0], [0, 0, 0, 1])
-    jpeg = compress_image(Image(h, "bgr8", np.zeros((8, 8, 3), np.uint8)), "jpeg")
-    return {
-        "sensor_msgs/msg/Image": Image(h, "bgr8", np.full((48, 64, 3), 7, np.uint8)),
-        "sensor_msgs/msg/CompressedImage": jpeg,
-        "sensor_msgs/msg/CameraInfo": CameraInfo(h, model),
-        "sensor_msgs/msg/Imu": ImuSample(h, np.zeros(3), np.array([0, 0, 9.81])),
-        "sensor_msgs/msg/PointCloud2": codecs.make_point_cloud(h, np.ones((10, 3), np.float32)),
-        "stereo_msgs/msg/DisparityImage": Disparity(h, np.ones((4, 5), np.float32), 300.0, 0.1),
-        "nav_msgs/msg/Odometry": Odometry(h, "base_link", pose),
-        "nav_msgs/msg/Path": Path(h, (PoseStamped(h, pose),)),
-        "nav_msgs/msg/OccupancyGrid": OccupancyGrid(h, 0.05, pose, np.zeros((3, 4), np.int8)),
-        "geometry_msgs/msg/PoseStamped": PoseStamped(h, pose),
-        "geometry_msgs/msg/TransformStamped": TransformStamped(h, "base_link", pose),
-        "tf2_msgs/msg/TFMessage": (TransformStamped(h, "base_link", pose),),
-        "vision_msgs/msg/Detection2DArray": Detection2DArray(
-            h, (Detection2D((1.0, 2.0), (3.0, 4.0), (ObjectHypothesis("1", 0.9),)),)
-        ),
-        "vision_msgs/msg/Detection3DArray": Detection3DArray(
-            h, (Detection3D(pose, np.ones(3), (ObjectHypothesis("1", 0.9),)),)
-        ),
-        "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
-            h, (DiagnosticStatus(0, "n", "ok", "hw", (("k", "v"),)),)
-        ),
-        "visualization_msgs/msg/MarkerArray": MarkerArray(
-            (Marker(h, "ns", 1, 1, pose=pose, text="car"),)
-        ),
-    }
 
 
 def stereo_inputs(stamp: int) -> dict[str, object]:
@@ -157,14 +101,14 @@ def test_sink_survives_1000_malformed_messages_per_type(msgtype: str) -> None:
     store = get_typestore()
     t = 1_000
     for i in range(N_BAD):
-        good = codecs.encode(msgtype, valid_objects(t)[msgtype], factory)
+        good = codecs.encode(msgtype, node_inputs(t)[msgtype], factory)
         raw = bytes(store.serialize_cdr(good, msgtype))
         if i % 4 == 0:
             h.feed_cdr(name, corrupt_cdr(raw, rng), t)
         else:
             h.feed(name, mutate(good, rng), t)
         t += 1_000
-        h.feed(name, codecs.encode(msgtype, valid_objects(t)[msgtype], factory), t)
+        h.feed(name, codecs.encode(msgtype, node_inputs(t)[msgtype], factory), t)
         t += 1_000
     stats = h.host.monitor.inputs[name]
     served = h.node.served.get(name, 0)
@@ -202,7 +146,7 @@ def test_real_nodes_survive_1000_malformed_messages(
         inputs = VALID_INPUTS.get(node_cls)
         if inputs is not None:
             return inputs(stamp)
-        objs = valid_objects(stamp)
+        objs = node_inputs(stamp)
         return {spec.name: objs[spec.msg_type] for spec in node_cls.INPUTS}
 
     def published() -> int:

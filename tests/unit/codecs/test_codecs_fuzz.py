@@ -9,34 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from percept.codecs import SUPPORTED_TYPES, decode, encode, make_point_cloud
-from percept.domain import (
-    CameraInfo,
-    CompressedImage,
-    Detection2D,
-    Detection2DArray,
-    Detection3D,
-    Detection3DArray,
-    DiagnosticArray,
-    DiagnosticStatus,
-    Disparity,
-    Header,
-    Image,
-    ImuSample,
-    Marker,
-    MarkerArray,
-    ObjectHypothesis,
-    OccupancyGrid,
-    Odometry,
-    Path,
-    PoseStamped,
-    TransformStamped,
-)
+from percept.codecs import SUPPORTED_TYPES, decode, encode
+from percept.domain import Header
 from percept.errors import CodecError
-from percept.geometry.camera import CameraModel
-from percept.geometry.pose import Pose
 from percept.io.typestore import RosbagsFactory, get_typestore
 
+from ...codec_samples import fuzz_samples
 from ...plain_factory import PlainFactory
 
 VARIANTS_PER_TYPE = 1000
@@ -44,53 +22,7 @@ CDR_VARIANTS_PER_TYPE = 200
 HEADER = Header(1_000_000_123, "frame")
 
 
-def _domain_samples() -> dict[str, object]:
-    hyps = (ObjectHypothesis("a", 0.5),)
-    image = Image(HEADER, "bgr8", np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3))
-    png = np.frombuffer(
-        bytes.fromhex(
-            "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
-            "3a7e9b550000000a4944415478da636000000002000185d114090000000049454e44ae426082"
-        ),
-        dtype=np.uint8,
-    )
-    return {
-        "sensor_msgs/msg/Image": image,
-        "sensor_msgs/msg/CompressedImage": CompressedImage(HEADER, "png", png),
-        "sensor_msgs/msg/CameraInfo": CameraInfo(
-            HEADER, CameraModel(4, 3, "plumb_bob", np.eye(3), np.zeros(5))
-        ),
-        "sensor_msgs/msg/Imu": ImuSample(HEADER, np.ones(3), np.ones(3), np.array([0, 0, 0, 1.0])),
-        "sensor_msgs/msg/PointCloud2": make_point_cloud(
-            HEADER, np.ones((3, 3)), rgb=np.ones((3, 3), dtype=np.uint8)
-        ),
-        "stereo_msgs/msg/DisparityImage": Disparity(
-            HEADER, np.ones((3, 4), dtype=np.float32), 100.0, 0.1
-        ),
-        "nav_msgs/msg/Odometry": Odometry(HEADER, "base_link", Pose()),
-        "nav_msgs/msg/Path": Path(HEADER, (PoseStamped(HEADER, Pose()),) * 2),
-        "nav_msgs/msg/OccupancyGrid": OccupancyGrid(
-            HEADER, 0.5, Pose(), np.zeros((2, 3), dtype=np.int8)
-        ),
-        "geometry_msgs/msg/PoseStamped": PoseStamped(HEADER, Pose()),
-        "geometry_msgs/msg/TransformStamped": TransformStamped(HEADER, "child", Pose()),
-        "tf2_msgs/msg/TFMessage": (TransformStamped(HEADER, "child", Pose()),),
-        "vision_msgs/msg/Detection2DArray": Detection2DArray(
-            HEADER, (Detection2D((1.0, 2.0), (3.0, 4.0), hyps, "x"),)
-        ),
-        "vision_msgs/msg/Detection3DArray": Detection3DArray(
-            HEADER, (Detection3D(Pose(), np.ones(3), hyps),)
-        ),
-        "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray(
-            HEADER, (DiagnosticStatus(1, "n", "m", "h", (("k", "v"),)),)
-        ),
-        "visualization_msgs/msg/MarkerArray": MarkerArray(
-            (Marker(HEADER, "ns", 1, 4, points=np.ones((2, 3)), text="t"),)
-        ),
-    }
-
-
-SAMPLES = _domain_samples()
+SAMPLES = fuzz_samples(HEADER)
 
 ENCODINGS = ["mono8", "bgr8", "rgb8", "32FC1", "16UC1", "8UC3", "bayer_rggb8", "64FC7", "x", ""]
 
