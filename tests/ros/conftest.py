@@ -13,8 +13,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from rclpy.context import Context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,6 +55,18 @@ def ros_loopback_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         mp.setenv("CYCLONEDDS_URI", f"file://{xml}")
         mp.syspath_prepend(str(REPO / "src" / "percept_ros"))
         yield domain
+
+
+@pytest.fixture
+def context() -> Iterator[Context]:
+    """A fresh rclpy context per test (imported here: modules without rclpy skip first)."""
+    import rclpy
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    ctx.try_shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,11 @@ import sys
 
 import pytest
 
+__all__ = ["NEEDS_ROS", "ros2_command"]
+
+#: Why a ROS test module skips: rclpy (or a message package) cannot be imported.
+NEEDS_ROS = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
+
 
 def ros2_command(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run the ``ros2`` CLI with this interpreter (it has percept's dependencies).

@@ -10,14 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from .ros_helpers import NEEDS_ROS
+
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-pytest.importorskip("message_filters", reason=_REASON)
-pytest.importorskip("tf2_ros", reason=_REASON)
-sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=_REASON)
-diagnostic_msgs = pytest.importorskip("diagnostic_msgs.msg", reason=_REASON)
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+pytest.importorskip("message_filters", reason=NEEDS_ROS)
+pytest.importorskip("tf2_ros", reason=NEEDS_ROS)
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=NEEDS_ROS)
+diagnostic_msgs = pytest.importorskip("diagnostic_msgs.msg", reason=NEEDS_ROS)
 
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -31,15 +32,6 @@ from percept.nodes.resize import ResizeNode  # noqa: E402
 from percept_ros.adapter import PerceptRosNode, RclpyMessageFactory  # noqa: E402
 
 W, H = 8, 6
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    """A fresh rclpy context per test."""
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    ctx.try_shutdown()
 
 
 def _image(stamp: Any) -> Any:

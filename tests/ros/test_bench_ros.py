@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from .ros_helpers import NEEDS_ROS
+
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-pytest.importorskip("rclpy", reason=_REASON)
-pytest.importorskip("message_filters", reason=_REASON)
-pytest.importorskip("tf2_ros", reason=_REASON)
+pytest.importorskip("rclpy", reason=NEEDS_ROS)
+pytest.importorskip("message_filters", reason=NEEDS_ROS)
+pytest.importorskip("tf2_ros", reason=NEEDS_ROS)
 
 from percept_ros.bench import format_figures, run_bench  # noqa: E402
 

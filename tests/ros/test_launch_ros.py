@@ -31,17 +31,16 @@ from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.replay import build_runtime
 
-from .ros_helpers import ros2_command
+from .ros_helpers import NEEDS_ROS, ros2_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.colcon]
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=_REASON)
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=NEEDS_ROS)
 # Only looked up, never imported here: importing launch sets a logger class that stops
 # propagation for every logger created afterwards in this process (caplog sees nothing).
 if importlib.util.find_spec("launch_ros") is None:
-    pytest.skip(_REASON + "; and launch_ros", allow_module_level=True)
+    pytest.skip(NEEDS_ROS + "; and launch_ros", allow_module_level=True)
 
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402

@@ -16,14 +16,13 @@ import pytest
 from percept.node import Node, Parameter
 from percept.nodes import NODE_TYPES, load_node_class
 
-from .ros_helpers import ros2_command
+from .ros_helpers import NEEDS_ROS, ros2_command
 
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-pytest.importorskip("message_filters", reason=_REASON)
-pytest.importorskip("tf2_ros", reason=_REASON)
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+pytest.importorskip("message_filters", reason=NEEDS_ROS)
+pytest.importorskip("tf2_ros", reason=NEEDS_ROS)
 
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import array
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,13 +24,14 @@ from percept.geometry.pose import Pose
 from percept.node import LATCHED, Node, Output, Timer
 from percept.nodes.resize import ResizeNode
 
+from .ros_helpers import NEEDS_ROS
+
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=_REASON)
-nav_msgs = pytest.importorskip("nav_msgs.msg", reason=_REASON)
-tf2_msgs = pytest.importorskip("tf2_msgs.msg", reason=_REASON)
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason=NEEDS_ROS)
+nav_msgs = pytest.importorskip("nav_msgs.msg", reason=NEEDS_ROS)
+tf2_msgs = pytest.importorskip("tf2_msgs.msg", reason=NEEDS_ROS)
 
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -42,14 +43,6 @@ from rclpy.qos import (  # noqa: E402
 )
 
 from percept_ros.adapter import PerceptRosNode, RclpyMessageFactory  # noqa: E402
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    ctx.try_shutdown()
 
 
 def _spin_until(executor: Any, done: Callable[[], bool], timeout_s: float = 10.0) -> bool:

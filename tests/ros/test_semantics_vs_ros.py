@@ -17,14 +17,15 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from .ros_helpers import NEEDS_ROS
+
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-message_filters = pytest.importorskip("message_filters", reason=_REASON)
-tf2_ros = pytest.importorskip("tf2_ros", reason=_REASON)
-builtin_interfaces = pytest.importorskip("builtin_interfaces.msg", reason=_REASON)
-geometry_msgs = pytest.importorskip("geometry_msgs.msg", reason=_REASON)
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+message_filters = pytest.importorskip("message_filters", reason=NEEDS_ROS)
+tf2_ros = pytest.importorskip("tf2_ros", reason=NEEDS_ROS)
+builtin_interfaces = pytest.importorskip("builtin_interfaces.msg", reason=NEEDS_ROS)
+geometry_msgs = pytest.importorskip("geometry_msgs.msg", reason=NEEDS_ROS)
 
 from rclpy.duration import Duration  # noqa: E402
 from rclpy.time import Time  # noqa: E402

@@ -17,12 +17,12 @@ from percept import codecs
 from percept.io.typestore import RosbagsFactory, get_typestore
 
 from ..codec_samples import SAMPLE_IDS, SAMPLES, assert_same
+from .ros_helpers import NEEDS_ROS
 
 pytestmark = pytest.mark.ros
 
-_REASON = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
-rclpy = pytest.importorskip("rclpy", reason=_REASON)
-pytest.importorskip("vision_msgs.msg", reason=_REASON + "; and vision_msgs")
+rclpy = pytest.importorskip("rclpy", reason=NEEDS_ROS)
+pytest.importorskip("vision_msgs.msg", reason=NEEDS_ROS + "; and vision_msgs")
 
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 
