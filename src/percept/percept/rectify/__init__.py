@@ -4,13 +4,8 @@ The package's modules: ``model`` (image size, checks, the rectified camera model
 ``maps`` (building, caching and applying the remap tables) and ``stereo`` (stereo
 rectification and the pair rectifier); the names below are re-exported from them.
 
-The maps are built the way ``image_geometry.PinholeCameraModel`` builds them for
-image_proc and stereo_image_proc: ``cv2.initUndistortRectifyMap`` (or
-``cv2.fisheye.initUndistortRectifyMap`` for ``equidistant``) with the camera's K, D, the
-rectification rotation R and the first three columns of the projection P as the new
-camera matrix, at the binned resolution, then cropped to the region of interest. They are
-converted once to OpenCV's fixed-point format (``CV_16SC2`` + interpolation table), the
-fast path of ``cv2.remap``, and kept until the camera model changes.
+How the maps are built (as ``image_geometry.PinholeCameraModel`` does) and why they are
+fixed-point: see :mod:`percept.rectify.maps`.
 
 A rectified image is a pinhole image whose camera_info is ``K = P[:3, :3]``, ``D = 0``,
 ``R = I`` and the same P (:func:`rectified_model`). Stereo pairs are rectified either
