@@ -1,4 +1,4 @@
-"""``percept bag info``: topics, types, counts, rates and gaps of a bag."""
+"""``percept bag``: ``info`` (topics, types, counts, rates, gaps); ``from-euroc`` (datasets in)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,25 @@ import json
 import sys
 from pathlib import Path
 
-from percept.cli.common import add_command
+from percept.cli.common import add_command, show_progress
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "run_from_euroc"]
 
 EPILOG = """examples:
   percept bag info out/replayed.mcap
   percept bag info ~/bags/robot_run/ --json
+"""
+
+FROM_EUROC_EPILOG = """examples:
+  percept bag from-euroc ~/data/MH_01_easy --out out/mh01.mcap
+  percept bag from-euroc ../shared/data/vi_moving_euroc_mh01 --out out/mh01_3s.mcap \\
+      --start 1 --duration 3
+  percept replay out/mh01.mcap --robot euroc --out out/mh01_run.mcap
+
+Topics: /cam0/image_raw, /cam1/image_raw (mono8), /cam0/camera_info, /cam1/camera_info
+(sensor.yaml K and D, stereo R and P), /imu0, /tf_static (base_link -> imu0 -> cam0,
+cam1, from the T_BS), /ground_truth/pose (state_groundtruth_estimate0, world frame).
+--start counts from the first camera or IMU stamp.
 """
 
 
@@ -27,6 +39,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     info.add_argument("bag", type=Path, help="bag folder or file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=run)
+    euroc = add_command(
+        sub,
+        "from-euroc",
+        "write an EuRoC/ASL folder (mav0/cam0, cam1, imu0, ground truth) into a bag",
+        epilog=FROM_EUROC_EPILOG,
+    )
+    euroc.add_argument("folder", type=Path, help="sequence folder (holding mav0/) or mav0/")
+    euroc.add_argument("--out", type=Path, required=True, help="output bag (.mcap: one file)")
+    euroc.add_argument("--start", type=float, default=0.0, help="skip this many seconds")
+    euroc.add_argument("--duration", type=float, default=None, help="keep this many seconds")
+    euroc.add_argument(
+        "--ground-truth", type=Path, default=None, help="ground-truth file (EuRoC CSV or TUM)"
+    )
+    euroc.add_argument("--force", action="store_true", help="replace an existing output")
+    euroc.set_defaults(run=run_from_euroc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,4 +66,25 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(format_summary(summaries, facts) + "\n")
+    return 0
+
+
+def run_from_euroc(args: argparse.Namespace) -> int:
+    """Execute ``percept bag from-euroc``."""
+    from percept.io.euroc import read_euroc, write_euroc_bag
+
+    data = read_euroc(args.folder, ground_truth=args.ground_truth)
+    result = write_euroc_bag(
+        data,
+        args.out,
+        start_s=args.start,
+        duration_s=args.duration,
+        overwrite=args.force,
+        progress=show_progress(args),
+    )
+    span_s = (result.stop_ns - result.start_ns) / 1e9
+    counts = ", ".join(f"{t} {n}" for t, n in result.counts.items())
+    sys.stdout.write(
+        f"wrote {result.path}: {span_s:.2f} s of data in {result.seconds:.2f} s; {counts}\n"
+    )
     return 0
