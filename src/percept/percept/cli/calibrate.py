@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percept.cli import calibrate_import
 from percept.cli.common import add_command
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = add_command(
         subparsers,
         "calibrate",
-        "calibrate cameras (mono, stereo) or check a calibration",
+        "calibrate cameras (mono, stereo), check or import a calibration",
         epilog=EPILOG,
         description="Camera calibration like ROS cameracalibrator, from images or a bag.",
     )
@@ -105,6 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     c.add_argument("--max-epipolar-px", type=float, default=1.0, help="stereo epipolar RMS limit")
     c.add_argument("--min-views", type=int, default=3, help="fresh views needed")
     c.set_defaults(run=run)
+    calibrate_import.add_parser(sub)
 
 
 def _mono_source(args: argparse.Namespace) -> tuple[object, str]:
