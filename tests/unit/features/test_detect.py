@@ -1,0 +1,62 @@
+"""Grid-bucketed corner detection."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist, pdist
+
+from percept.features import FeatureTrackerConfig, detect_corners, occupancy_mask
+
+
+def _texture(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (240, 320), dtype=np.uint8)
+    return np.asarray(cv2.GaussianBlur(noise, (5, 5), 1.0), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("detector", ["fast", "gftt"])
+def test_corners_spread_over_the_grid_and_keep_their_distance(detector: str) -> None:
+    config = FeatureTrackerConfig(num_features=100, detector=detector, fast_threshold=10)
+    uv = detect_corners(_texture(), config)
+    assert uv.shape[1] == 2
+    assert 80 <= uv.shape[0] <= 100
+    assert pdist(uv).min() >= config.min_distance_px
+    cells = (uv[:, 1] * 5 // 240).astype(int) * 5 + (uv[:, 0] * 5 // 320).astype(int)
+    counts = np.bincount(cells, minlength=25)
+    assert counts.max() <= config.cell_quota
+    assert counts.min() >= 1
+    b = config.border_px
+    assert np.all((uv >= b) & (uv <= np.array([320 - 1 - b, 240 - 1 - b])))
+
+
+def test_corners_avoid_existing_tracks_and_fill_only_open_cells() -> None:
+    config = FeatureTrackerConfig(num_features=100, fast_threshold=10, grid_cols=2, grid_rows=1)
+    # The left half already holds its quota of 50 tracks.
+    rng = np.random.default_rng(1)
+    existing = np.column_stack([rng.uniform(10, 150, 50), rng.uniform(10, 230, 50)])
+    uv = detect_corners(_texture(), config, existing_uv=existing.astype(np.float32))
+    assert uv.shape[0] > 20
+    assert np.all(uv[:, 0] >= 160)
+    assert cdist(uv, existing).min() >= config.min_distance_px
+
+
+def test_detect_respects_max_new_and_flat_images() -> None:
+    config = FeatureTrackerConfig(num_features=100, fast_threshold=10)
+    assert detect_corners(_texture(), config, max_new=7).shape == (7, 2)
+    flat = np.full((120, 160), 128, np.uint8)
+    assert detect_corners(flat, config).shape == (0, 2)
+    assert detect_corners(flat, FeatureTrackerConfig(detector="gftt")).shape == (0, 2)
+    with pytest.raises(ValueError, match="uint8"):
+        detect_corners(flat.astype(np.float32), config)  # type: ignore[arg-type]
+
+
+def test_occupancy_mask_blocks_discs_and_border() -> None:
+    mask = occupancy_mask((50, 60), np.array([[30.0, 25.0]], np.float32), 5.0, 3)
+    assert mask[25, 30] == 0
+    assert mask[25, 35] == 0
+    assert mask[25, 37] == 255
+    assert mask[1, 30] == 0
+    assert mask[25, 58] == 0
+    assert mask.dtype == np.uint8
