@@ -131,6 +131,13 @@ def test_read_ground_truth_parses_euroc_csv_and_tum_exactly(tmp_path: Path) -> N
     tum = tmp_path / "gt.txt"
     tum.write_text("# t x y z qx qy qz qw\n1403636588.76356 1 2 3 0 0 0 1\n")
     assert read_ground_truth(tum).stamps_ns.tolist() == [1403636588763560000]
+    # A stamp that went through a spreadsheet reads as the exact integer it writes.
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("1.40363658876356E+018,1,2,3,1,0,0,0\n")
+    assert read_ground_truth(sheet).stamps_ns.tolist() == [1403636588763560000]
+    sheet.write_text("14036365887635600O0,1,2,3,1,0,0,0\n")
+    with pytest.raises(CalibrationError, match=r"sheet.csv: data row 1: timestamp must be"):
+        read_ground_truth(sheet)
 
 
 def test_write_euroc_bag_round_trips(mh01: EurocDataset, tmp_path: Path) -> None:

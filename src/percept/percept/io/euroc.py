@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -195,11 +196,14 @@ class EurocMessage:
 
 def _stamps(column: npt.NDArray[np.str_], where: str) -> StampArray:
     """Integer-ns stamps from CSV text; exact for integers and ``1.40363658876356E+018``."""
-    try:
-        stamps = np.array([int(s) if s.isdigit() else int(float(s)) for s in column], np.int64)
-    except ValueError as err:
-        msg = f"{where}: timestamps must be integer nanoseconds: {err}"
-        raise CalibrationError(msg) from err
+    values: list[int] = []
+    for row, text in enumerate(map(str, column), start=1):
+        try:
+            values.append(int(text) if text.isdigit() else int(Decimal(text)))
+        except (ValueError, ArithmeticError) as err:
+            msg = f"{where}: data row {row}: timestamp must be integer nanoseconds, got {text!r}"
+            raise CalibrationError(msg) from err
+    stamps = np.array(values, np.int64)
     if stamps.size > 1 and not (np.diff(stamps) > 0).all():
         bad = int(np.argmax(np.diff(stamps) <= 0)) + 1
         msg = f"{where}: timestamps must increase; row {bad + 1} is {stamps[bad]}"
