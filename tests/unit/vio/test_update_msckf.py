@@ -344,3 +344,16 @@ def test_config_rejects_bad_values() -> None:
         UpdaterConfig(sigma_px=0.0)
     with pytest.raises(ValueError, match="T_imu_cam"):
         msckf_update(_truth_state(), [], CAMERA, np.eye(3))
+
+
+def test_no_tracks_or_no_clones_leave_the_state() -> None:
+    truth = _truth_state()
+    same, stats = msckf_update(truth, [], CAMERA, T_IMU_CAM)
+    assert same is truth
+    assert stats == msckf_update(truth, [], CAMERA, T_IMU_CAM)[1]
+    assert stats.used == 0
+    bare = State(truth.imu, P0[:IMU_DIM, :IMU_DIM])
+    tracks = _tracks(_points(3, seed=50), np.random.default_rng(50))
+    same, stats = msckf_update(bare, tracks, CAMERA, T_IMU_CAM)
+    assert same is bare
+    assert stats.too_few_observations == 3
