@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from percept.calib.kalibr import load_kalibr_yaml
 from percept.errors import CalibrationError
 from percept.geometry import se3
 
@@ -144,26 +145,6 @@ def imu_yaml(
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
 
 
-def _load(path: Path) -> dict[str, object]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        msg = f"{path}: cannot read: {err}"
-        raise CalibrationError(msg) from err
-    # OpenCV-style files (EuRoC, OpenVINS) start with "%YAML:1.0", which PyYAML rejects.
-    if text.startswith("%YAML:"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        msg = f"{path}: not YAML: {err}"
-        raise CalibrationError(msg) from err
-    if not isinstance(doc, dict):
-        msg = f"{path}: expected a mapping at the top, got {type(doc).__name__}"
-        raise CalibrationError(msg)
-    return doc
-
-
 def _float(block: Mapping[str, object], key: str, where: str) -> float:
     value = block.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -240,7 +221,7 @@ def read_imu_yaml(path: str | Path, imucam_path: str | Path | None = None) -> Im
             malformed (the message names the file and key).
     """
     path = Path(path)
-    doc = _load(path)
+    doc = load_kalibr_yaml(path)
     block, where = _imu_block(doc, path)
     try:
         noise = ImuNoise(*(_float(block, key, where) for key in _NOISE_KEYS))
@@ -255,7 +236,7 @@ def read_imu_yaml(path: str | Path, imucam_path: str | Path | None = None) -> Im
     T_imu_cams, timeshift_s = _extrinsics(block, where) if "cameras" in block else ({}, None)
     if imucam_path is not None:
         imucam_path = Path(imucam_path)
-        T_imu_cams, timeshift_s = _extrinsics(_load(imucam_path), str(imucam_path))
+        T_imu_cams, timeshift_s = _extrinsics(load_kalibr_yaml(imucam_path), str(imucam_path))
     if "timeshift_cam_imu" in block:
         timeshift_s = _float(block, "timeshift_cam_imu", where)
     simulated = block.get("noise_simulated")
