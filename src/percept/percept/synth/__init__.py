@@ -3,13 +3,16 @@
 ``generate`` renders a warehouse (Open3D ray casting) seen by a stereo rig on a ground
 robot or a handheld rig, with a 200 Hz IMU, into an MCAP bag with ground truth (pose,
 depth, 2-D/3-D boxes, occupancy grid); ``render_board_views`` renders calibration
-target views through the same rig. Modules import Open3D lazily (at scene build).
+target views through the same rig; ``simulate_features`` simulates the tracked stereo
+features and IMU samples a VIO estimator consumes, without rendering. Modules import
+Open3D lazily (at scene build).
 """
 
 from __future__ import annotations
 
 from percept.calib.imu import ImuNoise
 from percept.synth.board import BoardViews, render_board_views
+from percept.synth.features import FeatureSimConfig, FeatureSimulation, simulate_features
 from percept.synth.generate import SynthConfig, SynthResult, default_rig, generate
 from percept.synth.imu import ADIS16448_EUROC, NO_NOISE, simulate_imu
 from percept.synth.rig import StereoRig, StereoRigConfig
@@ -22,6 +25,8 @@ __all__ = [
     "CLASS_NAMES",
     "NO_NOISE",
     "BoardViews",
+    "FeatureSimConfig",
+    "FeatureSimulation",
     "ImuNoise",
     "LoopTrajectory",
     "Scene",
@@ -33,5 +38,6 @@ __all__ = [
     "default_rig",
     "generate",
     "render_board_views",
+    "simulate_features",
     "simulate_imu",
 ]
