@@ -1,5 +1,8 @@
 """ROS 2 test set-up: DDS kept on the loopback interface, a random domain per session.
 
+How DDS is kept on loopback depends on the distribution (ros_helpers.dds_environment):
+Humble has ``ROS_LOCALHOST_ONLY``, Jazzy ``ROS_AUTOMATIC_DISCOVERY_RANGE``.
+
 These tests need a sourced ROS 2 (rclpy, message_filters, tf2_ros, the message
 packages); each module skips with a reason where rclpy cannot be imported.
 """
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from .ros_helpers import dds_environment, legacy_localhost_only
 
 if TYPE_CHECKING:
     from rclpy.context import Context
@@ -47,14 +52,35 @@ def ros_loopback_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     xml = tmp_path_factory.mktemp("dds") / "cyclonedds.xml"
     xml.write_text(_CYCLONEDDS_XML, encoding="utf-8")
     domain = random.SystemRandom().randint(1, 101)  # 0..101 is the portable range
+    settings = dds_environment(
+        legacy=legacy_localhost_only(), rmw=_rmw_implementation(), cyclone_uri=f"file://{xml}"
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ROS_DOMAIN_ID", str(domain))
-        mp.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # Jazzy and later
-        if os.environ.get("ROS_DISTRO", "") in ("humble", "iron"):
-            mp.setenv("ROS_LOCALHOST_ONLY", "1")  # deprecated from Jazzy on
-        mp.setenv("CYCLONEDDS_URI", f"file://{xml}")
+        for name, value in settings.items():
+            if value is None:
+                mp.delenv(name, raising=False)
+            else:
+                mp.setenv(name, value)
         mp.syspath_prepend(str(REPO / "src" / "percept_ros"))
         yield domain
+
+
+def _rmw_implementation() -> str:
+    """The RMW the tests will use: ``RMW_IMPLEMENTATION``, else the install's default.
+
+    Loading rclpy reads no DDS variable (that happens at init and node creation), so
+    asking it here, before they are set, is safe. Empty when rclpy cannot be imported.
+    """
+    chosen = os.environ.get("RMW_IMPLEMENTATION", "")
+    if chosen:
+        return chosen
+    try:
+        import rclpy
+
+        return str(rclpy.get_rmw_implementation_identifier())
+    except Exception:  # no ROS 2 here: the ros test modules skip anyway
+        return ""
 
 
 @pytest.fixture

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-__all__ = ["NEEDS_ROS", "ros2_command"]
+__all__ = [
+    "LEGACY_LOCALHOST_DISTROS",
+    "NEEDS_ROS",
+    "dds_environment",
+    "legacy_localhost_only",
+    "ros2_command",
+]
 
 #: Why a ROS test module skips: rclpy (or a message package) cannot be imported.
 NEEDS_ROS = "needs ROS 2: source /opt/ros/<distro>/setup.bash (rclpy not importable)"
@@ -30,3 +38,51 @@ def ros2_command(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedPro
         timeout=timeout_s,
         check=False,
     )
+
+
+#: Distributions whose discovery is limited with ``ROS_LOCALHOST_ONLY`` (no
+#: ``ROS_AUTOMATIC_DISCOVERY_RANGE`` yet). Humble is the one still supported.
+LEGACY_LOCALHOST_DISTROS = frozenset({"foxy", "galactic", "humble"})
+
+
+def legacy_localhost_only(distro: str | None = None) -> bool:
+    """Whether the sourced ROS 2 limits discovery with ``ROS_LOCALHOST_ONLY`` (Humble).
+
+    ``ROS_DISTRO`` decides. A colcon build without ros_environment leaves it unset; then
+    the distribution is told by type_description_interfaces, which arrived (Iron) with
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE``.
+    """
+    distro = os.environ.get("ROS_DISTRO", "") if distro is None else distro
+    if distro:
+        return distro.lower() in LEGACY_LOCALHOST_DISTROS
+    return importlib.util.find_spec("type_description_interfaces") is None
+
+
+def dds_environment(*, legacy: bool, rmw: str, cyclone_uri: str) -> dict[str, str | None]:
+    """The variables that keep DDS on loopback (``None``: unset), by distribution and RMW.
+
+    - Jazzy and later: ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (it only adds
+      localhost as a static peer), plus the Cyclone file bound to ``lo``.
+    - Humble with Cyclone DDS: the Cyclone file only. ``ROS_LOCALHOST_ONLY=1`` makes
+      Humble's rmw_cyclonedds put its own ``127.0.0.1`` interface in front of the file,
+      and Cyclone refuses ``lo`` selected twice (node creation fails).
+    - Humble with another RMW (Fast DDS): ``ROS_LOCALHOST_ONLY=1``; the file is unused.
+    """
+    cyclone = rmw in ("", "rmw_cyclonedds_cpp")
+    if not legacy:
+        return {
+            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+            "ROS_LOCALHOST_ONLY": None,  # deprecated from Jazzy on
+            "CYCLONEDDS_URI": cyclone_uri,
+        }
+    if cyclone:
+        return {
+            "ROS_AUTOMATIC_DISCOVERY_RANGE": None,
+            "ROS_LOCALHOST_ONLY": None,
+            "CYCLONEDDS_URI": cyclone_uri,
+        }
+    return {
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": None,
+        "ROS_LOCALHOST_ONLY": "1",
+        "CYCLONEDDS_URI": None,
+    }

@@ -157,7 +157,7 @@ def test_ros2_param_describe_and_set(graph: _Graph, node_type: str) -> None:
     spec, values = settable[0]
 
     described = ros2_command("param", "describe", "--no-daemon", _fqn(node_type), spec.name)
-    assert described.returncode == 0, described.stderr
+    assert described.returncode == 0, described
     assert f"Parameter name: {spec.name}" in described.stdout
     if spec.min_value is not None:
         assert f"Min value: {spec.min_value}" in described.stdout
@@ -167,17 +167,26 @@ def test_ros2_param_describe_and_set(graph: _Graph, node_type: str) -> None:
         out = ros2_command(
             "param", "set", "--no-daemon", _fqn(node_type), spec.name, _cli_value(value)
         )
+        assert out.returncode == 0, out  # a CLI that cannot load fails here, not below
         if "Set parameter successful" in out.stdout:
             got: Any = node.host.node.params[spec.name]
             assert got == value
             shown = ros2_command("param", "get", "--no-daemon", _fqn(node_type), spec.name)
+            assert shown.returncode == 0, shown
             assert _cli_value(value).lower() in shown.stdout.lower(), shown.stdout
             return
+        assert "Setting parameter failed" in out.stderr, out
         reasons.append(out.stdout + out.stderr)
     pytest.fail(f"no value of {spec.name} was accepted: {reasons}")
 
 
 def test_out_of_range_value_is_refused_through_the_cli(graph: _Graph) -> None:
+    before = graph.nodes["resize"].host.node.params["interpolation"]
     out = ros2_command("param", "set", "--no-daemon", _fqn("resize"), "interpolation", "9")
-    assert "Set parameter successful" not in out.stdout
-    assert graph.nodes["resize"].host.node.params["interpolation"] != 9
+    # The CLI ran, reached the node and reported the refusal (it exits 0 either way);
+    # a CLI that cannot load or find the node exits non-zero and fails here.
+    assert out.returncode == 0, out
+    assert "Setting parameter failed" in out.stderr, out
+    assert "interpolation" in out.stderr, out
+    assert "Set parameter successful" not in out.stdout, out
+    assert graph.nodes["resize"].host.node.params["interpolation"] == before != 9
