@@ -18,6 +18,9 @@ users already run, and the modules are split as evo splits them:
   ``t[ns], p xyz, q wxyz, ...``) and KITTI poses (12 numbers, a row-major 3x4
   ``T_world_cam`` per line, no stamps).
 - :mod:`~percept.eval.trajectory.poses`, the :class:`Trajectory` type.
+- :mod:`~percept.eval.trajectory.consistency`, NEES of position and orientation from
+  published covariances, Monte-Carlo averages with chi-square bands, ±3σ plots (as
+  OpenVINS' ``ov_eval``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,18 @@ from percept.eval.trajectory.align import (
     align_trajectory,
     umeyama,
     yaw_alignment,
+)
+from percept.eval.trajectory.consistency import (
+    ConsistencyConfig,
+    ConsistencyResult,
+    MonteCarloNees,
+    chi2_band,
+    evaluate_consistency,
+    monte_carlo_nees,
+    nees,
+    rpy_covariance,
+    write_nees_plot,
+    write_sigma_plots,
 )
 from percept.eval.trajectory.file_io import (
     TRAJECTORY_FORMATS,
@@ -61,8 +76,11 @@ __all__ = [
     "DELTA_UNITS",
     "TRAJECTORY_FORMATS",
     "Alignment",
+    "ConsistencyConfig",
+    "ConsistencyResult",
     "DeltaUnit",
     "ErrorStats",
+    "MonteCarloNees",
     "Sim3",
     "Trajectory",
     "TrajectoryEvalConfig",
@@ -71,16 +89,23 @@ __all__ = [
     "absolute_errors",
     "align_trajectory",
     "associate",
+    "chi2_band",
+    "evaluate_consistency",
     "evaluate_trajectory",
+    "monte_carlo_nees",
+    "nees",
     "read_euroc_csv",
     "read_kitti_poses",
     "read_trajectory",
     "read_tum",
     "relative_errors",
     "rpe_pairs",
+    "rpy_covariance",
     "umeyama",
     "write_euroc_csv",
     "write_kitti_poses",
+    "write_nees_plot",
+    "write_sigma_plots",
     "write_trajectory",
     "write_tum",
     "yaw_alignment",
