@@ -17,7 +17,7 @@ from percept.eval.latency import NodeLatency
 from percept.eval.metrics import METRICS
 from percept.eval.occupancy import OccupancyMetrics
 from percept.eval.tracking import TrackingMetrics
-from percept.eval.trajectory import TrajectoryMetrics
+from percept.eval.trajectory import ConsistencyResult, TrajectoryMetrics
 from percept.units import NS_PER_S
 
 __all__ = ["WORST_METRICS", "EvalResult", "FrameScore", "Shot"]
@@ -35,6 +35,7 @@ class EvalResult:
         skipped: metric -> why it was not computed.
         notes: other remarks (frames without partner, resampled maps...).
         trajectory: ATE/RPE, if scored.
+        consistency: NEES of the odometry's published pose covariance, if it has one.
         disparity: disparity scores pooled over frames, if scored.
         depth_bands: depth error per range band pooled over frames.
         depth_source: what the depth estimate came from.
@@ -58,6 +59,7 @@ class EvalResult:
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     trajectory: TrajectoryMetrics | None = None
+    consistency: ConsistencyResult | None = None
     disparity: DisparityMetrics | None = None
     depth_bands: list[DepthBand] = field(default_factory=list)
     depth_source: str = ""

@@ -1,8 +1,13 @@
-"""Trajectory metric: ATE/RPE of the run's odometry against the ground-truth pose."""
+"""Trajectory metric: ATE/RPE of the run's odometry against the ground-truth pose.
+
+When the run's Odometry carries a pose covariance (any non-zero entry), its consistency
+is scored as well: NEES of position and orientation per frame after a 4-DoF alignment
+(:mod:`percept.eval.trajectory.consistency`), with the ±3σ plots in the report.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +19,14 @@ from percept.eval.frames import FrameScore
 from percept.eval.html import figure, fmt, table
 from percept.eval.metrics.base import Collector, Input, Metric, RunContext, SummaryRow
 from percept.eval.pictures import line_plot
-from percept.eval.trajectory import Trajectory, evaluate_trajectory
+from percept.eval.trajectory import (
+    ConsistencyConfig,
+    Trajectory,
+    evaluate_consistency,
+    evaluate_trajectory,
+    write_nees_plot,
+    write_sigma_plots,
+)
 from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
@@ -33,16 +45,22 @@ GT_POSE = Input(
     ground_truth=True,
 )
 
-_PoseRow = tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
+#: (stamp_ns, position (3,), quat_xyzw (4,), pose covariance (6, 6) or None)
+_PoseRow = tuple[
+    int, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64] | None
+]
 
 
-def _trajectory(rows: list[_PoseRow], name: str) -> Trajectory:
+def _trajectory(rows: list[_PoseRow], name: str) -> tuple[Trajectory, npt.NDArray[np.float64]]:
+    """The poses sorted by stamp, one per stamp, and their (N, 6, 6) covariances (0: none)."""
     rows = sorted(rows, key=lambda r: r[0])
     stamps = np.array([r[0] for r in rows], dtype=np.int64)
     keep = np.concatenate([[True], np.diff(stamps) > 0])  # one pose per stamp
     pos = np.array([r[1] for r in rows])[keep]
     quat = np.array([r[2] for r in rows])[keep]
-    return Trajectory.from_quaternions(pos, quat, stamps[keep], name)
+    zero = np.zeros((6, 6))
+    cov = np.array([zero if r[3] is None else r[3] for r in rows])[keep]
+    return Trajectory.from_quaternions(pos, quat, stamps[keep], name), cov
 
 
 class _Poses(Collector):
@@ -53,23 +71,33 @@ class _Poses(Collector):
 
     def add(self, key: str, obj: object) -> None:
         if isinstance(obj, Odometry | PoseStamped):
-            row = (obj.header.stamp_ns, obj.pose.translation_m, obj.pose.quat_xyzw)
+            cov = obj.pose_covariance if isinstance(obj, Odometry) else None
+            row = (obj.header.stamp_ns, obj.pose.translation_m, obj.pose.quat_xyzw, cov)
             (self.run if key == ODOMETRY.key else self.gt).append(row)
 
     def finish(self, result: EvalResult) -> None:
         gt_traj: Trajectory | None = None
         if self.gt:
-            gt_traj = _trajectory(self.gt, result.topics.get(GT_POSE.key, "ground truth"))
+            gt_traj, _ = _trajectory(self.gt, result.topics.get(GT_POSE.key, "ground truth"))
         self.context.gt_trajectory = gt_traj
         if not self.run or gt_traj is None:
             result.skipped["trajectory"] = "no poses decoded on the run or ground-truth topic"
             return
-        est = _trajectory(self.run, result.topics[ODOMETRY.key])
+        est, cov = _trajectory(self.run, result.topics[ODOMETRY.key])
+        cfg = self.context.config.trajectory
         try:
-            result.trajectory = evaluate_trajectory(est, gt_traj, self.context.config.trajectory)
+            result.trajectory = evaluate_trajectory(est, gt_traj, cfg)
         except EvalError as err:
             result.skipped["trajectory"] = str(err)
             return
+        if np.any(cov != 0.0):
+            nees_cfg = ConsistencyConfig(
+                max_diff_ns=cfg.max_diff_ns, offset_ns=cfg.offset_ns, n_to_align=cfg.n_to_align
+            )
+            try:
+                result.consistency = evaluate_consistency(est, cov, gt_traj, nees_cfg)
+            except EvalError as err:
+                result.skipped["consistency"] = str(err)
         tm = result.trajectory
         assert tm.reference.stamps_ns is not None
         result.frames["trajectory"] = [
@@ -81,7 +109,7 @@ class _Poses(Collector):
 
 
 class TrajectoryMetric(Metric):
-    """ATE and RPE as evo computes them (:mod:`percept.eval.trajectory`)."""
+    """ATE and RPE as evo computes them, NEES as ov_eval (:mod:`percept.eval.trajectory`)."""
 
     name = "trajectory"
     run_inputs = (ODOMETRY,)
@@ -94,13 +122,16 @@ class TrajectoryMetric(Metric):
         return _Poses(context)
 
     def to_json(self, result: EvalResult) -> dict[str, object]:
-        """``trajectory``: ATE/RPE statistics, alignment and settings."""
+        """``trajectory``: ATE/RPE statistics, alignment and settings; ``consistency``: NEES."""
         if result.trajectory is None:
             return {}
-        return {"trajectory": result.trajectory.as_dict()}
+        doc: dict[str, object] = {"trajectory": result.trajectory.as_dict()}
+        if result.consistency is not None:
+            doc["consistency"] = result.consistency.as_dict()
+        return doc
 
     def summary(self, result: EvalResult) -> list[SummaryRow]:
-        """ATE statistics, RPE rmse, matched poses (and the Sim(3) scale)."""
+        """ATE statistics, RPE rmse, matched poses (Sim(3) scale, NEES when published)."""
         rows: list[SummaryRow] = []
         tm = result.trajectory
         if tm is not None:
@@ -119,6 +150,17 @@ class TrajectoryMetric(Metric):
             rows.append(("matched poses", str(len(tm.reference)), ""))
             if align == "sim3":
                 rows.append(("Sim(3) scale", fmt(tm.alignment.scale, 6), ""))
+        cr = result.consistency
+        if tm is not None and cr is not None:
+            lo, hi = cr.frame_band()
+            band = f"{cr.config.confidence:.0%}"
+            rows += [
+                (f"NEES position mean ({cr.config.align})", fmt(cr.mean_nees_pos), "dof 3"),
+                (f"NEES orientation mean ({cr.config.align})", fmt(cr.mean_nees_rot), "dof 3"),
+                (f"NEES {band} band (one frame)", f"[{fmt(lo)}, {fmt(hi)}]", ""),
+                ("NEES position frames inside", fmt(100 * cr.fraction_inside("pos")), "%"),
+                ("NEES orientation frames inside", fmt(100 * cr.fraction_inside("rot")), "%"),
+            ]
         return rows
 
     def section(self, result: EvalResult, out_dir: Path) -> str:
@@ -184,4 +226,44 @@ class TrajectoryMetric(Metric):
             + figure(err.name, "ATE per pose and RPE per pair over time")
             + "<h3>Worst poses</h3>"
             + table([xlabel, "ATE [m]"], worst_rows)
+            + _consistency_section(result, out_dir)
         )
+
+
+def _consistency_section(result: EvalResult, out_dir: Path) -> str:
+    """NEES table, NEES over time and the ±3σ plots; empty without a covariance."""
+    cr = result.consistency
+    if cr is None:
+        return ""
+    lo, hi = cr.frame_band()
+    mlo, mhi = cr.mean_band()
+    nees_png = write_nees_plot(cr, out_dir / "consistency_nees.png")
+    pos_png, rot_png = write_sigma_plots(cr, out_dir, "consistency")
+    valid = cr.valid
+    parts: tuple[tuple[str, npt.NDArray[np.float64], Literal["pos", "rot"]], ...] = (
+        ("position", cr.nees_pos, "pos"),
+        ("orientation", cr.nees_rot, "rot"),
+    )
+    rows = [
+        [
+            name,
+            float(np.mean(values[valid])) if valid.any() else None,
+            float(np.median(values[valid])) if valid.any() else None,
+            100 * cr.fraction_inside(which),
+        ]
+        for name, values, which in parts
+    ]
+    return (
+        "<h3>Consistency (NEES)</h3>"
+        f"<p>Normalised estimation error squared of the published pose covariance over "
+        f"{int(valid.sum())} of {len(cr)} associated frames, after a {cr.config.align} "
+        f"alignment (covariance rotated with the estimate). A consistent estimator averages "
+        f"3 per part; one frame lies in [{lo:.3g}, {hi:.3g}] with "
+        f"{cr.config.confidence:.0%} probability (the mean of {int(valid.sum())} independent "
+        f"frames would lie in [{mlo:.3g}, {mhi:.3g}], but a filter's errors are correlated "
+        "in time).</p>"
+        + table(["part", "mean NEES", "median NEES", "frames inside band [%]"], rows)
+        + figure(nees_png.name, "NEES per frame with the one-frame chi-square band")
+        + figure(pos_png.name, "position error per axis with its ±3σ envelope")
+        + figure(rot_png.name, "roll, pitch, yaw error with its ±3σ envelope")
+    )
