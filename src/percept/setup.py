@@ -33,6 +33,8 @@ setup(
         "onnxruntime>=1.16",
         "onnx>=1.14",
         "filterpy>=1.4",
+        # BLAS thread limits for the VIO filter (small matrices: threads only contend)
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],

@@ -128,6 +128,13 @@ class InitConfig:
         zupt_chi2_quantile: zero-velocity chi-square test quantile (0.95).
         zupt_max_velocity_m_s: zero-velocity test: largest speed of the estimate that
             may be still (OpenVINS ``zupt_max_velocity``: 0.1).
+        dynamic_window_s: moving start (``init_dynamic``): length of the stereo-inertial
+            alignment window, seconds.
+        dynamic_min_frames: moving start: fewest camera frames in the window.
+        dynamic_max_gravity_error_m_s2: moving start: largest ``| |g_A| - g |`` of the
+            unconstrained solve, m/s^2.
+        dynamic_max_residual_m: moving start: largest RMS position residual, metres.
+        dynamic_sigma_velocity_m_s: moving start: initial velocity sigma, m/s.
     """
 
     window_s: float = param(2.0, "still window, s", min_value=0.01)
@@ -160,11 +167,25 @@ class InitConfig:
     zupt_max_velocity_m_s: float = param(
         0.1, "zero-velocity test: largest estimated speed, m/s", min_value=0.0
     )
+    dynamic_window_s: float = param(1.0, "moving start: alignment window, s", min_value=0.05)
+    dynamic_min_frames: int = param(5, "moving start: fewest frames in the window", min_value=3)
+    dynamic_max_gravity_error_m_s2: float = param(
+        0.5, "moving start: largest | |g| - g | before scaling, m/s^2", min_value=0.0
+    )
+    dynamic_max_residual_m: float = param(
+        0.05, "moving start: largest RMS position residual, m", min_value=0.0
+    )
+    dynamic_sigma_velocity_m_s: float = param(
+        0.05, "moving start: initial velocity sigma, m/s", min_value=0.0
+    )
 
     def __post_init__(self) -> None:
         floats = tuple(f.name for f in fields(self) if isinstance(getattr(self, f.name), float))
         _check_positive(self, floats, allow_zero=True)
         _check_positive(self, ("window_s", "zupt_noise_multiplier"))
+        if self.dynamic_min_frames < 3:
+            msg = f"InitConfig.dynamic_min_frames must be >= 3, got {self.dynamic_min_frames}"
+            raise ValueError(msg)
         if self.min_samples < 4:
             msg = f"InitConfig.min_samples must be >= 4, got {self.min_samples}"
             raise ValueError(msg)

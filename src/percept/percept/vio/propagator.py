@@ -328,6 +328,11 @@ class Propagator:
         self._buffer_ns = round(self.config.buffer_s * NS_PER_S)
 
     @property
+    def oldest_stamp_ns(self) -> int | None:
+        """Stamp of the oldest buffered reading, None when the buffer is empty."""
+        return self._stamps[0] if self._stamps else None
+
+    @property
     def newest_stamp_ns(self) -> int | None:
         """Stamp of the newest buffered reading, None when the buffer is empty."""
         return self._stamps[-1] if self._stamps else None
@@ -360,6 +365,26 @@ class Propagator:
         self._gyro.append(gyro)
         self._accel.append(accel)
         return True
+
+    def reading_at(self, stamp_ns: int) -> tuple[FloatArray, FloatArray]:
+        """``(gyro, accel)`` at ``stamp_ns``: linear between the readings around it.
+
+        Outside the buffered span, the nearest buffered reading.
+
+        Raises:
+            PropagationError: when the buffer is empty.
+        """
+        if not self._stamps:
+            msg = f"no IMU readings buffered at {stamp_ns} ns"
+            raise PropagationError(msg)
+        return self._reading_at(stamp_ns)
+
+    def prune(self, stamp_ns: int) -> None:
+        """Drop readings older than ``buffer_s`` before ``stamp_ns``.
+
+        Keeps the buffer bounded while nothing propagates (during initialisation).
+        """
+        self._prune(stamp_ns)
 
     def _reading_at(self, stamp_ns: int) -> tuple[FloatArray, FloatArray]:
         """Readings at ``stamp_ns``, linear between the two around it, else the nearest."""
@@ -460,7 +485,7 @@ class Propagator:
         out[rest, rest] = P[rest, rest]
         out = 0.5 * (out + out.T)
         self._prune(to_stamp_ns)
-        return State(result.imu, out, state.clones)
+        return State(result.imu, out, state.clones, state.time_offset_s)
 
     def _interior_gaps(self, stamps: npt.NDArray[np.int64]) -> tuple[ImuGap, ...]:
         """Gaps between consecutive buffered readings inside ``stamps``' span."""

@@ -19,8 +19,14 @@ the body frame.)
 **Covariance layout.** ``covariance`` is ``(15 + 6k, 15 + 6k)``: the IMU block first,
 in the order above (``THETA, POS, VEL, BG, BA``), then the k clones, oldest first, each
 ``[δθ_c, δp_c]``. Clones are keyed by their ``stamp_ns``; ``State.clone_slice`` gives a
-clone's rows. Time offset and extrinsics, when the estimator adds them, will sit between
-the IMU block and the clones as in OpenVINS.
+clone's rows.
+
+**Time offset.** With ``State.time_offset_s`` set (Kalibr's ``t_imu = t_cam + td``), one
+more error ``δtd`` (seconds) sits between the IMU block and the clones, as in OpenVINS:
+the layout is then ``15 + 1 + 6k``. A clone is keyed by the *camera* stamp and holds the
+IMU pose at ``t_cam + td``; an error in ``td`` moves it along the motion, so cloning
+adds ``δθ_c = δθ + ω δtd``, ``δp_c = δp + v δtd`` (``ω`` the IMU-frame angular rate, ``v``
+the world velocity).
 
 :func:`augment_clone` and :func:`marginalize_oldest_clone` are OpenVINS'
 ``StateHelper::augment_clone`` and ``marginalize_old_clone``: pure functions that return a
@@ -44,6 +50,7 @@ __all__ = [
     "CLONE_DIM",
     "IMU_DIM",
     "POS",
+    "TD",
     "THETA",
     "VEL",
     "Clone",
@@ -51,6 +58,8 @@ __all__ = [
     "State",
     "augment_clone",
     "marginalize_oldest_clone",
+    "time_offset_ns",
+    "with_time_offset",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,6 +74,8 @@ POS: Final = slice(3, 6)
 VEL: Final = slice(6, 9)
 BG: Final = slice(9, 12)
 BA: Final = slice(12, 15)
+#: Row of the time-offset error when the state carries one.
+TD: Final = IMU_DIM
 
 
 def _vec3(value: npt.ArrayLike, name: str) -> FloatArray:
@@ -176,7 +187,8 @@ class Clone:
     """A copy of the IMU pose at a camera stamp (a stochastic clone of the MSCKF).
 
     Attributes:
-        stamp_ns: the stamp the clone was taken at (IMU clock), integer nanoseconds.
+        stamp_ns: the stamp the clone was taken at, integer nanoseconds: the IMU clock
+            without a time offset in the state, the camera clock with one.
         R_world_imu: (3, 3) float64 IMU orientation at that stamp.
         p_world_imu_m: (3,) float64 IMU position at that stamp, metres, world frame.
     """
@@ -202,6 +214,9 @@ class State:
         imu: the nominal IMU state.
         covariance: (15 + 6k, 15 + 6k) float64 symmetric covariance of the error state.
         clones: the k clones, oldest first, stamps strictly increasing.
+        time_offset_s: the camera-IMU time offset ``td`` (``t_imu = t_cam + td``),
+            seconds, when the state estimates it (one more error row, module
+            docstring); None without.
 
     Raises:
         ValueError: when the covariance does not match the layout, is not finite or
@@ -211,8 +226,15 @@ class State:
     imu: ImuState
     covariance: FloatArray
     clones: tuple[Clone, ...] = ()
+    time_offset_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.time_offset_s is not None:
+            td = float(self.time_offset_s)
+            if not np.isfinite(td):
+                msg = f"time_offset_s must be finite, got {td}"
+                raise ValueError(msg)
+            object.__setattr__(self, "time_offset_s", td)
         P = np.asarray(self.covariance, dtype=np.float64)
         n = self.size
         if P.shape != (n, n):
@@ -232,9 +254,14 @@ class State:
         object.__setattr__(self, "covariance", P)
 
     @property
+    def clone_start(self) -> int:
+        """Row of the oldest clone: 15, or 16 with a time offset."""
+        return IMU_DIM + (0 if self.time_offset_s is None else 1)
+
+    @property
     def size(self) -> int:
-        """Dimension of the error state, ``15 + 6k``."""
-        return IMU_DIM + CLONE_DIM * len(self.clones)
+        """Dimension of the error state, ``15 (+1) + 6k``."""
+        return self.clone_start + CLONE_DIM * len(self.clones)
 
     @property
     def stamp_ns(self) -> int:
@@ -264,14 +291,14 @@ class State:
         Raises:
             KeyError: when no clone has that stamp.
         """
-        start = IMU_DIM + CLONE_DIM * self.clone_index(stamp_ns)
+        start = self.clone_start + CLONE_DIM * self.clone_index(stamp_ns)
         return slice(start, start + CLONE_DIM)
 
     def boxplus(self, delta: npt.ArrayLike) -> State:
         """The nominal state moved by a full error vector (the covariance is kept).
 
         Args:
-            delta: (15 + 6k,) float64 error, layout of the module docstring.
+            delta: (15 (+1) + 6k,) float64 error, layout of the module docstring.
 
         Returns:
             The perturbed state.
@@ -283,26 +310,60 @@ class State:
         if d.shape != (self.size,):
             msg = f"delta must have shape ({self.size},), got {d.shape}"
             raise ValueError(msg)
-        d_clones = d[IMU_DIM:].reshape(-1, CLONE_DIM)
+        d_clones = d[self.clone_start :].reshape(-1, CLONE_DIM)
         rotations = so3.exp(d_clones[:, :3])
         clones = tuple(
             Clone(c.stamp_ns, c.R_world_imu @ dR, c.p_world_imu_m + dc[3:])
             for c, dR, dc in zip(self.clones, rotations, d_clones, strict=True)
         )
-        return State(self.imu.boxplus(d[:IMU_DIM]), self.covariance, clones)
+        td = self.time_offset_s
+        if td is not None:
+            td += float(d[TD])
+        return State(self.imu.boxplus(d[:IMU_DIM]), self.covariance, clones, td)
 
 
-def augment_clone(state: State, stamp_ns: int) -> State:
+def with_time_offset(state: State, time_offset_s: float, sigma_s: float) -> State:
+    """The state with a time-offset error added (or replaced), uncorrelated.
+
+    Args:
+        state: the state.
+        time_offset_s: the initial ``td`` (``t_imu = t_cam + td``), seconds.
+        sigma_s: its standard deviation, seconds.
+
+    Returns:
+        The state with layout ``15 + 1 + 6k``.
+    """
+    keep = np.r_[0:IMU_DIM, state.clone_start : state.size]
+    n = IMU_DIM + 1 + CLONE_DIM * len(state.clones)
+    P = np.zeros((n, n))
+    rows = np.r_[0:IMU_DIM, IMU_DIM + 1 : n]
+    P[np.ix_(rows, rows)] = state.covariance[np.ix_(keep, keep)]
+    P[TD, TD] = sigma_s**2
+    return State(state.imu, P, state.clones, time_offset_s)
+
+
+def time_offset_ns(state: State) -> int:
+    """``td`` of the state in integer nanoseconds (0 without a time offset)."""
+    td = state.time_offset_s
+    return 0 if td is None else round(td * 1e9)
+
+
+def augment_clone(
+    state: State, stamp_ns: int, angular_velocity_rad_s: npt.ArrayLike | None = None
+) -> State:
     """Add a clone of the current IMU pose to the state (OpenVINS ``augment_clone``).
 
     The clone equals the IMU pose, so with the right perturbation its error is exactly
     ``[δθ, δp]`` of the IMU: with ``J`` the (6, n) selection of those rows,
-    ``P' = [[P, P J^T], [J P, J P J^T]]``.
+    ``P' = [[P, P J^T], [J P, J P J^T]]``. With a time offset, ``J`` also takes
+    ``[ω; v]`` times ``δtd`` (module docstring).
 
     Args:
-        state: the state, propagated to ``stamp_ns``.
-        stamp_ns: the clone's stamp; must be the IMU state's stamp and newer than every
-            clone.
+        state: the state, propagated to ``stamp_ns`` (plus ``td`` with a time offset).
+        stamp_ns: the clone's stamp (the camera stamp with a time offset); newer than
+            every clone.
+        angular_velocity_rad_s: (3,) bias-corrected IMU-frame angular rate at the
+            clone, rad/s; used (and required) only with a time offset.
 
     Returns:
         The state with the clone appended (it becomes the newest).
@@ -311,10 +372,10 @@ def augment_clone(state: State, stamp_ns: int) -> State:
         ValueError: when ``stamp_ns`` is not the IMU state's stamp or is not newer than
             the newest clone.
     """
-    if stamp_ns != state.imu.stamp_ns:
+    if stamp_ns + time_offset_ns(state) != state.imu.stamp_ns:
         msg = (
             f"augment_clone: propagate to the clone stamp first: state at "
-            f"{state.imu.stamp_ns} ns, clone at {stamp_ns} ns"
+            f"{state.imu.stamp_ns} ns, clone at {stamp_ns} ns + td {time_offset_ns(state)} ns"
         )
         raise ValueError(msg)
     if state.clones and stamp_ns <= state.clones[-1].stamp_ns:
@@ -322,15 +383,24 @@ def augment_clone(state: State, stamp_ns: int) -> State:
         raise ValueError(msg)
     P = state.covariance
     n = state.size
-    rows = np.r_[THETA, POS]
-    cross = P[rows, :]  # J P, (6, n)
+    J = np.zeros((CLONE_DIM, n))
+    J[:3, THETA] = np.eye(3)
+    J[3:, POS] = np.eye(3)
+    if state.time_offset_s is not None:
+        if angular_velocity_rad_s is None:
+            msg = "augment_clone: a state with a time offset needs the angular velocity"
+            raise ValueError(msg)
+        J[:3, TD] = _vec3(angular_velocity_rad_s, "angular_velocity_rad_s")
+        J[3:, TD] = state.imu.v_world_imu_m_s
+    cross = J @ P  # (6, n)
     out = np.empty((n + CLONE_DIM, n + CLONE_DIM))
     out[:n, :n] = P
     out[n:, :n] = cross
     out[:n, n:] = cross.T
-    out[n:, n:] = cross[:, rows]
+    block = cross @ J.T
+    out[n:, n:] = 0.5 * (block + block.T)
     clone = Clone(stamp_ns, state.imu.R_world_imu.copy(), state.imu.p_world_imu_m.copy())
-    return State(state.imu, out, (*state.clones, clone))
+    return State(state.imu, out, (*state.clones, clone), state.time_offset_s)
 
 
 def marginalize_oldest_clone(state: State) -> State:
@@ -351,6 +421,6 @@ def marginalize_oldest_clone(state: State) -> State:
     if not state.clones:
         msg = "marginalize_oldest_clone: the state has no clone"
         raise ValueError(msg)
-    keep = np.r_[0:IMU_DIM, IMU_DIM + CLONE_DIM : state.size]
+    keep = np.r_[0 : state.clone_start, state.clone_start + CLONE_DIM : state.size]
     P = state.covariance[np.ix_(keep, keep)]
     return replace(state, covariance=P, clones=state.clones[1:])

@@ -50,7 +50,7 @@ from percept.features.database import TrackObservations
 from percept.features.triangulate import triangulate_point
 from percept.geometry import so3
 from percept.stereo.geometry import StereoGeometry
-from percept.vio.state import CLONE_DIM, IMU_DIM, State
+from percept.vio.state import CLONE_DIM, State
 from percept.vio.state_ops import ekf_update
 from percept.vio.update_config import UpdaterConfig
 
@@ -252,7 +252,7 @@ def linearize_feature(
     r, J_x, J_f, _ = _observation_rows(state, idx, right, xy, p_f, T, camera.baseline_m)
     m = idx.shape[0]
     H_x = np.zeros((m, 2, state.size))
-    cols = IMU_DIM + CLONE_DIM * idx[:, None] + np.arange(CLONE_DIM)
+    cols = state.clone_start + CLONE_DIM * idx[:, None] + np.arange(CLONE_DIM)
     H_x[np.arange(m)[:, None, None], np.arange(2)[None, :, None], cols[:, None, :]] = J_x
     return FeatureLinearization(r.reshape(-1), H_x.reshape(2 * m, -1), J_f.reshape(2 * m, 3))
 
@@ -383,7 +383,7 @@ def msckf_update(
     starts = 2 * np.concatenate([[0], np.cumsum(n_obs)[:-1]])
 
     # 4. Null-space projection and chi-square gate, batched by row count.
-    P_cc = state.covariance[IMU_DIM:, IMU_DIM:]
+    P_cc = state.covariance[state.clone_start :, state.clone_start :]
     ids = np.array([g[0] for g in good])
     keep_H: list[FloatArray] = []
     keep_r: list[FloatArray] = []
@@ -429,7 +429,7 @@ def msckf_update(
         R_aug: FloatArray = np.asarray(np.linalg.qr(np.column_stack([H_c, r]), mode="r"))
         H_c, r = R_aug[:n_c, :n_c], R_aug[:n_c, n_c]
     H_full = np.zeros((H_c.shape[0], state.size))
-    H_full[:, IMU_DIM:] = H_c
+    H_full[:, state.clone_start :] = H_c
     posterior = ekf_update(state, H_full, r, 1.0)
     stats = UpdateStats(
         len(tracks),
