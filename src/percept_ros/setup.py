@@ -17,6 +17,7 @@ NODE_TYPES = (
     "calibration",
     "stereo_depth",
     "detector",
+    "vio",
 )
 
 setup(

@@ -20,6 +20,7 @@ __all__ = [
     "resize",
     "stereo_depth",
     "stereo_rectify",
+    "vio",
 ]
 
 #: OpenCV threads of the process, set by the launch file from the robot file's
@@ -93,3 +94,8 @@ def stereo_depth() -> int:
 def detector() -> int:
     """``percept_detector``."""
     return main("detector")
+
+
+def vio() -> int:
+    """``percept_vio``."""
+    return main("vio")

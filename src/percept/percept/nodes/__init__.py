@@ -24,6 +24,7 @@ NODE_TYPES: dict[str, str] = {
     "calibration": "percept.nodes.calibration:CalibrationNode",
     "stereo_depth": "percept.nodes.stereo_depth:StereoDepthNode",
     "detector": "percept.nodes.detector:DetectorNode",
+    "vio": "percept.nodes.vio:VioNode",
 }
 
 
