@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 
 from percept import codecs
-from percept.domain import CameraInfo, Header, Image
+from percept.domain import CameraInfo, Header, Image, ImuSample, TransformStamped
 from percept.geometry.camera import CameraModel
+from percept.geometry.pose import Pose
 from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.node import RELIABLE, Input, Node
 from percept.nodes.debayer import DebayerNode
 from percept.nodes.rectify import RectifyNode
 from percept.nodes.resize import ResizeNode
 from percept.nodes.stereo_depth import StereoDepthNode
+from percept.nodes.vio import VioNode
 from percept.testing import NodeHarness
 
 from ..codec_samples import node_inputs
@@ -165,3 +167,44 @@ def test_real_nodes_survive_1000_malformed_messages(
         t += 1_000
     assert h.errors == 0
     assert h.rejections()[input_name].rejected >= N_BAD // 2
+
+
+@pytest.mark.parametrize(
+    ("input_name", "msgtype"),
+    [
+        ("imu", "sensor_msgs/msg/Imu"),
+        ("left_image", "sensor_msgs/msg/Image"),
+        ("right_camera_info", "sensor_msgs/msg/CameraInfo"),
+    ],
+)
+def test_vio_node_survives_1000_malformed_messages(input_name: str, msgtype: str) -> None:
+    """VioNode: a bad message, then valid IMU samples and stereo pairs, 1,000 times.
+
+    The valid stream is a still rig (IMU every 10 ms, a pair every 40 ms); the node
+    keeps serving it: the pairs go to the estimator, which initialises when still.
+    """
+    rng = np.random.default_rng(11)
+    h = NodeHarness(VioNode, {"base_frame": "imu_link", "init_window_s": 0.5})
+    h.feed_transforms([TransformStamped(Header(0, "imu_link"), "left", Pose())], 1)
+    factory = RosbagsFactory(get_typestore())
+    dt = 5_000_000
+    t = dt
+
+    def valid(stamp: int) -> dict[str, object]:
+        imu = ImuSample(Header(stamp, "imu_link"), np.zeros(3), np.array([0.0, 0.0, 9.81]))
+        return {"imu": imu, **stereo_inputs(stamp)}
+
+    for i in range(N_BAD):
+        bad = mutate(codecs.encode(msgtype, valid(t)[input_name], factory), rng)
+        h.feed(input_name, bad, t)
+        t += dt
+        # A valid IMU sample every time, a valid stereo pair every fourth time.
+        objs = valid(t)
+        for spec in VioNode.INPUTS if i % 4 == 0 else VioNode.INPUTS[:1]:
+            h.feed(spec.name, codecs.encode(spec.msg_type, objs[spec.name], factory), t)
+        t += dt
+    values = h.diagnostic_values()
+    assert h.errors == 0
+    assert h.rejections()[input_name].rejected >= N_BAD // 3
+    assert int(values["frames_processed"]) >= 0.9 * N_BAD // 4
+    assert values["nonfinite_withheld"] == "0"
