@@ -228,6 +228,21 @@ def test_stream_merges_every_input_in_stamp_order(exact: FeatureSimulation) -> N
     assert np.all(np.diff(imu_stamps) > 0)
 
 
+def test_stream_latency_hands_more_imu_before_each_frame(exact: FeatureSimulation) -> None:
+    late = NS_PER_S // 50  # 20 ms
+    final = exact.imu[-1].header.stamp_ns  # the IMU ends a sample after the last frame
+    last_imu = 0
+    for kind, item in exact.stream(latency_s=0.02):
+        if isinstance(item, ImuSample):
+            last_imu = item.header.stamp_ns
+        else:
+            assert kind == "features"
+            assert min(item.stamp_ns + late, final) <= last_imu
+            assert last_imu < item.stamp_ns + late + NS_PER_S // 200
+    with pytest.raises(ValueError, match="latency_s"):
+        next(exact.stream(latency_s=-0.01))
+
+
 def test_seeds_give_independent_runs_and_repeat_exactly(scene0: Scene) -> None:
     a = _sim(scene0, seconds=1.0)
     again = _sim(scene0, seconds=1.0)

@@ -231,17 +231,29 @@ class FeatureSimulation:
         out: FloatArray = self.T_world_imu @ self.T_imu_cam
         return out
 
-    def stream(self) -> Iterator[SimEvent]:
+    def stream(self, latency_s: float = 0.0) -> Iterator[SimEvent]:
         """The estimator's inputs in arrival order.
 
         Before each frame come the IMU samples up to the first one stamped at or after
-        ``frame.stamp_ns + timeshift``; the samples after the last frame come at the end.
+        ``frame.stamp_ns + timeshift + latency_s``; the samples after the last frame
+        come at the end.
+
+        Args:
+            latency_s: how much later than the IMU a frame arrives (transfer and
+                processing delay), seconds; 0 hands each frame over as soon as the IMU
+                covers it, the least an estimator can be given.
 
         Yields:
             ``("imu", sample)`` and ``("features", frame)`` tuples.
+
+        Raises:
+            ValueError: a negative latency.
         """
+        if not latency_s >= 0:
+            msg = f"latency_s must be >= 0, got {latency_s}"
+            raise ValueError(msg)
         imu_stamps = np.fromiter((s.header.stamp_ns for s in self.imu), np.int64, len(self.imu))
-        targets = self.stamps_ns + self.config.timeshift_ns
+        targets = self.stamps_ns + self.config.timeshift_ns + round(latency_s * NS_PER_S)
         ends = np.minimum(np.searchsorted(imu_stamps, targets, side="left") + 1, len(self.imu))
         start = 0
         for frame, end in zip(self.frames, ends.tolist(), strict=True):
