@@ -68,7 +68,14 @@ def test_static_init_on_noisy_still_imu_finds_gravity_within_0p1_deg() -> None:
     np.testing.assert_array_equal(imu.bias_accel_m_s2, np.zeros(3))
     np.testing.assert_array_equal(imu.v_world_imu_m_s, np.zeros(3))
     assert imu.stamp_ns == stamps[-1]
-    assert np.all(np.linalg.eigvalsh(result.state.covariance) > 0)
+    P = result.state.covariance
+    assert np.all(np.linalg.eigvalsh(P) > -1e-15)
+    # The start is the gauge: yaw (about world z) and position known exactly there;
+    # roll and pitch keep sigma_rotation_rad.
+    P_world = imu.R_world_imu @ P[:3, :3] @ imu.R_world_imu.T
+    assert abs(P_world[2, 2]) < 1e-15
+    np.testing.assert_allclose(np.diag(P_world)[:2], 0.02**2)
+    np.testing.assert_array_equal(P[3:6, 3:6], np.zeros((3, 3)))
 
 
 def test_an_accel_bias_across_gravity_tilts_the_estimate_by_its_angle() -> None:

@@ -115,9 +115,15 @@ class InitConfig:
             as OpenVINS does, which is ``|mean| - g`` along gravity: right only when the
             local gravity is known better than the bias (local g varies by +-0.03 m/s^2
             over the Earth); off, the bias starts at 0.
-        sigma_rotation_rad: initial standard deviation of the orientation error, rad
+        sigma_rotation_rad: initial standard deviation of roll and pitch (the tilt
+            gravity gives), rad
             (OpenVINS: 0.02).
-        sigma_position_m: initial standard deviation of the position, m (OpenVINS: 0.05).
+        sigma_yaw_rad: initial standard deviation of yaw, rad. The start defines the
+            odometry frame's yaw (and origin), so both are known exactly there: 0 makes
+            the covariance describe drift from the start, which is what the odometry's
+            consumers and a NEES against ground truth aligned at the first pose expect.
+        sigma_position_m: initial standard deviation of the position, m (0: the origin
+            is the start; OpenVINS uses 0.05).
         sigma_velocity_m_s: initial standard deviation of the velocity, m/s (0.01).
         sigma_bias_gyro_rad_s: initial standard deviation of the gyroscope bias, rad/s.
         sigma_bias_accel_m_s2: initial standard deviation of the accelerometer bias,
@@ -154,7 +160,8 @@ class InitConfig:
         False, "start the accel bias at |mean accel| - g along gravity (OpenVINS)"
     )
     sigma_rotation_rad: float = param(0.02, "initial orientation sigma, rad", min_value=0.0)
-    sigma_position_m: float = param(0.05, "initial position sigma, m", min_value=0.0)
+    sigma_yaw_rad: float = param(0.0, "initial yaw sigma, rad", min_value=0.0)
+    sigma_position_m: float = param(0.0, "initial position sigma, m", min_value=0.0)
     sigma_velocity_m_s: float = param(0.01, "initial velocity sigma, m/s", min_value=0.0)
     sigma_bias_gyro_rad_s: float = param(0.01, "initial gyro bias sigma, rad/s", min_value=0.0)
     sigma_bias_accel_m_s2: float = param(0.1, "initial accel bias sigma, m/s^2", min_value=0.0)

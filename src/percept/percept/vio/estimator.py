@@ -299,6 +299,33 @@ class VioEstimator:
         self._tracker.reset()
         self._start()
 
+    def start_at(self, state: State) -> None:
+        """Start the filter from a known state instead of initialising.
+
+        For a robot that knows where it starts, and for simulations that test the
+        filter apart from its initialisation (as OpenVINS' Monte-Carlo runs start from
+        the true state). The next frame at the state's time (camera stamp + ``td``)
+        takes the first clone.
+
+        Args:
+            state: the IMU state and its covariance (no clones; a time offset is added
+                when ``estimate_time_offset`` is on).
+
+        Raises:
+            ValueError: the state has clones or is not finite.
+        """
+        if state.clones or not _finite_state(state):
+            msg = "start_at: the state must be finite and have no clones"
+            raise ValueError(msg)
+        self._tracker.reset()
+        self._start()
+        if self.config.estimate_time_offset and state.time_offset_s is None:
+            state = with_time_offset(
+                state, self.config.time_offset_s, self.config.sigma_time_offset_s
+            )
+        self._state = state
+        self._status = VioStatus.TRACKING
+
     def _td_ns(self) -> int:
         if self._state is not None and self._state.time_offset_s is not None:
             return time_offset_ns(self._state)

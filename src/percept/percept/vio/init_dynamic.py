@@ -37,9 +37,9 @@ import numpy.typing as npt
 
 from percept.geometry import so3
 from percept.vio.config import InitConfig, PropagatorConfig
-from percept.vio.init_static import gravity_aligned_rotation
+from percept.vio.init_static import gravity_aligned_rotation, initial_covariance
 from percept.vio.propagator import integrate_imu
-from percept.vio.state import BA, BG, IMU_DIM, POS, THETA, VEL, ImuState, State
+from percept.vio.state import ImuState, State
 from percept.vio.vo import VoStep
 
 __all__ = ["DynamicInit", "initialize_dynamic"]
@@ -224,12 +224,7 @@ def initialize_dynamic(
         v_world_imu_m_s=R_world_A @ v_A,
         bias_gyro_rad_s=bias_gyro,
     )
-    sigmas = np.empty(IMU_DIM)
-    sigmas[THETA] = cfg.sigma_rotation_rad
-    sigmas[POS] = cfg.sigma_position_m
-    sigmas[VEL] = cfg.dynamic_sigma_velocity_m_s
-    sigmas[BG] = cfg.sigma_bias_gyro_rad_s
-    sigmas[BA] = cfg.sigma_bias_accel_m_s2
+    P = initial_covariance(R_wi, cfg, cfg.dynamic_sigma_velocity_m_s)
     _log.info(
         "moving start: %d frames, |g| %.3f m/s^2, residual %.4f m, speed %.2f m/s",
         n,
@@ -237,4 +232,4 @@ def initialize_dynamic(
         rms,
         float(np.linalg.norm(v_A)),
     )
-    return DynamicInit(State(imu_state, np.diag(sigmas**2)), "", g_norm, rms, bias_gyro, n)
+    return DynamicInit(State(imu_state, P), "", g_norm, rms, bias_gyro, n)

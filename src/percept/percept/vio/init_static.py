@@ -283,13 +283,36 @@ def initialize_static(
         bias_gyro_rad_s=g.mean(axis=0),
         bias_accel_m_s2=bias_accel,
     )
-    sigmas = np.empty(IMU_DIM)
-    sigmas[THETA] = cfg.sigma_rotation_rad
-    sigmas[POS] = cfg.sigma_position_m
-    sigmas[VEL] = cfg.sigma_velocity_m_s
-    sigmas[BG] = cfg.sigma_bias_gyro_rad_s
-    sigmas[BA] = cfg.sigma_bias_accel_m_s2
-    return StaticInit(test, State(imu, np.diag(sigmas**2)))
+    return StaticInit(test, State(imu, initial_covariance(R, cfg, cfg.sigma_velocity_m_s)))
+
+
+def initial_covariance(
+    R_world_imu: npt.ArrayLike, config: InitConfig, sigma_velocity_m_s: float
+) -> FloatArray:
+    """The (15, 15) covariance of a fresh start.
+
+    Roll and pitch get ``sigma_rotation_rad`` and yaw ``sigma_yaw_rad`` about the
+    *world* axes, turned into the filter's IMU-frame rotation error
+    (``δθ_imu = Rᵀ δθ_world``); position, velocity and biases are diagonal.
+
+    Args:
+        R_world_imu: (3, 3) float64 orientation of the start.
+        config: the ``sigma_*`` settings.
+        sigma_velocity_m_s: velocity standard deviation, m/s.
+
+    Returns:
+        (15, 15) float64 symmetric covariance.
+    """
+    R = np.asarray(R_world_imu, dtype=np.float64)
+    P = np.zeros((IMU_DIM, IMU_DIM))
+    world = np.diag([config.sigma_rotation_rad**2] * 2 + [config.sigma_yaw_rad**2])
+    P_theta = R.T @ world @ R
+    P[THETA, THETA] = 0.5 * (P_theta + P_theta.T)
+    P[POS, POS] = np.eye(3) * config.sigma_position_m**2
+    P[VEL, VEL] = np.eye(3) * sigma_velocity_m_s**2
+    P[BG, BG] = np.eye(3) * config.sigma_bias_gyro_rad_s**2
+    P[BA, BA] = np.eye(3) * config.sigma_bias_accel_m_s2**2
+    return P
 
 
 @dataclass(frozen=True, slots=True)
