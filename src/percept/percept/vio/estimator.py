@@ -57,8 +57,11 @@ from percept.vio.init_dynamic import initialize_dynamic
 from percept.vio.init_static import ZeroVelocityDetector, initialize_static
 from percept.vio.propagator import ImuGap, PropagationError, Propagator, integrate_imu
 from percept.vio.state import (
+    BA,
+    BG,
     IMU_DIM,
     POS,
+    THETA,
     VEL,
     State,
     augment_clone,
@@ -504,7 +507,14 @@ class VioEstimator:
         ):
             t, g, a = self._prop.readings(t_imu - window, t_imu)
             state = initialize_static(t, g, a, cfg.init, cfg.propagator.gravity_m_s2).state
-        if state is None and cfg.dynamic_init:
+        # Visually still and the static window not yet buffered: wait for it rather
+        # than align a still rig over a short window (the gyro bias would be poor).
+        static_pending = (
+            cfg.static_init
+            and (oldest is None or oldest > t_imu - window)
+            and self._visually_still()
+        )
+        if state is None and cfg.dynamic_init and not static_pending:
             dyn = round(cfg.init.dynamic_window_s * NS_PER_S)
             steps = [s for s in self._init_steps if s.stamp_ns >= frame.stamp_ns - dyn]
             start = steps[0].stamp_ns + td
@@ -574,20 +584,52 @@ class VioEstimator:
         if self._zupt_detector is None:
             rate = 1e9 / max(float(np.median(np.diff(t))), 1.0) if t.shape[0] > 2 else 200.0
             self._zupt_detector = ZeroVelocityDetector(cfg.init, cfg.propagator, rate)
-        test = self._zupt_detector.test(
-            state.imu, g[1:-1] if t.shape[0] > 3 else g, a[1:-1] if t.shape[0] > 3 else a
-        )
+        inner = slice(1, -1) if t.shape[0] > 3 else slice(None)
+        g_in, a_in = g[inner], a[inner]
+        test = self._zupt_detector.test(state.imu, g_in, a_in)
         if not test.still:
             return False
-        H = np.zeros((3, state.size))
-        H[:, VEL] = np.eye(3)
         try:
-            self._state = ekf_update(state, H, -state.imu.v_world_imu_m_s, cfg.zupt_sigma_m_s**2)
+            self._state = ekf_update(state, *self._zupt_rows(state, g_in, a_in))
         except UpdateError as err:
             self._fail(f"zero-velocity update failed: {err}")
             return False
         self.zupts += 1
         return True
+
+    def _zupt_rows(
+        self, state: State, gyro: FloatArray, accel: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Zero-velocity measurement rows, as OpenVINS' ``UpdaterZeroVelocity``.
+
+        Still, the mean gyro reading is the bias (``H`` on δb_g), the mean accelerometer
+        reading is the bias plus gravity seen in the IMU frame (``H`` on δθ and δb_a:
+        ``(R̂ Exp(δθ))ᵀ g ≈ R̂ᵀ g + [R̂ᵀ g]× δθ``), and the velocity is zero. The readings'
+        noise is inflated by ``init.zupt_noise_multiplier``.
+        """
+        cfg = self.config
+        pc = cfg.propagator
+        n = gyro.shape[0]
+        rate = self._zupt_detector.rate_hz if self._zupt_detector is not None else 200.0
+        k = cfg.init.zupt_noise_multiplier
+        var_g = (k * pc.gyroscope_noise_density) ** 2 * rate / n
+        var_a = (k * pc.accelerometer_noise_density) ** 2 * rate / n
+        imu = state.imu
+        g_imu = imu.R_world_imu.T @ np.array([0.0, 0.0, pc.gravity_m_s2])
+        H = np.zeros((9, state.size))
+        H[0:3, BG] = np.eye(3)
+        H[3:6, THETA] = so3.hat(g_imu)
+        H[3:6, BA] = np.eye(3)
+        H[6:9, VEL] = np.eye(3)
+        r = np.concatenate(
+            [
+                gyro.mean(axis=0) - imu.bias_gyro_rad_s,
+                accel.mean(axis=0) - imu.bias_accel_m_s2 - g_imu,
+                -imu.v_world_imu_m_s,
+            ]
+        )
+        R = np.diag([var_g] * 3 + [var_a] * 3 + [cfg.zupt_sigma_m_s**2] * 3)
+        return H, r, R
 
     def _update(self, stamp_ns: int) -> UpdateStats | None:
         cfg = self.config

@@ -361,6 +361,7 @@ class ZeroVelocityDetector:
         )
         alpha = self.config.zupt_noise_multiplier
         pc = self.propagator_config
+        self.rate_hz = float(rate_hz)
         self._sigma_gyro = alpha * pc.gyroscope_noise_density * np.sqrt(rate_hz)
         self._sigma_accel = alpha * pc.accelerometer_noise_density * np.sqrt(rate_hz)
         self._thresholds: dict[int, float] = {}
