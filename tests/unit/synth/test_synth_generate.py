@@ -23,6 +23,7 @@ from percept.domain import (
     TransformStamped,
 )
 from percept.errors import BagError, ConfigError
+from percept.eval.metrics.trajectory import ODOMETRY
 from percept.io.bag import BagReader, summarize_bag
 from percept.io.typestore import get_typestore
 from percept.runtime.robot import load_robot
@@ -215,6 +216,7 @@ def test_calibration_and_robot_files_match_the_bag(small_bag: SynthResult) -> No
         "stereo_depth",
         "detector",
         "detector",
+        "vio",
     ]
     detector = robot.nodes[2]
     assert detector.remappings == {
@@ -231,6 +233,25 @@ def test_calibration_and_robot_files_match_the_bag(small_bag: SynthResult) -> No
     assert lifted.remappings["detections_3d"] == "/detections_3d"
     assert lifted.remappings["detections"] != "/detections"
     assert "/ground_truth/odom" in robot.record
+    # vio on the rectified pair and /imu/data, to /odom (what percept eval scores against
+    # /ground_truth/odom), with the simulated IMU's noise and the written calibration
+    vio = robot.nodes[4]
+    assert vio.namespace == "stereo"
+    assert vio.remappings["left/camera_info"] == "left/camera_info_rect"
+    assert vio.remappings["right/camera_info"] == "right/camera_info_rect"
+    assert vio.remappings["imu/data"] == "/imu/data"
+    assert "/imu/data" in SENSOR_TOPICS
+    assert vio.remappings["odom"] == "/odom"
+    assert "/odom" in ODOMETRY.candidates
+    assert vio.params["publish_tf"] is True
+    noise = small_config(0).imu_noise
+    assert vio.params["gyroscope_noise_density"] == noise.gyroscope_noise_density
+    assert vio.params["gyroscope_random_walk"] == noise.gyroscope_random_walk
+    assert vio.params["accelerometer_noise_density"] == noise.accelerometer_noise_density
+    assert vio.params["accelerometer_random_walk"] == noise.accelerometer_random_walk
+    root = small_bag.robot_file.parents[2]  # the folder holding config/robots/
+    calibration = root / str(vio.params["calibration_dir"])
+    assert calibration.resolve() == small_bag.calibration_dir.resolve()
 
 
 def test_boxes_2d_skips_objects_with_too_few_pixels() -> None:
@@ -309,7 +330,10 @@ def test_shipped_synth_robot_files_match_the_generator(
 ) -> None:
     """config/robots/<robot>.yaml and calibration/<robot>/ are what percept synth writes."""
     config = SynthConfig(motion=motion, robot_name=robot)
-    calibration, robot_file = write_robot_files(config, tmp_path / "calibration", tmp_path)
+    # The project's layout: calibration/<robot>/ and config/robots/<robot>.yaml side by side.
+    calibration, robot_file = write_robot_files(
+        config, tmp_path / "calibration", tmp_path / "config"
+    )
     assert calibration is not None
     assert robot_file is not None
     shipped = repo_root / "calibration" / robot

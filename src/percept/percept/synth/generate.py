@@ -549,6 +549,45 @@ def _frame_messages(
     )
 
 
+def _vio_entry(cfg: SynthConfig, calibration: Path | None, config_dir: Path) -> dict[str, object]:
+    """The robot file's ``vio`` node: the rectified pair and /imu/data -> /odom, TF.
+
+    ``T_imu_cam`` comes from /tf_static (``base_link -> imu_link``, ``-> left``);
+    ``calibration_dir`` gives the left camera's rectification rotation: relative to the
+    project folder (``config_dir``'s parent, as ``config/robots/`` sits in it) when the
+    calibration is inside it, else absolute; ``calibration/<robot>`` when none is
+    written. The IMU noise is what the IMU is simulated with, the time offset the
+    calibration's. No debug image: nothing extra to compute.
+    """
+    calibration_dir = f"calibration/{cfg.robot_name}"
+    if calibration is not None:
+        root, where = config_dir.resolve().parent, calibration.resolve()
+        inside = where.is_relative_to(root)
+        calibration_dir = (where.relative_to(root) if inside else where).as_posix()
+    noise = cfg.imu_noise
+    return {
+        "type": "vio",
+        "namespace": "stereo",
+        "threads": 1,
+        "parameters": {
+            "calibration_dir": calibration_dir,
+            "publish_debug_image": False,
+            "gyroscope_noise_density": noise.gyroscope_noise_density,
+            "gyroscope_random_walk": noise.gyroscope_random_walk,
+            "accelerometer_noise_density": noise.accelerometer_noise_density,
+            "accelerometer_random_walk": noise.accelerometer_random_walk,
+            "time_offset_s": cfg.timeshift_cam_imu_s,
+        },
+        "remappings": {
+            "imu/data": "/imu/data",
+            "left/camera_info": "left/camera_info_rect",
+            "right/camera_info": "right/camera_info_rect",
+            "odom": "/odom",
+            "path": "/path",
+        },
+    }
+
+
 def write_robot_files(
     config: SynthConfig,
     calib_dir: Path | str | None,
@@ -659,6 +698,8 @@ def write_robot_files(
                         },
                     }
                 )
+        if "vio" in NODE_TYPES and "stereo_rectify" in NODE_TYPES:
+            nodes.append(_vio_entry(cfg, calibration, config_dir))
         record = [
             "/stereo/left/camera_info",
             "/stereo/right/camera_info",
