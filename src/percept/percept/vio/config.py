@@ -183,7 +183,7 @@ class InitConfig:
         0.05, "moving start: largest RMS position residual, m", min_value=0.0
     )
     dynamic_sigma_velocity_m_s: float = param(
-        0.05, "moving start: initial velocity sigma, m/s", min_value=0.0
+        0.15, "moving start: initial velocity sigma, m/s", min_value=0.0
     )
 
     def __post_init__(self) -> None:

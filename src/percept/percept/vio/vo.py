@@ -46,7 +46,7 @@ class StereoVoConfig:
 
     min_disparity_px: float = param(1.0, "smallest disparity triangulated, px", min_value=0.0)
     max_depth_m: float = param(40.0, "largest depth kept, m", min_value=0.0)
-    ransac_reprojection_px: float = param(2.0, "PnP RANSAC inlier threshold, px", min_value=0.1)
+    ransac_reprojection_px: float = param(4.0, "PnP RANSAC inlier threshold, px", min_value=0.1)
     ransac_iterations: int = param(100, "PnP RANSAC iterations", min_value=1)
     min_inliers: int = param(12, "fewest PnP inliers for a pose", min_value=6)
 
