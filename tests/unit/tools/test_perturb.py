@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from percept import codecs
 from percept.domain import CameraInfo, Header, Image, ImuSample
 from percept.errors import ConfigError
 from percept.geometry.camera import CameraModel
 from percept.io.bag import BagReader
+from percept.io.typestore import get_typestore
 from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.perturb import Perturber, PerturbSpec, describe, parse_spec
@@ -167,3 +169,118 @@ def test_replay_with_perturbation_is_reproducible_and_drops_frames(tmp_path: Pat
         n_clean = sum(1 for m in r_clean.messages() if m.topic == "/camera/resize/image_raw")
     assert n_clean == 20
     assert 3 <= n_pert <= 17
+
+
+# -- time windows: blackout, imu_gap, burst --------------------------------------------
+T0 = 10**9  # the first stamp the Perturber sees
+MS = 1_000_000
+
+
+def test_windows_parse_repeat_and_round_trip_through_describe() -> None:
+    spec = parse_spec("blackout=3:2,imu_gap=4:0.1,brightness=0.2,burst=1:0.5;6:0.25,burst=9:1")
+    assert spec.blackout == ((3.0, 2.0),)
+    assert spec.imu_gap == ((4.0, 0.1),)
+    assert spec.burst == ((1.0, 0.5), (6.0, 0.25), (9.0, 1.0))
+    assert parse_spec(describe(spec)) == spec
+    assert "burst=6.0:0.25" in describe(spec)
+    assert describe(parse_spec("blur=2,seed=3")) == "blur=2.0,seed=3"  # no window items
+
+
+@pytest.mark.parametrize(
+    "text", ["blackout=3", "imu_gap=4:0", "burst=-1:2", "burst=a:1", "blackout=1:nan", "burst=1:2;"]
+)
+def test_a_malformed_window_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="START:DURATION"):
+        parse_spec(text)
+
+
+def test_blackout_blacks_images_in_the_window_and_keeps_camera_info() -> None:
+    p = Perturber(parse_spec("blackout=3:2"))
+    assert all(p.wants(t) for t in (IMU, INFO, IMG))  # every input starts the clock
+    assert p.apply("/imu/data", IMU, ImuSample(Header(T0, "imu"), np.zeros(3), np.ones(3)))
+    assert p.start_ns == T0
+    black = []
+    for k in range(80):  # 10 Hz for 8 s
+        stamp = T0 + k * 100 * MS
+        img = p.apply("/stereo/left/image_raw", IMG, _image(stamp))
+        info = p.apply("/stereo/left/camera_info", INFO, _info(stamp))
+        assert isinstance(img, Image)
+        assert isinstance(info, CameraInfo)
+        assert img.header == info.header
+        assert img.data.shape == (48, 64)
+        black.append(not img.data.any())
+    assert black == [30 <= k < 50 for k in range(80)]  # [3 s, 5 s)
+    assert p.perturbed == 20
+    assert p.dropped == 0
+
+
+def test_imu_gap_drops_imu_in_the_window_only() -> None:
+    p = Perturber(parse_spec("imu_gap=4:0.1"), start_ns=T0)
+    assert not p.wants("sensor_msgs/msg/PointCloud2")
+    kept = []
+    for k in range(1000):  # 200 Hz for 5 s
+        stamp = T0 + k * 5 * MS
+        out = p.apply("/imu/data", IMU, ImuSample(Header(stamp, "imu"), np.zeros(3), np.ones(3)))
+        kept.append(out is not None)
+        if out is not None:
+            assert isinstance(out, ImuSample)
+            assert out.header.stamp_ns == stamp
+        img = p.apply("/cam/image_raw", IMG, _image(stamp))
+        assert isinstance(img, Image)
+        assert np.all(img.data == 100)
+    assert kept.count(False) == 20  # 4.000 .. 4.095 s
+    assert not any(kept[800:820])
+    assert p.dropped == 20
+    assert p.perturbed == 0
+
+
+def test_burst_confines_pixel_perturbations_to_its_windows() -> None:
+    p = Perturber(parse_spec("brightness=0.15,blur=3,noise=2,seed=4,burst=1:0.5;3:0.2"), T0)
+    inside = []
+    for k in range(40):
+        stamp = T0 + k * 100 * MS
+        img = p.apply("/cam/image_raw", IMG, _image(stamp, 200, (32, 32)))
+        assert isinstance(img, Image)
+        changed = not np.all(img.data == 200)
+        if changed:
+            assert abs(float(img.data.mean()) - 30.0) < 2.0
+        inside.append(changed)
+    assert inside == [10 <= k < 15 or 30 <= k < 32 for k in range(40)]
+    # Draws are still keyed by topic and stamp: the same frame gives the same pixels.
+    again = Perturber(p.spec, T0).apply(
+        "/cam/image_raw", IMG, _image(T0 + 12 * 100 * MS, 200, (32, 32))
+    )
+    first = Perturber(p.spec, T0).apply(
+        "/cam/image_raw", IMG, _image(T0 + 12 * 100 * MS, 200, (32, 32))
+    )
+    assert isinstance(again, Image)
+    assert isinstance(first, Image)
+    np.testing.assert_array_equal(again.data, first.data)
+
+
+def test_windows_count_from_unjittered_stamps_and_compose_with_other_settings() -> None:
+    p = Perturber(parse_spec("jitter_ms=30,blackout=1:1,imu_acc_bias=0.5"), T0)
+    for k in range(30):
+        stamp = T0 + k * 100 * MS
+        img = p.apply("/stereo/left/image_raw", IMG, _image(stamp))
+        assert isinstance(img, Image)
+        assert (not img.data.any()) == (10 <= k < 20)
+    imu = p.apply("/imu/data", IMU, ImuSample(Header(T0, "imu"), np.zeros(3), np.zeros(3)))
+    assert isinstance(imu, ImuSample)
+    assert np.linalg.norm(imu.linear_acceleration_m_s2) == pytest.approx(0.5)
+
+
+def test_replay_with_a_blackout_blacks_the_window_of_the_bag(tmp_path: Path) -> None:
+    bag = make_pattern_bag(tmp_path / "in.mcap", seconds=2.0, width=64, height=48)
+    robot = load_robot("example")
+    out = tmp_path / "out.mcap"
+    p = Perturber(parse_spec("blackout=0.5:0.5"))
+    replay(bag, out, robot, diagnostics=False, perturb=p, keep_inputs=["/camera/image_raw"])
+    with BagReader(out) as reader:
+        frames = [
+            codecs.decode(m.msgtype, get_typestore().deserialize_cdr(m.raw or b"", m.msgtype))
+            for m in reader.messages(["/camera/image_raw"])
+        ]
+    dark = [not f.data.any() for f in frames if isinstance(f, Image)]
+    assert len(dark) == 20
+    assert dark == [5 <= k < 10 for k in range(20)]

@@ -18,6 +18,9 @@ EPILOG = """examples:
       --start 2 --duration 10 --out out/euroc.mcap
   percept replay run.mcap --config my_robot.yaml --keep /left/image_raw --out out/r.mcap
   percept replay run.mcap --robot synth --perturb blur=2,noise=4,seed=1 --out out/blur.mcap
+  percept replay run.mcap --robot synth --perturb blackout=3:2,imu_gap=6:0.1 --out out/b.mcap
+  percept replay run.mcap --robot synth --out out/dark.mcap \\
+      --perturb 'brightness=0.15,blur=3,burst=3:0.5;6:0.5'
 """
 
 
@@ -70,8 +73,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--perturb",
         metavar="SPEC",
         help="seeded input perturbations, e.g. 'brightness=1.3,blur=1.5,noise=4,jpeg=30,"
-        "drop=0.1,jitter_ms=3,imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7' "
-        "(see percept.tools.perturb)",
+        "drop=0.1,jitter_ms=3,imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7'; time windows "
+        "START:DURATION in seconds from the first message (repeatable, or ';'-separated): "
+        "blackout=3:2 (black images), imu_gap=4:0.1 (IMU dropped), burst=6:0.5 (pixel "
+        "perturbations only then) (see percept.tools.perturb)",
     )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(run=run)

@@ -3,7 +3,7 @@
 A spec is a comma-separated list of ``name=value``::
 
     brightness=1.3,contrast=0.8,blur=1.5,noise=4,jpeg=30,drop=0.1,jitter_ms=3,
-    imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7
+    imu_acc_bias=0.2,imu_gyro_bias=0.01,seed=7,blackout=3:2,imu_gap=4:0.1,burst=6:0.5
 
 ==================  ==========================================================
 ``brightness``      gain on image intensities (1 = unchanged)
@@ -18,12 +18,26 @@ A spec is a comma-separated list of ``name=value``::
 ``imu_acc_bias``    constant accelerometer bias, m/s^2 (a seeded direction)
 ``imu_gyro_bias``   constant gyroscope bias, rad/s (a seeded direction)
 ``seed``            seed of every draw (default 0)
+``blackout``        ``START:DURATION`` window (s) in which camera images are all
+                    black (zero), as behind a lens cap or in a tunnel; the
+                    camera_infos still arrive, as from a dark camera
+``imu_gap``         ``START:DURATION`` window (s) in which IMU messages are dropped
+``burst``           ``START:DURATION`` window (s) to which the pixel perturbations
+                    (brightness, contrast, blur, noise, jpeg) are confined; without
+                    a burst they apply to every frame
 ==================  ==========================================================
 
-Every draw depends only on the seed, the topic and the stamp, never on arrival order, so
-a perturbed replay is reproducible. Bayer mosaics are perturbed per colour plane (blur
-and JPEG would otherwise mix the colours). Compressed images are decoded, perturbed and
-re-compressed in their format.
+Window times are seconds from the first stamp the Perturber sees (``start_ns``: the
+first image, camera_info or IMU message of the replay, after ``--start``), measured on
+the unperturbed header stamps; a window holds stamps in ``[START, START + DURATION)``.
+A window setting may be repeated, or take several windows separated by ``;``, e.g.
+``brightness=0.15,blur=3,burst=3:0.5,burst=6:0.5`` or ``'burst=3:0.5;6:0.5'`` (quote
+the ``;`` in a shell): dark, blurred frames in two half-second bursts.
+
+Every draw depends only on the seed, the topic and the stamp, never on arrival order, and
+the windows only on the stamps, so a perturbed replay is reproducible. Bayer mosaics are
+perturbed per colour plane (blur and JPEG would otherwise mix the colours). Compressed
+images are decoded, perturbed and re-compressed in their format.
 """
 
 from __future__ import annotations
@@ -42,11 +56,23 @@ from percept.errors import ConfigError
 from percept.image import compress_image, decompress_image
 from percept.msgtypes import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, IMU
 
-__all__ = ["PERTURBED_TYPES", "PerturbSpec", "Perturber", "describe", "parse_spec"]
+__all__ = [
+    "PERTURBED_TYPES",
+    "WINDOW_SETTINGS",
+    "PerturbSpec",
+    "Perturber",
+    "Window",
+    "describe",
+    "parse_spec",
+]
 
 logger = logging.getLogger(__name__)
 
 PERTURBED_TYPES = frozenset({IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, IMU})
+#: The settings that take ``START:DURATION`` windows.
+WINDOW_SETTINGS = ("blackout", "imu_gap", "burst")
+#: A time window: (start, duration), seconds from the first stamp.
+Window = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,9 @@ class PerturbSpec:
     imu_acc_bias: float = 0.0
     imu_gyro_bias: float = 0.0
     seed: int = 0
+    blackout: tuple[Window, ...] = ()
+    imu_gap: tuple[Window, ...] = ()
+    burst: tuple[Window, ...] = ()
 
     def touches_images(self) -> bool:
         """Whether any pixel perturbation is on."""
@@ -87,10 +116,38 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "imu_gyro_bias": (0.0, 10.0),
     "seed": (0, 2**63 - 1),
 }
+#: Limits of a window's start and duration, seconds.
+_WINDOW_START_S = (0.0, 1e7)
+_WINDOW_DURATION_S = (0.0, 1e7)
+
+
+def _parse_windows(name: str, raw: str) -> tuple[Window, ...]:
+    """``START:DURATION[;START:DURATION...]`` -> windows, in seconds."""
+    windows: list[Window] = []
+    for part in raw.split(";"):
+        start_text, sep, duration_text = part.strip().partition(":")
+        try:
+            start, duration = float(start_text), float(duration_text)
+        except ValueError:
+            start = duration = float("nan")
+        if not sep or not (
+            _WINDOW_START_S[0] <= start <= _WINDOW_START_S[1]
+            and _WINDOW_DURATION_S[0] < duration <= _WINDOW_DURATION_S[1]
+        ):
+            msg = (
+                f"--perturb {name}={raw}: expected START:DURATION in seconds from the first "
+                f"stamp, START in [0, {_WINDOW_START_S[1]:g}], DURATION in "
+                f"(0, {_WINDOW_DURATION_S[1]:g}]"
+            )
+            raise ConfigError(msg)
+        windows.append((start, duration))
+    return tuple(windows)
 
 
 def parse_spec(text: str) -> PerturbSpec:
     """Parse ``name=value,...`` into a PerturbSpec.
+
+    A window setting (``blackout``, ``imu_gap``, ``burst``) may repeat; its windows add up.
 
     Raises:
         ConfigError: unknown name, malformed item, non-numeric or out-of-range value.
@@ -105,6 +162,9 @@ def parse_spec(text: str) -> PerturbSpec:
         if not sep or name not in known:
             msg = f"--perturb {item!r}: expected name=value with name one of {sorted(known)}"
             raise ConfigError(msg)
+        if name in WINDOW_SETTINGS:
+            values[name] = values.get(name, ()) + _parse_windows(name, raw)
+            continue
         integer = name in ("jpeg", "seed")
         try:
             value: float = int(raw) if integer else float(raw)
@@ -136,11 +196,26 @@ class Perturber:
 
     Args:
         spec: what to perturb and how much.
+        start_ns: the stamp the windows count from; None: the first stamp ``apply`` sees.
+
+    Attributes:
+        start_ns: the stamp the windows count from, once known.
+        dropped: messages dropped (``drop``, ``imu_gap``).
+        perturbed: messages changed.
     """
 
-    def __init__(self, spec: PerturbSpec) -> None:
+    def __init__(self, spec: PerturbSpec, start_ns: int | None = None) -> None:
         """Draw the constant IMU biases from the seed."""
         self.spec = spec
+        self.start_ns = start_ns
+        self._windows_ns = {
+            name: tuple(
+                (round(start * 1e9), round((start + duration) * 1e9))
+                for start, duration in getattr(spec, name)
+            )
+            for name in WINDOW_SETTINGS
+        }
+        self._has_windows = any(self._windows_ns.values())
         rng = np.random.default_rng(_key("imu-bias", spec.seed))
         self.acc_bias = _unit(rng) * spec.imu_acc_bias
         self.gyro_bias = _unit(rng) * spec.imu_gyro_bias
@@ -151,6 +226,8 @@ class Perturber:
     def wants(self, msgtype: str) -> bool:
         """Whether messages of this type can be changed or dropped by the spec."""
         s = self.spec
+        if self._has_windows and msgtype in PERTURBED_TYPES:
+            return True  # the first stamp of every input starts the clock of the windows
         if msgtype in (IMAGE, COMPRESSED_IMAGE):
             return s.touches_images() or s.drop > 0 or s.jitter_ms > 0
         if msgtype == CAMERA_INFO:
@@ -165,6 +242,11 @@ class Perturber:
         if header is None:
             return obj
         stamp = header.stamp_ns
+        if self.start_ns is None:
+            self.start_ns = stamp
+        if msgtype == IMU and self._inside("imu_gap", stamp):
+            self.dropped += 1
+            return None
         if msgtype in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO) and self.spec.drop > 0:
             # One draw per stamp: a stereo pair and its camera_infos go together.
             if np.random.default_rng(_key("drop", self.spec.seed, stamp)).random() < (
@@ -173,21 +255,30 @@ class Perturber:
                 self.dropped += 1
                 return None
         out: object = obj
-        if msgtype == IMU and isinstance(obj, ImuSample):
+        black = self._inside("blackout", stamp)
+        pixels = not black and self.spec.touches_images()
+        if pixels and self.spec.burst:
+            pixels = self._inside("burst", stamp)
+        if msgtype == IMU and isinstance(obj, ImuSample) and self._imu_bias:
             out = replace(
                 obj,
                 linear_acceleration_m_s2=obj.linear_acceleration_m_s2 + self.acc_bias,
                 angular_velocity_rad_s=obj.angular_velocity_rad_s + self.gyro_bias,
             )
-        elif msgtype == IMAGE and isinstance(obj, Image) and self.spec.touches_images():
-            out = replace(obj, data=self._pixels(topic, obj.encoding, obj.data, stamp))
-        elif (
-            msgtype == COMPRESSED_IMAGE
-            and isinstance(obj, CompressedImage)
-            and self.spec.touches_images()
-        ):
+        elif msgtype == IMAGE and isinstance(obj, Image) and (black or pixels):
+            data = (
+                np.zeros_like(obj.data)
+                if black
+                else self._pixels(topic, obj.encoding, obj.data, stamp)
+            )
+            out = replace(obj, data=data)
+        elif msgtype == COMPRESSED_IMAGE and isinstance(obj, CompressedImage) and (black or pixels):
             image = decompress_image(obj)
-            data = self._pixels(topic, image.encoding, image.data, stamp)
+            data = (
+                np.zeros_like(image.data)
+                if black
+                else self._pixels(topic, image.encoding, image.data, stamp)
+            )
             fmt = "png" if "png" in obj.format.lower() else "jpeg"
             out = replace(compress_image(replace(image, data=data), fmt), header=obj.header)
         if self.spec.jitter_ms > 0 and msgtype in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO):
@@ -199,8 +290,24 @@ class Perturber:
             self.perturbed += 1
         return out
 
+    @property
+    def _imu_bias(self) -> bool:
+        return self.spec.imu_acc_bias > 0 or self.spec.imu_gyro_bias > 0
+
+    def _inside(self, name: str, stamp: int) -> bool:
+        """Whether ``stamp`` lies in one of the ``name`` windows."""
+        windows = self._windows_ns[name]
+        if not windows or self.start_ns is None:
+            return False
+        t = stamp - self.start_ns
+        return any(lo <= t < hi for lo, hi in windows)
+
     def _pixels(
-        self, topic: str, encoding: str, data: npt.NDArray[Any], stamp: int
+        self,
+        topic: str,
+        encoding: str,
+        data: npt.NDArray[Any],
+        stamp: int,
     ) -> npt.NDArray[Any]:
         if encoding.startswith("bayer_"):
             out = np.empty_like(data)
@@ -248,11 +355,20 @@ def _unit(rng: np.random.Generator) -> npt.NDArray[np.float64]:
 
 
 def describe(spec: PerturbSpec) -> str:
-    """The non-default settings, as the spec text (``brightness=1.3,seed=0``)."""
+    """The non-default settings, as the spec text (``brightness=1.3,seed=0``).
+
+    Each window is an item of its own (``burst=3.0:0.5,burst=6.0:0.5``).
+    """
     default = PerturbSpec()
     parts = [
         f"{f.name}={getattr(spec, f.name)}"
         for f in fields(PerturbSpec)
-        if getattr(spec, f.name) != getattr(default, f.name) or f.name == "seed"
+        if f.name not in WINDOW_SETTINGS
+        and (getattr(spec, f.name) != getattr(default, f.name) or f.name == "seed")
+    ]
+    parts += [
+        f"{name}={start!r}:{duration!r}"
+        for name in WINDOW_SETTINGS
+        for start, duration in getattr(spec, name)
     ]
     return ",".join(parts)
