@@ -230,11 +230,6 @@ def test_imu_gap_is_reported_and_odometry_continues(
     assert run.ate_m < max(1.5 * clean.ate_m, 0.1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vio counts an IMU gap once per propagation that crosses it: one 105 ms gap "
-    "reads imu_gaps 2 or 3 in /diagnostics (Propagator.gap_count)",
-)
 def test_one_imu_gap_is_counted_once(imu_gap_run: Run) -> None:
     assert imu_gap_run.final["imu_gaps"] == "1"
 

@@ -311,7 +311,8 @@ class Propagator:
 
     Attributes:
         last_gaps: the IMU gaps the latest :meth:`propagate` crossed.
-        gap_count: IMU gaps crossed since construction.
+        gap_count: distinct IMU gaps crossed since construction (a gap crossed by
+            several propagations counts once).
         dropped_count: readings refused by :meth:`feed_imu` (not newer than the newest
             buffered one, or not finite).
     """
@@ -323,6 +324,7 @@ class Propagator:
         self._accel: list[FloatArray] = []
         self.last_gaps: tuple[ImuGap, ...] = ()
         self.gap_count = 0
+        self._last_gap_start_ns = -(2**62)
         self.dropped_count = 0
         self._max_gap_ns = round(self.config.max_imu_gap_s * NS_PER_S)
         self._buffer_ns = round(self.config.buffer_s * NS_PER_S)
@@ -459,12 +461,17 @@ class Propagator:
         )
         if gaps:
             self.last_gaps = gaps
-            self.gap_count += len(gaps)
+            # A gap longer than a frame is crossed by several propagations: count and
+            # log each gap once, by where it starts.
+            new = [g for g in gaps if g.start_ns > self._last_gap_start_ns]
+            self.gap_count += len(new)
+            self._last_gap_start_ns = max(self._last_gap_start_ns, gaps[-1].start_ns)
+        if gaps and new:
             _log.warning(
                 "IMU gap: %d ms without readings between %d and %d ns, integrated across",
-                max(g.duration_ns for g in gaps) // 1_000_000,
-                gaps[0].start_ns,
-                gaps[-1].end_ns,
+                max(g.duration_ns for g in new) // 1_000_000,
+                new[0].start_ns,
+                new[-1].end_ns,
             )
         # The interval between two readings holds their mean (OpenVINS imu_avg).
         result = integrate_imu(
