@@ -137,3 +137,23 @@ def test_euroc_v101_still_segment_gravity_and_gyro_bias(data_dir: Path, tmp_path
     )
     true_motion = np.linalg.norm(table[-1, 1:4] - table[0, 1:4])
     assert drift < true_motion + 0.01
+
+
+def test_monte_carlo_nees_over_seeded_simulations(tmp_path: Path) -> None:
+    from percept.tools.vio_eval import run_monte_carlo
+
+    mc = run_monte_carlo("ground", [1, 2, 3], seconds=3.0, progress=False)
+    assert mc.nees.runs == 3
+    assert mc.resets == (0, 0, 0)
+    assert all(a < 0.02 for a in mc.ate_m)
+    # Three short runs: loose, but a filter off by an order of magnitude fails.
+    assert 0.5 < mc.nees.average_pos < 15.0
+    assert 0.5 < mc.nees.average_rot < 15.0
+    code = main(
+        ["--quiet", "vio", "--monte-carlo", "handheld", "--runs", "2", "--seconds", "2",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads((tmp_path / "nees.json").read_text())
+    assert doc["nees"]["runs"] == 2
+    assert (tmp_path / "nees.png").is_file()
