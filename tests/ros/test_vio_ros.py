@@ -99,15 +99,22 @@ class _Recorder:
 
 
 def _check_odometry(msgs: list[Any]) -> list[Odometry]:
-    """Decoded odometry: finite, in odom -> base_link, with a positive pose covariance."""
+    """Decoded odometry: finite, in odom -> base_link, with a pose covariance.
+
+    The covariance is symmetric positive semi-definite with a positive position block (the
+    yaw variance may be 0 at the start: odom's yaw is where the estimator began).
+    """
     decoded = [codecs.decode("nav_msgs/msg/Odometry", m) for m in msgs]
     for odom in decoded:
         assert isinstance(odom, Odometry)
         assert odom.header.frame_id == "odom"
         assert odom.child_frame_id == "base_link"
         assert np.all(np.isfinite(odom.pose.as_matrix()))
-        assert np.all(np.isfinite(odom.pose_covariance))
-        assert np.all(np.diag(odom.pose_covariance) > 0)
+        cov = odom.pose_covariance
+        assert np.all(np.isfinite(cov))
+        np.testing.assert_allclose(cov, cov.T, atol=1e-12)
+        assert np.linalg.eigvalsh(cov).min() > -1e-12
+        assert np.all(np.diag(cov)[:3] > 0)
     return decoded  # type: ignore[return-value]
 
 
