@@ -13,6 +13,7 @@ import pytest
 __all__ = [
     "LEGACY_LOCALHOST_DISTROS",
     "NEEDS_ROS",
+    "cli_report",
     "dds_environment",
     "legacy_localhost_only",
     "ros2_command",
@@ -37,6 +38,14 @@ def ros2_command(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedPro
         text=True,
         timeout=timeout_s,
         check=False,
+    )
+
+
+def cli_report(out: subprocess.CompletedProcess[str]) -> str:
+    """What a failed CLI assertion shows: the command, its exit status and output tails."""
+    return (
+        f"{' '.join(out.args[1:])}\nexit status {out.returncode}\n"
+        f"stdout: {out.stdout[-1500:]}\nstderr: {out.stderr[-2500:]}"
     )
 
 

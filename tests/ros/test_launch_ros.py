@@ -31,7 +31,7 @@ from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.replay import build_runtime
 
-from .ros_helpers import NEEDS_ROS, ros2_command
+from .ros_helpers import NEEDS_ROS, cli_report, ros2_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.colcon]
 
@@ -173,8 +173,9 @@ def test_launch_file_brings_up_the_graph_like_the_local_runtime(
     assert len(expected) == 20
 
     nodes = ros2_command("node", "list", "--no-daemon", "--spin-time", "5")
-    assert "/camera/debayer" in nodes.stdout, nodes
-    assert "/camera/resize" in nodes.stdout, nodes
+    assert nodes.returncode == 0, cli_report(nodes)
+    assert "/camera/debayer" in nodes.stdout, cli_report(nodes)
+    assert "/camera/resize" in nodes.stdout, cli_report(nodes)
 
     player = _Player(bag)
     try:
@@ -193,12 +194,14 @@ def test_launch_file_brings_up_the_graph_like_the_local_runtime(
             "topic", "echo", "--once", "--no-daemon", "--field", "width", OUT_TOPIC,
             timeout_s=60,
         )  # fmt: skip
-        assert echo.stdout.split()[0] == str(W // 2), echo
+        assert echo.returncode == 0, cli_report(echo)
+        assert echo.stdout.split()[0] == str(W // 2), cli_report(echo)
 
         changed = ros2_command(
             "param", "set", "--no-daemon", "/camera/resize", "scale_width", "0.25"
         )
-        assert "Set parameter successful" in changed.stdout, changed
+        assert changed.returncode == 0, cli_report(changed)
+        assert "Set parameter successful" in changed.stdout, cli_report(changed)
         player.outputs.clear()
         assert player.wait_for(
             lambda: any(m.width == W // 4 for m in list(player.outputs.values()))
@@ -207,7 +210,8 @@ def test_launch_file_brings_up_the_graph_like_the_local_runtime(
             "topic", "echo", "--once", "--no-daemon", "--field", "width", OUT_TOPIC,
             timeout_s=60,
         )  # fmt: skip
-        assert echo.stdout.split()[0] == str(W // 4), echo
+        assert echo.returncode == 0, cli_report(echo)
+        assert echo.stdout.split()[0] == str(W // 4), cli_report(echo)
     finally:
         player.close()
     for stamp in expected:

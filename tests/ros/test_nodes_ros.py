@@ -16,7 +16,7 @@ import pytest
 from percept.node import Node, Parameter
 from percept.nodes import NODE_TYPES, load_node_class
 
-from .ros_helpers import NEEDS_ROS, ros2_command
+from .ros_helpers import NEEDS_ROS, cli_report, ros2_command
 
 pytestmark = pytest.mark.ros
 
@@ -68,7 +68,7 @@ def graph() -> Iterator[_Graph]:
 @pytest.fixture(scope="module")
 def topic_list(graph: _Graph) -> set[str]:
     out = ros2_command("topic", "list", "--no-daemon", "--spin-time", "3", "-t")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, cli_report(out)
     return set(out.stdout.split("\n"))
 
 
@@ -157,7 +157,7 @@ def test_ros2_param_describe_and_set(graph: _Graph, node_type: str) -> None:
     spec, values = settable[0]
 
     described = ros2_command("param", "describe", "--no-daemon", _fqn(node_type), spec.name)
-    assert described.returncode == 0, described
+    assert described.returncode == 0, cli_report(described)
     assert f"Parameter name: {spec.name}" in described.stdout
     if spec.min_value is not None:
         assert f"Min value: {spec.min_value}" in described.stdout
@@ -167,15 +167,15 @@ def test_ros2_param_describe_and_set(graph: _Graph, node_type: str) -> None:
         out = ros2_command(
             "param", "set", "--no-daemon", _fqn(node_type), spec.name, _cli_value(value)
         )
-        assert out.returncode == 0, out  # a CLI that cannot load fails here, not below
+        assert out.returncode == 0, cli_report(out)  # a CLI that cannot load fails here
         if "Set parameter successful" in out.stdout:
             got: Any = node.host.node.params[spec.name]
             assert got == value
             shown = ros2_command("param", "get", "--no-daemon", _fqn(node_type), spec.name)
-            assert shown.returncode == 0, shown
+            assert shown.returncode == 0, cli_report(shown)
             assert _cli_value(value).lower() in shown.stdout.lower(), shown.stdout
             return
-        assert "Setting parameter failed" in out.stderr, out
+        assert "Setting parameter failed" in out.stderr, cli_report(out)
         reasons.append(out.stdout + out.stderr)
     pytest.fail(f"no value of {spec.name} was accepted: {reasons}")
 
@@ -185,8 +185,8 @@ def test_out_of_range_value_is_refused_through_the_cli(graph: _Graph) -> None:
     out = ros2_command("param", "set", "--no-daemon", _fqn("resize"), "interpolation", "9")
     # The CLI ran, reached the node and reported the refusal (it exits 0 either way);
     # a CLI that cannot load or find the node exits non-zero and fails here.
-    assert out.returncode == 0, out
-    assert "Setting parameter failed" in out.stderr, out
-    assert "interpolation" in out.stderr, out
-    assert "Set parameter successful" not in out.stdout, out
+    assert out.returncode == 0, cli_report(out)
+    assert "Setting parameter failed" in out.stderr, cli_report(out)
+    assert "interpolation" in out.stderr, cli_report(out)
+    assert "Set parameter successful" not in out.stdout, cli_report(out)
     assert graph.nodes["resize"].host.node.params["interpolation"] == before != 9
