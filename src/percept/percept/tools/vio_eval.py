@@ -575,7 +575,17 @@ def write_top_view(run: VioBagRun, path: Path) -> Path:
             except EvalError as err:
                 _log.warning("%s: %s not aligned: %s", run.bag, mode, err)
         label = {"vio": "VIO (stereo + IMU)", "imu": "IMU only", "vo": "stereo VO"}.get(mode, mode)
-        series.append((est.positions_m[:, 0], est.positions_m[:, 1], label))
+        xy = est.positions_m[:, :2]
+        if ref is not None:
+            # A baseline that drifts off (IMU only: hundreds of metres) would squash the
+            # view: draw it until it leaves the ground truth's box (plus a margin).
+            lo, hi = ref.positions_m[:, :2].min(axis=0), ref.positions_m[:, :2].max(axis=0)
+            margin = 0.25 * (hi - lo).max() + 0.5
+            outside = np.flatnonzero(np.any((xy < lo - margin) | (xy > hi + margin), axis=1))
+            if outside.size:
+                xy = xy[: max(int(outside[0]), 1)]
+                label += " (until it leaves the view)"
+        series.append((xy[:, 0], xy[:, 1], label))
     return line_plot(
         path,
         series,
