@@ -212,6 +212,8 @@ def test_alpha_zero_keeps_only_valid_pixels_and_alpha_one_every_source_pixel(
     crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
     if distortion_model == "equidistant":
         pts = cv2.fisheye.undistortPoints(border, K, D, P=P1[:, :3], criteria=crit)
+    elif hasattr(cv2, "undistortPointsIter"):  # OpenCV <= 4.11: criteria only here
+        pts = cv2.undistortPointsIter(border, K, D, np.eye(3), P1[:, :3], crit)
     else:
         pts = cv2.undistortPoints(border, K, D, P=P1[:, :3], criteria=crit)
     pts = pts.reshape(-1, 2)

@@ -129,7 +129,15 @@ def _undistort(
             pts, K, model.D, R=model.R, P=P3, criteria=_UNDISTORT_CRITERIA
         )
     else:
-        out = cv2.undistortPoints(pts, K, model.D, R=model.R, P=P3, criteria=_UNDISTORT_CRITERIA)
+        if hasattr(cv2, "undistortPointsIter"):
+            # OpenCV up to 4.11 (what pip picks beside numpy 1.x, e.g. ROS 2 Humble on
+            # Ubuntu 22.04) takes the criteria only in this separate function.
+            P_iter = np.eye(3) if P3 is None else P3
+            out = cv2.undistortPointsIter(pts, K, model.D, model.R, P_iter, _UNDISTORT_CRITERIA)
+        else:
+            out = cv2.undistortPoints(
+                pts, K, model.D, R=model.R, P=P3, criteria=_UNDISTORT_CRITERIA
+            )
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
 
