@@ -38,8 +38,16 @@ def block_rotation(R: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def symmetric(S: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """``(S + S^T) / 2``."""
-    return np.asarray(0.5 * (S + S.T), dtype=np.float64)
+    """``(S + S^T) / 2`` with round-off negative variances set to 0.
+
+    A variance that is zero by construction (the start's yaw) comes out of the
+    Jacobian products as -1e-24; consumers of nav_msgs/Odometry (robot_localization)
+    reject negative variances, so the diagonal is clipped at 0.
+    """
+    out = np.asarray(0.5 * (S + S.T), dtype=np.float64)
+    diag = np.einsum("ii->i", out)
+    np.maximum(diag, 0.0, out=diag)
+    return out
 
 
 def pose_covariance(

@@ -410,6 +410,12 @@ class VioNode(Node):
             except CalibrationError as err:
                 raise InputRejected(f"calibration_dir: {err}") from err
             T[:3, :3] = model.R.T
+        elif folder:
+            _LOGGER.warning(
+                "calibration_dir %s has no left.yaml: the rectification rotation is taken "
+                "as identity (T_imu_cam is then that of the raw left camera)",
+                Path(folder).resolve(),
+            )
         return T
 
     def _resolve_extrinsics(self, left_frame: str) -> None:

@@ -32,6 +32,8 @@ from percept.nodes import NODE_TYPES, load_node_class
 from percept.runtime.params import resolve_parameters
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from percept.node import Node, ParamValue
 
 __all__ = ["NodeEntry", "RobotConfig", "find_config_root", "load_robot"]
@@ -64,6 +66,25 @@ class RobotConfig:
     namespace: str
     nodes: tuple[NodeEntry, ...]
     record: tuple[str, ...] = field(default=())
+
+
+#: Folder parameters a robot file gives relative to the project folder (config root).
+PATH_PARAMETERS = frozenset({"calibration_dir"})
+
+
+def _absolute_dirs(params: Mapping[str, ParamValue], root: Path) -> dict[str, ParamValue]:
+    """Relative folder parameters (``PATH_PARAMETERS``) made absolute against ``root``.
+
+    A robot file says ``calibration_dir: calibration/euroc`` meaning the project's
+    folder; the node must find it whatever the working directory of the process
+    (``percept replay`` from elsewhere, ``ros2 launch``).
+    """
+    out = dict(params)
+    for key in PATH_PARAMETERS & out.keys():
+        value = out[key]
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            out[key] = str(root / value)
+    return out
 
 
 def find_config_root(start: Path | None = None) -> Path:
@@ -178,6 +199,7 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
             overrides,
             overrides_where=f"{where}.parameters",
         )
+        params = _absolute_dirs(params, root)
         entries.append(
             NodeEntry(
                 str(node_type),
