@@ -572,7 +572,7 @@ def write_top_view(run: VioBagRun, path: Path) -> Path:
                 ref_m, est_m = associate(ref, est, max_diff_ns=10_000_000)
                 # Dead reckoning starts where the fused estimate starts: show it from
                 # there (aligned at its first pose) rather than spread by a fit.
-                method = "origin" if mode == "imu" else "se3"
+                method: Literal["origin", "se3"] = "origin" if mode == "imu" else "se3"
                 _, sim3 = align_trajectory(est_m, ref_m, method)
                 est = sim3.apply(est)
             except EvalError as err:
