@@ -157,3 +157,19 @@ def test_monte_carlo_nees_over_seeded_simulations(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "nees.json").read_text())
     assert doc["nees"]["runs"] == 2
     assert (tmp_path / "nees.png").is_file()
+
+
+def test_estimator_config_from_vio_parameters_and_overrides(tmp_path: Path) -> None:
+    from percept.cli.vio import estimator_config
+    from percept.errors import ConfigError
+    from percept.vio.estimator import EstimatorConfig
+
+    params = tmp_path / "vio.yaml"
+    params.write_text("vio:\n  ros__parameters:\n    track_klt_window_px: 15\n")
+    cfg = estimator_config(params, [("track_fb_threshold_px", 0.0), ("max_clones", 8)])
+    assert isinstance(cfg, EstimatorConfig)
+    assert cfg.tracker.klt_window_px == 15
+    assert cfg.tracker.fb_threshold_px == 0.0
+    assert cfg.max_clones == 8
+    with pytest.raises(ConfigError, match="no_such"):
+        estimator_config(None, [("no_such", 1)])

@@ -19,6 +19,7 @@ EPILOG = """examples:
   percept bench detect --repeats 30 --threads 2
   percept bench vio                       # renders a 5 s 640x480 sequence once (cached)
   percept bench vio --bag MH_01.mcap --seconds 30 --repeats 1 --json out/bench_vio.json
+  percept bench vio --set track_fb_threshold_px=0 --set track_klt_window_px=15
 """
 
 #: Default repetitions per target (vio: passes over the sequence).
@@ -78,7 +79,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=_default_cache(),
         help="vio: folder of the rendered synthetic sequence (as percept demo's)",
     )
+    p.add_argument(
+        "--set",
+        type=_vio_override,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="vio: estimator parameter (config/vio.yaml names), e.g. "
+        "--set track_klt_window_px=15 (repeatable)",
+    )
     p.set_defaults(run=run)
+
+
+def _vio_override(text: str) -> tuple[str, object]:
+    from percept.cli.vio import override
+
+    return override(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
             bag, _, _ = cached_sequence(args.cache, synth, progress=show_progress(args))
         sequence = load_vio_sequence(bag, seconds)
         threads = 1 if args.threads is None else args.threads
-        results = run_vio_benchmark(sequence, repeats=repeats, threads=threads)
+        from percept.cli.vio import estimator_config
+        from percept.vio.estimator import EstimatorConfig
+
+        config = estimator_config(None, args.set)
+        assert isinstance(config, EstimatorConfig)
+        results = run_vio_benchmark(sequence, repeats=repeats, threads=threads, config=config)
         report = format_vio_report(results)
     elif args.target == "detect":
         from percept.benchmark.detect import format_detect_report, run_detect_benchmark

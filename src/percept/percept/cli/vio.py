@@ -9,7 +9,7 @@ from pathlib import Path
 
 from percept.cli.common import add_command
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "estimator_config", "override", "run"]
 
 EPILOG = """examples:
   percept synth --seconds 60 --seed 201 --out ground_201.mcap
@@ -30,6 +30,11 @@ one trajectory (IMU and pixel noise, landmarks drawn per run), each started from
 true state, and reports the average NEES of position and orientation against the 95 %
 chi-square band of the average of that many runs (nees.json, nees.png).
 """
+
+
+def override(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` (VALUE as YAML) for ``--set``."""
+    return _override(text)
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -85,16 +90,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _config(args: argparse.Namespace) -> object:
+    return estimator_config(args.params, args.set)
+
+
+def estimator_config(params_file: Path | None, overrides: list[tuple[str, object]]) -> object:
+    """The estimator's config from a vio parameter file and ``--set`` overrides.
+
+    Raises:
+        ConfigError: an override that is not an estimator parameter.
+    """
     from percept.errors import ConfigError
     from percept.nodes.vio import ESTIMATOR_PARAMETERS, estimator_config_from_params
     from percept.runtime.params import load_parameter_file
 
     names = {p.name for p in ESTIMATOR_PARAMETERS.parameters}
     params: dict[str, object] = {p.name: p.default for p in ESTIMATOR_PARAMETERS.parameters}
-    if args.params is not None:
-        for node_params in load_parameter_file(args.params).values():
+    if params_file is not None:
+        for node_params in load_parameter_file(params_file).values():
             params.update({k: v for k, v in node_params.items() if k in names})
-    for name, value in args.set:
+    for name, value in overrides:
         if name not in names:
             msg = f"--set {name}: not a vio estimator parameter (see config/vio.yaml)"
             raise ConfigError(msg)
