@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -95,3 +96,14 @@ def dds_environment(*, legacy: bool, rmw: str, cyclone_uri: str) -> dict[str, st
         "ROS_LOCALHOST_ONLY": "1",
         "CYCLONEDDS_URI": None,
     }
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a launched graph: SIGINT at its default and unblocked.
+
+    A child inherits ignored signals and the signal mask across exec. Whatever the
+    test process's state (rclpy, thread pools and earlier tests touch signals), the
+    launched ``ros2 launch`` must see the Ctrl-C the teardown sends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

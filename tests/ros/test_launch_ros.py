@@ -31,7 +31,7 @@ from percept.runtime.robot import load_robot
 from percept.tools.demo import make_pattern_bag
 from percept.tools.replay import build_runtime
 
-from .ros_helpers import NEEDS_ROS, cli_report, ros2_command
+from .ros_helpers import NEEDS_ROS, cli_report, default_sigint, ros2_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.colcon]
 
@@ -139,6 +139,7 @@ def launched(percept_install: Path, tmp_path: Path) -> Iterator[subprocess.Popen
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     yield proc
     proc.send_signal(signal.SIGINT)  # ros2 launch forwards it to the nodes, as on Ctrl-C

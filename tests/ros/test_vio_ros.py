@@ -34,7 +34,7 @@ from percept.msgtypes import CAMERA_INFO, IMAGE, IMU, TF_MESSAGE
 from percept.runtime.robot import load_robot
 
 from ..nodes.test_vio_node import PARAMS, START_NS, events, imu_sample, static_tf, stereo_set
-from .ros_helpers import NEEDS_ROS
+from .ros_helpers import NEEDS_ROS, default_sigint
 
 pytestmark = pytest.mark.ros
 
@@ -305,6 +305,7 @@ def launched_synth(percept_install: Path, tmp_path: Path) -> Iterator[subprocess
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     yield proc
     proc.send_signal(signal.SIGINT)  # ros2 launch forwards it to the nodes, as on Ctrl-C
