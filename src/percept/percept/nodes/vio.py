@@ -128,17 +128,29 @@ class NestedConfigParameters:
     children: tuple[tuple[str, NestedConfigParameters], ...] = ()
 
     @classmethod
-    def of(cls, config: type, prefix: str = "") -> NestedConfigParameters:
-        """Flatten ``config``: nested dataclass fields get the prefixes of ``_PREFIXES``."""
+    def of(
+        cls, config: type, prefix: str = "", instance: object | None = None
+    ) -> NestedConfigParameters:
+        """Flatten ``config``: nested dataclass fields get the prefixes of ``_PREFIXES``.
+
+        A nested config's defaults are those of the instance its parent's default
+        factory builds (``EstimatorConfig.tracker`` is ``VIO_TRACKER``, not
+        ``FeatureTrackerConfig()``), so the node's defaults equal the estimator's.
+        """
         children = []
+        defaults: dict[str, ParamValue] = {}
         for f in dataclasses.fields(config):
+            if instance is not None and f.default is not dataclasses.MISSING:
+                value = getattr(instance, f.name)
+                if value != f.default:
+                    defaults[f.name] = value
             if f.default_factory is dataclasses.MISSING:
                 continue
             value = f.default_factory()
             if dataclasses.is_dataclass(value):
                 child_prefix = _PREFIXES.get(f.name, f"{prefix}{f.name}_")
-                children.append((f.name, cls.of(type(value), child_prefix)))
-        return cls(ConfigParameters(config, prefix=prefix), tuple(children))
+                children.append((f.name, cls.of(type(value), child_prefix, value)))
+        return cls(ConfigParameters(config, prefix=prefix, defaults=defaults), tuple(children))
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
