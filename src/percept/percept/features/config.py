@@ -195,6 +195,10 @@ class TriangulationConfig:
 
     Attributes:
         max_iterations: Gauss-Newton iterations at most.
+        step_tolerance: stop when a step moves the inverse-depth parameters by less
+            than this, relative (1e-7 of a normalised coordinate is ~5e-5 px at
+            fx 460; Gauss-Newton converges quadratically, so the next step would be
+            far below it).
         min_parallax_rad: least angle between two of the point's viewing rays (too
             little parallax: the depth is not observable), radians.
         min_depth_m: least depth in every camera (behind or at the camera: rejected).
@@ -204,6 +208,9 @@ class TriangulationConfig:
     """
 
     max_iterations: int = param(10, "Gauss-Newton iterations at most", min_value=0, max_value=100)
+    step_tolerance: float = param(
+        1e-7, "stop below this relative step of the parameters", min_value=1e-15, max_value=1e-2
+    )
     min_parallax_rad: float = param(
         0.005, "least angle between two viewing rays, radians", min_value=0.0, max_value=1.0
     )

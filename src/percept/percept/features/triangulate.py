@@ -149,7 +149,7 @@ def triangulate_point(
         if np.all(h_new[:, 2] * trial[2] > 0) and cost_new <= cost:
             params, r, J, h, cost = trial, r_new, J_new, h_new, cost_new
             lam = max(lam / 10.0, 1e-10)
-            if np.linalg.norm(step) < 1e-10 * (1.0 + np.linalg.norm(params)):
+            if np.linalg.norm(step) < cfg.step_tolerance * (1.0 + np.linalg.norm(params)):
                 break
         else:
             lam *= 10.0
