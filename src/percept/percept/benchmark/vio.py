@@ -37,9 +37,10 @@ from threadpoolctl import threadpool_limits
 from percept import codecs, msgtypes
 from percept.benchmark.common import median_ms, opencv_run, paired_ratio, report_footer
 from percept.domain import CameraInfo, Image, ImuSample, TransformStamped
-from percept.errors import BagError, PerceptError
+from percept.errors import BagError, CodecError, PerceptError
 from percept.features.config import FeatureTrackerConfig
-from percept.io.bag import BagReader
+from percept.image.convert import convert_image
+from percept.io.bag import BagReader, stereo_camera_topics
 from percept.io.typestore import get_typestore
 from percept.rectify.maps import compute_rectify_maps, rectify_image
 from percept.rectify.model import rectified_model
@@ -110,33 +111,13 @@ class VioSequence:
         return NS_PER_S / float(np.median(np.diff(stamps)))
 
 
-def _camera_topics(topics: Mapping[str, str]) -> tuple[str, str, str, str]:
-    """(left image, left info, right image, right info): raw images with their infos."""
-    images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE and "raw" in t)
-    if len(images) < 2:
-        images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE)
-
-    def info(image: str) -> str:
-        return image.rsplit("/", 1)[0] + "/camera_info"
-
-    paired = [i for i in images if topics.get(info(i)) == msgtypes.CAMERA_INFO]
-    left = [i for i in paired if "left" in i or "cam0" in i]
-    right = [i for i in paired if "right" in i or "cam1" in i]
-    if not left or not right:
-        msg = f"no left/right image topics with camera_info among {sorted(topics)}"
-        raise BagError(msg)
-    return left[0], info(left[0]), right[0], info(right[0])
-
-
-def _grey(image: Image) -> GreyImage:
-    data = np.asarray(image.data)
-    if data.ndim == 3:
-        code = cv2.COLOR_RGB2GRAY if image.encoding.startswith("rgb") else cv2.COLOR_BGR2GRAY
-        data = cv2.cvtColor(data, code)
-    if data.dtype != np.uint8:
-        msg = f"image encoding {image.encoding!r}: the VIO needs 8-bit images"
-        raise BagError(msg)
-    return np.ascontiguousarray(data)
+def _grey(image: Image, topic: str) -> GreyImage:
+    """mono8 of an image, as cv_bridge converts it."""
+    try:
+        return np.ascontiguousarray(convert_image(image, "mono8").data, dtype=np.uint8)
+    except CodecError as err:
+        msg = f"{topic}: {err}"
+        raise BagError(msg) from err
 
 
 def load_vio_sequence(bag: Path | str, seconds: float | None = None) -> VioSequence:
@@ -158,7 +139,7 @@ def load_vio_sequence(bag: Path | str, seconds: float | None = None) -> VioSeque
     path = Path(bag)
     with BagReader(path) as reader:
         topics = reader.topics()
-        l_img, l_info, r_img, r_info = _camera_topics(topics)
+        l_img, l_info, r_img, r_info = stereo_camera_topics(topics)
         imus = sorted(t for t, ty in topics.items() if ty == msgtypes.IMU)
         if not imus:
             msg = f"{path}: no sensor_msgs/Imu topic"
@@ -203,8 +184,12 @@ def load_vio_sequence(bag: Path | str, seconds: float | None = None) -> VioSeque
     # The estimator sees the rectified left camera, turned by R from the raw one.
     T_raw_rect = np.eye(4)
     T_raw_rect[:3, :3] = np.asarray(left_model.R, dtype=np.float64).reshape(3, 3).T
-    left = [np.asarray(rectify_image(_grey(raw[l_img][s]), maps_l), np.uint8) for s in stamps]
-    right = [np.asarray(rectify_image(_grey(raw[r_img][s]), maps_r), np.uint8) for s in stamps]
+    left = [
+        np.asarray(rectify_image(_grey(raw[l_img][s], l_img), maps_l), np.uint8) for s in stamps
+    ]
+    right = [
+        np.asarray(rectify_image(_grey(raw[r_img][s], r_img), maps_r), np.uint8) for s in stamps
+    ]
     return VioSequence(
         path.name,
         camera,

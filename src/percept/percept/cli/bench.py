@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from percept.cli.common import add_command, show_progress, write_json
+from percept.cli.common import add_command, name_value, show_progress, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--set",
-        type=_vio_override,
+        type=name_value,
         action="append",
         default=[],
         metavar="NAME=VALUE",
@@ -89,12 +89,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--set track_klt_window_px=15 (repeatable)",
     )
     p.set_defaults(run=run)
-
-
-def _vio_override(text: str) -> tuple[str, object]:
-    from percept.cli.vio import override
-
-    return override(text)
 
 
 def run(args: argparse.Namespace) -> int:

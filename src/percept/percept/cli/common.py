@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["add_command", "show_progress", "write_json"]
+__all__ = ["add_command", "name_value", "show_progress", "write_json"]
 
 
 def add_command(
@@ -52,3 +52,18 @@ def write_json(path: Path, doc: object, *, indent: int | None = 2) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=indent) + "\n", encoding="utf-8")
+
+
+def name_value(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of a ``--set`` option, VALUE read as YAML (``true``, ``1.5``, ...).
+
+    Raises:
+        argparse.ArgumentTypeError: no ``=`` or no name.
+    """
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        msg = f"expected NAME=VALUE, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name.strip(), yaml.safe_load(value)

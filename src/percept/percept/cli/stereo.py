@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from percept.cli.common import add_command
+from percept.cli.common import add_command, name_value
 
 __all__ = ["add_parser", "run"]
 
@@ -21,16 +21,6 @@ must hold left.yaml and right.yaml), with the parameters a robot would give it; 
 --calib the images must be rectified already. The PFM holds Inf where there is no
 disparity (Middlebury convention); the PLY holds the valid points.
 """
-
-
-def _override(text: str) -> tuple[str, object]:
-    import yaml
-
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        msg = f"expected NAME=VALUE, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return name.strip(), yaml.safe_load(value)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--set",
-        type=_override,
+        type=name_value,
         action="append",
         default=[],
         metavar="NAME=VALUE",

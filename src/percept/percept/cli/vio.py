@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from percept.cli.common import add_command
+from percept.cli.common import add_command, name_value
 
-__all__ = ["add_parser", "estimator_config", "override", "run"]
+__all__ = ["add_parser", "estimator_config", "run"]
 
 EPILOG = """examples:
   percept synth --seconds 60 --seed 201 --out ground_201.mcap
@@ -30,21 +30,6 @@ one trajectory (IMU and pixel noise, landmarks drawn per run), each started from
 true state, and reports the average NEES of position and orientation against the 95 %
 chi-square band of the average of that many runs (nees.json, nees.png).
 """
-
-
-def override(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` (VALUE as YAML) for ``--set``."""
-    return _override(text)
-
-
-def _override(text: str) -> tuple[str, object]:
-    import yaml
-
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        msg = f"expected NAME=VALUE, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return name.strip(), yaml.safe_load(value)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--set",
-        type=_override,
+        type=name_value,
         action="append",
         default=[],
         metavar="NAME=VALUE",

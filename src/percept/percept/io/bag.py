@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
+from percept import msgtypes
 from percept.errors import BagError
 from percept.io.typestore import get_typestore
 
@@ -29,6 +30,7 @@ __all__ = [
     "BagWriter",
     "TopicSummary",
     "format_summary",
+    "stereo_camera_topics",
     "summarize_bag",
 ]
 
@@ -364,3 +366,32 @@ def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) 
         for start, length in s.gaps[:3]:
             lines.append(f"{'':<{width}}    gap of {length:.3f} s at t={start / 1e9:.3f}")
     return "\n".join(lines)
+
+
+def stereo_camera_topics(topics: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """The stereo pair of a bag: ``(left image, left info, right image, right info)``.
+
+    Raw images (``.../image_raw``) are preferred; each needs a ``camera_info`` beside it
+    (same namespace), and left/right are told by ``left``/``cam0`` and ``right``/``cam1``
+    in the name (image_pipeline and EuRoC conventions).
+
+    Args:
+        topics: topic -> message type, as ``BagReader.topics()``.
+
+    Raises:
+        BagError: no such pair.
+    """
+    images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE and "raw" in t)
+    if len(images) < 2:
+        images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE)
+
+    def info(image: str) -> str:
+        return image.rsplit("/", 1)[0] + "/camera_info"
+
+    paired = [i for i in images if topics.get(info(i)) == msgtypes.CAMERA_INFO]
+    left = [i for i in paired if "left" in i or "cam0" in i]
+    right = [i for i in paired if "right" in i or "cam1" in i]
+    if not left or not right:
+        msg = f"no left/right image topics with camera_info among {sorted(topics)}"
+        raise BagError(msg)
+    return left[0], info(left[0]), right[0], info(right[0])

@@ -40,7 +40,7 @@ from percept.domain import (
     PoseStamped,
     TransformStamped,
 )
-from percept.errors import EvalError, PerceptError
+from percept.errors import CodecError, EvalError, PerceptError
 from percept.eval.stream import decode
 from percept.eval.trajectory import (
     ConsistencyConfig,
@@ -54,7 +54,8 @@ from percept.eval.trajectory import (
 )
 from percept.features.klt import FeatureTracker
 from percept.geometry.camera import CameraModel
-from percept.io.bag import BagReader
+from percept.image.convert import convert_image
+from percept.io.bag import BagReader, stereo_camera_topics
 from percept.rectify.maps import RectifyMaps, compute_rectify_maps, rectify_image
 from percept.rectify.model import rectified_model
 from percept.runtime.tf_buffer import TfBuffer
@@ -138,40 +139,18 @@ def estimate_covariance_world(estimate: VioEstimate, T_imu_base: FloatArray) -> 
     return out
 
 
-def _camera_topics(topics: Mapping[str, str]) -> tuple[str, str, str, str]:
-    """(left image, left info, right image, right info): raw images with their infos."""
-    images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE and "raw" in t)
-    if len(images) < 2:
-        images = sorted(t for t, ty in topics.items() if ty == msgtypes.IMAGE)
-
-    def info(image: str) -> str:
-        return image.rsplit("/", 1)[0] + "/camera_info"
-
-    pairs = [i for i in images if topics.get(info(i)) == msgtypes.CAMERA_INFO]
-    left = [i for i in pairs if "left" in i or "cam0" in i]
-    right = [i for i in pairs if "right" in i or "cam1" in i]
-    if not left or not right:
-        msg = f"no left/right raw image topics with camera_info found among {sorted(topics)}"
-        raise EvalError(msg)
-    return left[0], info(left[0]), right[0], info(right[0])
-
-
 def _one_topic(topics: Mapping[str, str], msgtype: str, hint: str = "") -> str | None:
     found = sorted(t for t, ty in topics.items() if ty == msgtype and hint in t)
     return found[0] if found else None
 
 
-def _grey(image: Image) -> npt.NDArray[np.uint8]:
-    data = np.asarray(image.data)
-    if data.ndim == 3:
-        import cv2
-
-        code = cv2.COLOR_RGB2GRAY if image.encoding.startswith("rgb") else cv2.COLOR_BGR2GRAY
-        data = cv2.cvtColor(data, code)
-    if data.dtype != np.uint8:
-        msg = f"image encoding {image.encoding!r}: the VIO needs 8-bit images"
-        raise EvalError(msg)
-    return data
+def _grey(image: Image, topic: str) -> npt.NDArray[np.uint8]:
+    """mono8 of an image, as cv_bridge converts it."""
+    try:
+        return np.asarray(convert_image(image, "mono8").data, dtype=np.uint8)
+    except CodecError as err:
+        msg = f"{topic}: {err}"
+        raise EvalError(msg) from err
 
 
 @dataclass
@@ -246,7 +225,7 @@ def run_vio_bag(
     t_start = time.perf_counter()
     with BagReader(path) as reader:
         topics = reader.topics()
-        l_img, l_info, r_img, r_info = _camera_topics(topics)
+        l_img, l_info, r_img, r_info = stereo_camera_topics(topics)
         imu_topic = _one_topic(topics, msgtypes.IMU)
         if imu_topic is None:
             msg = f"{path}: no sensor_msgs/Imu topic"
@@ -293,8 +272,12 @@ def run_vio_bag(
                     rect = _Rectifier.of(infos[l_info].model, infos[r_info].model)
                     cam_frame = images[l_img][1].header.frame_id or infos[l_info].header.frame_id
                     _setup(run, tf, rect, imu_frame, cam_frame, cfg, modes)
-                left = np.asarray(rectify_image(_grey(images[l_img][1]), rect.left), np.uint8)
-                right = np.asarray(rectify_image(_grey(images[r_img][1]), rect.right), np.uint8)
+                left = np.asarray(
+                    rectify_image(_grey(images[l_img][1], l_img), rect.left), np.uint8
+                )
+                right = np.asarray(
+                    rectify_image(_grey(images[r_img][1], r_img), rect.right), np.uint8
+                )
                 stamp = images[l_img][0]
                 images.clear()
                 run.frames += 1
