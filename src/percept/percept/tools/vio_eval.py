@@ -56,6 +56,7 @@ from percept.features.klt import FeatureTracker
 from percept.geometry.camera import CameraModel
 from percept.image.convert import convert_image
 from percept.io.bag import BagReader, stereo_camera_topics
+from percept.nodes._odometry import pose_covariance
 from percept.rectify.maps import RectifyMaps, compute_rectify_maps, rectify_image
 from percept.rectify.model import rectified_model
 from percept.runtime.tf_buffer import TfBuffer
@@ -116,7 +117,9 @@ def estimate_covariance_world(estimate: VioEstimate, T_imu_base: FloatArray) -> 
 
     The filter's ``[δθ (IMU frame, right), δp (world)]`` becomes ``[δp_base, δθ_world]``
     with ``δθ_world = R δθ`` and ``δp_base = δp - [R t]× δθ_world`` for the lever arm
-    ``t`` of ``base_link`` in the IMU frame.
+    ``t`` of ``base_link`` in the IMU frame: the vio node's own conversion
+    (:func:`percept.nodes._odometry.pose_covariance`), so offline scores use what the
+    robot publishes.
 
     Args:
         estimate: the filter's estimate.
@@ -125,18 +128,7 @@ def estimate_covariance_world(estimate: VioEstimate, T_imu_base: FloatArray) -> 
     Returns:
         (6, 6) float64 symmetric covariance.
     """
-    R = estimate.T_world_imu[:3, :3]
-    lever = R @ T_imu_base[:3, 3]
-    skew = np.array(
-        [[0.0, -lever[2], lever[1]], [lever[2], 0.0, -lever[0]], [-lever[1], lever[0], 0.0]]
-    )
-    J = np.zeros((6, 15))
-    J[:3, 3:6] = np.eye(3)  # δp
-    J[:3, 0:3] = -skew @ R  # lever arm turned by δθ
-    J[3:, 0:3] = R
-    P = J @ estimate.covariance @ J.T
-    out: FloatArray = 0.5 * (P + P.T)
-    return out
+    return pose_covariance(estimate.covariance, estimate.T_world_imu[:3, :3], T_imu_base[:3, 3])
 
 
 def _one_topic(topics: Mapping[str, str], msgtype: str, hint: str = "") -> str | None:
@@ -456,7 +448,7 @@ class ModeScore:
 
 
 def _trajectory(stamps: npt.NDArray[np.int64], T: FloatArray, name: str) -> Trajectory:
-    return Trajectory(T[:, :3, 3], T[:, :3, :3], stamps, name)
+    return Trajectory.from_matrices(T, stamps, name)
 
 
 def score_runs(
