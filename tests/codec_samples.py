@@ -30,6 +30,7 @@ from percept.domain import (
     Header,
     Image,
     ImuSample,
+    LaserScan,
     Marker,
     MarkerArray,
     MarkerType,
@@ -160,6 +161,21 @@ def _samples() -> list[tuple[str, str, object]]:
         rng.normal(size=(6, 6)),
     )
     hyps = (ObjectHypothesis("person", 0.9), ObjectHypothesis("17", 0.25))
+    scan_rng = np.random.default_rng(12)  # its own: the other samples keep their values
+    ranges = scan_rng.uniform(0.5, 20.0, size=9).astype(np.float32)
+    ranges[[1, 4, 7]] = [np.inf, np.nan, -np.inf]
+    scan = LaserScan(
+        Header(5, "base_laser"),
+        -1.5,
+        1.5,
+        0.375,
+        0.0009765625,
+        0.125,
+        0.25,
+        30.0,
+        ranges,
+        scan_rng.uniform(0, 1000, size=9).astype(np.float32),
+    )
     samples: list[tuple[str, str, object]] = [
         (f"image-{enc}", "sensor_msgs/msg/Image", _random_image(enc)) for enc in IMAGE_ENCODINGS
     ]
@@ -177,6 +193,12 @@ def _samples() -> list[tuple[str, str, object]]:
         ("camera-info", "sensor_msgs/msg/CameraInfo", CameraInfo(HEADER, model)),
         ("imu", "sensor_msgs/msg/Imu", imu),
         ("imu-no-orientation", "sensor_msgs/msg/Imu", imu_no_orientation),
+        ("laser-scan", "sensor_msgs/msg/LaserScan", scan),
+        (
+            "laser-scan-no-intensities",
+            "sensor_msgs/msg/LaserScan",
+            LaserScan(HEADER, 0.0, 0.5, 0.25, 0.0, 0.0, 0.0, 8.0, ranges[:3]),
+        ),
         (
             "cloud-rgb-intensity",
             "sensor_msgs/msg/PointCloud2",
@@ -306,6 +328,18 @@ def fuzz_samples(header: Header) -> dict[str, object]:
             header, CameraModel(4, 3, "plumb_bob", np.eye(3), np.zeros(5))
         ),
         "sensor_msgs/msg/Imu": ImuSample(header, np.ones(3), np.ones(3), np.array([0, 0, 0, 1.0])),
+        "sensor_msgs/msg/LaserScan": LaserScan(
+            header,
+            -0.5,
+            0.5,
+            0.5,
+            0.0,
+            0.1,
+            0.1,
+            10.0,
+            np.ones(3, np.float32),
+            np.ones(3, np.float32),
+        ),
         "sensor_msgs/msg/PointCloud2": make_point_cloud(
             header, np.ones((3, 3)), rgb=np.ones((3, 3), dtype=np.uint8)
         ),
@@ -351,6 +385,9 @@ def node_inputs(stamp: int) -> dict[str, object]:
         "sensor_msgs/msg/CompressedImage": jpeg,
         "sensor_msgs/msg/CameraInfo": CameraInfo(h, model),
         "sensor_msgs/msg/Imu": ImuSample(h, np.zeros(3), np.array([0, 0, 9.81])),
+        "sensor_msgs/msg/LaserScan": LaserScan(
+            h, -1.0, 1.0, 0.5, 0.0, 0.1, 0.1, 10.0, np.array([1, 2, np.inf, 3, 4], np.float32)
+        ),
         "sensor_msgs/msg/PointCloud2": make_point_cloud(h, np.ones((10, 3), np.float32)),
         "stereo_msgs/msg/DisparityImage": Disparity(h, np.ones((4, 5), np.float32), 300.0, 0.1),
         "nav_msgs/msg/Odometry": Odometry(h, "base_link", pose),

@@ -31,6 +31,7 @@ __all__ = [
     "Header",
     "Image",
     "ImuSample",
+    "LaserScan",
     "Marker",
     "MarkerAction",
     "MarkerArray",
@@ -277,6 +278,72 @@ class OccupancyGrid:
     origin: Pose
     data: npt.NDArray[np.int8]
     map_load_time_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LaserScan:
+    """sensor_msgs/LaserScan: one sweep of a planar range finder.
+
+    Beam ``i`` points at ``angle_min_rad + i * angle_increment_rad`` in the x-y plane of
+    ``header.frame_id`` (REP 103: x forward, y left, angles counter-clockwise from x).
+    Range values follow REP 117: ``+inf`` means no return within ``range_max_m``,
+    ``-inf`` an object closer than ``range_min_m``, NaN an erroneous or missing
+    measurement; finite values outside ``[range_min_m, range_max_m]`` are invalid too.
+
+    Attributes:
+        header: stamp of the first beam and the scanner frame.
+        angle_min_rad: bearing of the first beam, rad.
+        angle_max_rad: bearing of the last beam as the driver reports it, rad.
+        angle_increment_rad: bearing step between beams, rad (negative for clockwise).
+        time_increment_s: time between beams, seconds (0 when unknown).
+        scan_time_s: time between scans, seconds (0 when unknown).
+        range_min_m: smallest valid range, metres.
+        range_max_m: largest valid range, metres.
+        ranges: (N,) float32 ranges, metres (may be a read-only view of a message).
+        intensities: (N,) float32 device-specific intensities, or (0,) when absent.
+    """
+
+    header: Header
+    angle_min_rad: float
+    angle_max_rad: float
+    angle_increment_rad: float
+    time_increment_s: float
+    scan_time_s: float
+    range_min_m: float
+    range_max_m: float
+    ranges: npt.NDArray[np.float32]
+    intensities: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.float32)
+    )
+
+    def angles_rad(self) -> npt.NDArray[np.float64]:
+        """(N,) float64 bearing of each beam, rad: ``angle_min + i * angle_increment``."""
+        index = np.arange(self.ranges.shape[0], dtype=np.float64)
+        return float(self.angle_min_rad) + index * float(self.angle_increment_rad)
+
+    def valid_mask(self) -> npt.NDArray[np.bool_]:
+        """(N,) bool: the beams with an endpoint (finite, within the valid range bounds).
+
+        >>> scan = LaserScan(Header(), 0.0, 1.0, 1.0, 0.0, 0.0, 0.1, 10.0,
+        ...                  np.array([1.0, np.inf, 0.05], dtype=np.float32))
+        >>> scan.valid_mask().tolist()
+        [True, False, False]
+        """
+        r = np.asarray(self.ranges)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(r) & (r >= self.range_min_m) & (r <= self.range_max_m)
+
+    def points(self) -> npt.NDArray[np.float32]:
+        """(N, 2) float32 beam endpoints (x, y), metres, scanner frame; NaN rows for invalid beams.
+
+        >>> scan = LaserScan(Header(), 0.0, np.pi / 2, np.pi / 2, 0.0, 0.0, 0.1, 10.0,
+        ...                  np.array([2.0, np.nan], dtype=np.float32))
+        >>> scan.points().round(6).tolist()
+        [[2.0, 0.0], [nan, nan]]
+        """
+        angles = self.angles_rad()
+        r = np.where(self.valid_mask(), np.asarray(self.ranges, dtype=np.float64), np.nan)
+        return np.stack([r * np.cos(angles), r * np.sin(angles)], axis=-1).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ __all__ = [
     "DISPARITY_IMAGE",
     "IMAGE",
     "IMU",
+    "LASER_SCAN",
     "MARKER_ARRAY",
     "OCCUPANCY_GRID",
     "ODOMETRY",
@@ -31,6 +32,7 @@ IMAGE: Final = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE: Final = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO: Final = "sensor_msgs/msg/CameraInfo"
 IMU: Final = "sensor_msgs/msg/Imu"
+LASER_SCAN: Final = "sensor_msgs/msg/LaserScan"
 POINT_CLOUD2: Final = "sensor_msgs/msg/PointCloud2"
 DISPARITY_IMAGE: Final = "stereo_msgs/msg/DisparityImage"
 ODOMETRY: Final = "nav_msgs/msg/Odometry"

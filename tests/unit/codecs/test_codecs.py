@@ -508,7 +508,7 @@ def test_decode_occupancy_grid_raises_on_size_mismatch() -> None:
 
 def test_decode_raises_on_unknown_type() -> None:
     with pytest.raises(CodecError, match="no codec for this message type"):
-        decode("sensor_msgs/msg/LaserScan", SimpleNamespace())
+        decode("sensor_msgs/msg/JointState", SimpleNamespace())
 
 
 def test_encode_raises_on_wrong_domain_class() -> None:

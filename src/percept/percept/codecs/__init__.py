@@ -21,8 +21,9 @@ and re-exports the codecs, one module per message family: :mod:`~percept.codecs.
 :mod:`~percept.codecs.point_cloud` (also :func:`make_point_cloud`, :func:`unpack_rgb`),
 :mod:`~percept.codecs.disparity`, :mod:`~percept.codecs.geometry` (PoseStamped,
 TransformStamped, TFMessage, Odometry, Path), :mod:`~percept.codecs.grid`
-(OccupancyGrid), :mod:`~percept.codecs.vision` (Detection2D/3D arrays),
-:mod:`~percept.codecs.diagnostics` and :mod:`~percept.codecs.markers`. Each family module
+(OccupancyGrid), :mod:`~percept.codecs.scan` (LaserScan), :mod:`~percept.codecs.vision`
+(Detection2D/3D arrays), :mod:`~percept.codecs.diagnostics` and
+:mod:`~percept.codecs.markers`. Each family module
 writes a reader ``(msg, where)`` and a writer ``(obj, factory, where)`` on the field
 helpers of ``_fields`` and gets its public ``decode_x`` / ``encode_x`` from
 ``_codec.codec_functions``.
@@ -93,6 +94,10 @@ from percept.codecs.point_cloud import (
     point_cloud_dtype,
     unpack_rgb,
 )
+from percept.codecs.scan import (
+    decode_laser_scan,
+    encode_laser_scan,
+)
 from percept.codecs.vision import (
     decode_detection2d_array,
     decode_detection3d_array,
@@ -108,6 +113,7 @@ from percept.domain import (
     Disparity,
     Image,
     ImuSample,
+    LaserScan,
     MarkerArray,
     OccupancyGrid,
     Odometry,
@@ -126,6 +132,7 @@ from percept.msgtypes import (
     DISPARITY_IMAGE,
     IMAGE,
     IMU,
+    LASER_SCAN,
     MARKER_ARRAY,
     OCCUPANCY_GRID,
     ODOMETRY,
@@ -146,6 +153,7 @@ __all__ = [
     "DOMAIN_TYPES",
     "IMAGE",
     "IMU",
+    "LASER_SCAN",
     "MARKER_ARRAY",
     "OCCUPANCY_GRID",
     "ODOMETRY",
@@ -166,6 +174,7 @@ __all__ = [
     "decode_disparity",
     "decode_image",
     "decode_imu",
+    "decode_laser_scan",
     "decode_marker_array",
     "decode_occupancy_grid",
     "decode_odometry",
@@ -183,6 +192,7 @@ __all__ = [
     "encode_disparity",
     "encode_image",
     "encode_imu",
+    "encode_laser_scan",
     "encode_marker_array",
     "encode_occupancy_grid",
     "encode_odometry",
@@ -202,6 +212,7 @@ _CODECS: Final[dict[str, tuple[type, Callable[..., object], Callable[..., object
     COMPRESSED_IMAGE: (CompressedImage, decode_compressed_image, encode_compressed_image),
     CAMERA_INFO: (CameraInfo, decode_camera_info, encode_camera_info),
     IMU: (ImuSample, decode_imu, encode_imu),
+    LASER_SCAN: (LaserScan, decode_laser_scan, encode_laser_scan),
     POINT_CLOUD2: (PointCloud, decode_point_cloud, encode_point_cloud),
     DISPARITY_IMAGE: (Disparity, decode_disparity, encode_disparity),
     ODOMETRY: (Odometry, decode_odometry, encode_odometry),
