@@ -89,8 +89,13 @@ def write_bags(
     namespace: str = "",
     with_map: bool = True,
     gt_in_run: bool = False,
+    map_in_odom: bool = False,
 ) -> tuple[Path, Path, Scene]:
-    """Write ``gt.mcap`` and ``run.mcap`` (or only ``run.mcap`` holding both)."""
+    """Write ``gt.mcap`` and ``run.mcap`` (or only ``run.mcap`` holding both).
+
+    ``map_in_odom``: the run's map is in the odometry's frame (``odom``), as a map
+    built on VIO poses is, instead of the ground truth's.
+    """
     rng = np.random.default_rng(seed)
     scene = Scene()
     run_path, gt_path = folder / "run.mcap", folder / "gt.mcap"
@@ -188,8 +193,15 @@ def write_bags(
             origin = Pose([-1.0, -1.0, 0.0])
             scene.gt_map = OccupancyGrid(Header(T0_NS, "world"), 0.1, origin, truth_map)
             scene.run_map = OccupancyGrid(Header(T0_NS + S, "world"), 0.1, origin, est_map)
+            if map_in_odom:  # the odometry's world: odom = R_odom world + (1, 2, 0)
+                T_odom_world = Pose([1.0, 2.0, 0.0], R_odom.as_quat())
+                in_odom = OccupancyGrid(
+                    Header(T0_NS + S, "odom"), 0.1, T_odom_world @ origin, est_map
+                )
+                run.put(f"{namespace}/map", codecs.OCCUPANCY_GRID, in_odom, T0_NS + S)
             gt.put("/ground_truth/map", codecs.OCCUPANCY_GRID, scene.gt_map, T0_NS)
-            run.put(f"{namespace}/map", codecs.OCCUPANCY_GRID, scene.run_map, T0_NS + S)
+            if not map_in_odom:
+                run.put(f"{namespace}/map", codecs.OCCUPANCY_GRID, scene.run_map, T0_NS + S)
         # /diagnostics from the runtime's own monitor
         monitor = NodeMonitor(f"{namespace}/stereo", ["left", "right"], logging.getLogger("t"))
         for second in range(1, int(seconds) + 1):

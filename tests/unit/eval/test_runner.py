@@ -212,6 +212,31 @@ def test_join_pairs_close_stamps_and_gives_up_on_stale_frames() -> None:
     assert join.unmatched == {"gt": 2, "run": 0}
 
 
+def test_map_in_the_odometry_frame_is_scored_through_the_trajectory_alignment(
+    tmp_path: Path,
+) -> None:
+    # A map built on odometry is in "odom", rotated 0.7 rad and shifted from the truth.
+    run, gt, scene = write_bags(tmp_path, seconds=2.0, map_in_odom=True)
+    result = evaluate(run, gt)
+    assert result.occupancy is not None
+    assert scene.run_map is not None
+    assert scene.gt_map is not None
+    expected = occupancy_metrics(scene.run_map, scene.gt_map)
+    assert result.occupancy.occupied_iou == pytest.approx(expected.occupied_iou)
+    assert result.occupancy.free_iou == pytest.approx(expected.free_iou)
+    assert result.occupancy.observed_cells == expected.observed_cells
+    assert any("by the trajectory alignment" in note for note in result.notes)
+
+
+def test_map_in_another_frame_without_odometry_is_skipped_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    run, gt, _ = write_bags(tmp_path, seconds=2.0, map_in_odom=True)
+    config = EvalConfig().with_topics({"odometry": "/no_such_odom"})
+    result = evaluate(run, gt, config)
+    assert "no trajectory alignment" in result.skipped["occupancy"]
+
+
 def test_raw_camera_ground_truth_is_mapped_into_the_rectified_frame(tmp_path: Path) -> None:
     """Synth renders depth for the raw, distorted left image; disparity is rectified."""
     import cv2

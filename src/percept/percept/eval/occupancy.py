@@ -101,6 +101,13 @@ class OccupancyMetrics:
         coverage_pct: % of known ground-truth cells the estimate knows.
         known_cells: cells the ground truth knows.
         resampled: True when the grids differ in geometry and the estimate was resampled.
+        observed_occupied_iou: occupied IoU within the observed area: the cells the
+            estimate has observed at all (value >= 0, whatever its class) and the
+            ground truth knows. Parts of the world the run never saw (the inside of
+            objects, rooms behind walls) do not count; ``coverage_pct`` says how much
+            was observed.
+        observed_free_iou: free IoU within the observed area.
+        observed_cells: cells in the observed area.
     """
 
     occupied_iou: float
@@ -110,6 +117,9 @@ class OccupancyMetrics:
     coverage_pct: float
     known_cells: int
     resampled: bool
+    observed_occupied_iou: float = float("nan")
+    observed_free_iou: float = float("nan")
+    observed_cells: int = 0
 
     def as_dict(self) -> dict[str, float | int | bool]:
         """Summary for metrics.json."""
@@ -121,6 +131,9 @@ class OccupancyMetrics:
             "coverage_pct": self.coverage_pct,
             "known_cells": self.known_cells,
             "resampled": self.resampled,
+            "observed_occupied_iou": self.observed_occupied_iou,
+            "observed_free_iou": self.observed_free_iou,
+            "observed_cells": self.observed_cells,
         }
 
 
@@ -180,6 +193,8 @@ def occupancy_metrics(
     e_occ, g_occ = e == OCCUPIED, g == OCCUPIED
     e_free, g_free = e == FREE, g == FREE
     both_occ = int(np.count_nonzero(e_occ & g_occ))
+    seen = np.asarray(est_values)[known] >= 0
+    obs_occ = int(np.count_nonzero(e_occ & g_occ & seen))
     return OccupancyMetrics(
         occupied_iou=_ratio(both_occ, int(np.count_nonzero(e_occ | g_occ))),
         free_iou=_ratio(
@@ -190,4 +205,10 @@ def occupancy_metrics(
         coverage_pct=100.0 * np.count_nonzero(e != UNKNOWN) / n_known,
         known_cells=n_known,
         resampled=not same,
+        observed_occupied_iou=_ratio(obs_occ, int(np.count_nonzero((e_occ | g_occ) & seen))),
+        observed_free_iou=_ratio(
+            int(np.count_nonzero(e_free & g_free & seen)),
+            int(np.count_nonzero((e_free | g_free) & seen)),
+        ),
+        observed_cells=int(np.count_nonzero(seen)),
     )

@@ -79,6 +79,9 @@ class RunContext:
         camera: the first calibrated camera_info of the ``camera_info`` input, if read.
         gt_trajectory: the ground-truth motion, set by the trajectory metric, for the
             speed split of every metric.
+        pose_frames: (run odometry frame, ground-truth pose frame), set by the
+            trajectory metric: a map in the run's odometry frame is brought into the
+            ground truth's through the trajectory alignment.
     """
 
     config: EvalConfig
@@ -86,6 +89,7 @@ class RunContext:
     keys: frozenset[str]
     camera: CameraInfo | None = None
     gt_trajectory: Trajectory | None = None
+    pose_frames: tuple[str, str] = ("", "")
 
 
 class Collector(ABC):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial.transform import Rotation
 
 from percept import codecs
-from percept.domain import OccupancyGrid
+from percept.domain import Header, OccupancyGrid
 from percept.errors import EvalError
 from percept.eval.html import figure, fmt, table
 from percept.eval.metrics.base import Collector, Input, Metric, RunContext, SummaryRow
@@ -22,6 +24,8 @@ from percept.eval.occupancy import (
     resample_grid,
 )
 from percept.eval.pictures import write_png
+from percept.eval.trajectory import yaw_alignment
+from percept.geometry.pose import Pose
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,13 +58,58 @@ class _Maps(Collector):
         if self.run is None or self.gt is None:
             result.skipped["occupancy"] = "no map decoded on the run or ground-truth topic"
             return
+        run = self.run
         try:
+            if run.header.frame_id and self.gt.header.frame_id not in ("", run.header.frame_id):
+                run = self._aligned(run, result)
             result.occupancy = occupancy_metrics(
-                self.run, self.gt, occupied_min=cfg.occupied_min, free_max=cfg.free_max
+                run, self.gt, occupied_min=cfg.occupied_min, free_max=cfg.free_max
             )
-            result.maps = (resample_grid(self.run, self.gt), self.gt)
+            result.maps = (resample_grid(run, self.gt), self.gt)
         except EvalError as err:
             result.skipped["occupancy"] = str(err)
+
+    def _aligned(self, run: OccupancyGrid, result: EvalResult) -> OccupancyGrid:
+        """The run's map moved into the ground truth's frame by the trajectory alignment.
+
+        A map built on odometry lives in ``odom``; the ground truth in ``map``. The
+        trajectory metric associated the same run's odometry with the ground-truth
+        poses; a yaw-and-translation fit of those pairs (the 4-DoF alignment of
+        visual-inertial odometry) moves the grid's origin.
+
+        Raises:
+            EvalError: no trajectory alignment between these two frames.
+        """
+        assert self.gt is not None
+        run_frame, gt_frame = self.context.pose_frames
+        tm = result.trajectory
+        if tm is None or (run_frame, gt_frame) != (run.header.frame_id, self.gt.header.frame_id):
+            msg = (
+                f"map frames differ: estimate in {run.header.frame_id!r}, ground truth in "
+                f"{self.gt.header.frame_id!r}, and no trajectory alignment between them "
+                f"(odometry frames: run {run_frame!r}, ground truth {gt_frame!r})"
+            )
+            raise EvalError(msg)
+        # A yaw-and-translation fit of the associated positions (grids are planar; the
+        # trajectory's own alignment may be SE(3) or Sim(3)).
+        a = tm.alignment
+        raw = (tm.estimate.positions_m - a.translation_m) @ a.rotation / a.scale
+        fit = yaw_alignment(raw, tm.reference.positions_m)
+        T_gt_run = fit.as_matrix()
+        yaw = float(np.arctan2(T_gt_run[1, 0], T_gt_run[0, 0]))
+        T_planar = Pose(
+            np.array([T_gt_run[0, 3], T_gt_run[1, 3], 0.0]),
+            Rotation.from_euler("z", yaw).as_quat(),
+        )
+        result.notes.append(
+            f"map: {run.header.frame_id} -> {gt_frame} by the trajectory alignment "
+            f"(yaw {np.degrees(yaw):.2f} deg, xy {T_gt_run[0, 3]:.3f}, {T_gt_run[1, 3]:.3f} m)"
+        )
+        return dataclasses.replace(
+            run,
+            header=Header(run.header.stamp_ns, gt_frame),
+            origin=T_planar @ run.origin,
+        )
 
 
 def _map_overlay(result: EvalResult) -> npt.NDArray[np.uint8] | None:
@@ -116,6 +165,8 @@ class OccupancyMetric(Metric):
         return [
             ("occupied IoU", fmt(om.occupied_iou), ""),
             ("free IoU", fmt(om.free_iou), ""),
+            ("occupied IoU (observed area)", fmt(om.observed_occupied_iou), ""),
+            ("free IoU (observed area)", fmt(om.observed_free_iou), ""),
             ("map coverage", fmt(om.coverage_pct), "%"),
         ]
 

@@ -68,18 +68,21 @@ class _Poses(Collector):
         self.context = context
         self.run: list[_PoseRow] = []
         self.gt: list[_PoseRow] = []
+        self.frames = ["", ""]
 
     def add(self, key: str, obj: object) -> None:
         if isinstance(obj, Odometry | PoseStamped):
             cov = obj.pose_covariance if isinstance(obj, Odometry) else None
             row = (obj.header.stamp_ns, obj.pose.translation_m, obj.pose.quat_xyzw, cov)
             (self.run if key == ODOMETRY.key else self.gt).append(row)
+            self.frames[0 if key == ODOMETRY.key else 1] = obj.header.frame_id
 
     def finish(self, result: EvalResult) -> None:
         gt_traj: Trajectory | None = None
         if self.gt:
             gt_traj, _ = _trajectory(self.gt, result.topics.get(GT_POSE.key, "ground truth"))
         self.context.gt_trajectory = gt_traj
+        self.context.pose_frames = (self.frames[0], self.frames[1])
         if not self.run or gt_traj is None:
             result.skipped["trajectory"] = "no poses decoded on the run or ground-truth topic"
             return
