@@ -7,7 +7,7 @@ import pytest
 from percept.errors import ConfigError
 from percept.nodes import NODE_TYPES, load_node_class
 from percept.runtime.params import load_parameter_file, validate_values
-from percept.runtime.robot import load_robot
+from percept.runtime.robot import load_robot, with_parameters
 
 
 def test_every_shipped_robot_file_loads(repo_root: Path) -> None:
@@ -67,3 +67,22 @@ def test_load_robot_raises_on_duplicate_node_names(tmp_path: Path) -> None:
 def test_load_robot_raises_on_missing_robot(repo_root: Path) -> None:
     with pytest.raises(ConfigError, match="no such robot file"):
         load_robot("no_such_robot", repo_root)
+
+
+def test_with_parameters_sets_a_node_parameter_and_checks_it(repo_root: Path) -> None:
+    robot = load_robot(repo_root / "config" / "robots" / "synth.yaml")
+    changed = with_parameters(
+        robot, {"vio.publish_tf": False, "stereo/stereo_depth.disparity_range": 64}
+    )
+    by_name = {e.name: e for e in changed.nodes}
+    assert by_name["vio"].params["publish_tf"] is False
+    assert by_name["stereo_depth"].params["disparity_range"] == 64
+    assert {e.name: e for e in robot.nodes}["vio"].params["publish_tf"] is True  # a copy
+    with pytest.raises(ConfigError, match="no node named 'nope'"):
+        with_parameters(robot, {"nope.x": 1})
+    with pytest.raises(ConfigError, match="has no parameter 'no_such'"):
+        with_parameters(robot, {"vio.no_such": 1})
+    with pytest.raises(ConfigError, match=r"--set vio.publish_tf: must be bool"):
+        with_parameters(robot, {"vio.publish_tf": "yes"})
+    with pytest.raises(ConfigError, match=r"expected NODE\.PARAM=VALUE"):
+        with_parameters(robot, {"publish_tf": True})

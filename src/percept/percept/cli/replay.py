@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from percept.cli.common import add_command
+from percept.cli.common import add_command, name_value
 from percept.errors import ConfigError
 
 __all__ = ["add_parser", "parse_remaps", "run"]
@@ -50,6 +50,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         metavar="BAG_TOPIC:=TOPIC",
         help="feed a bag topic to a graph topic (repeatable)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=name_value,
+        metavar="NODE.PARAM=VALUE",
+        help="set a node parameter for this replay (repeatable), e.g. "
+        "occupancy_map.pose_source=odometry",
     )
     p.add_argument(
         "--keep",
@@ -100,10 +110,12 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept replay``."""
-    from percept.runtime.robot import load_robot
+    from percept.runtime.robot import load_robot, with_parameters
     from percept.tools.replay import replay
 
     robot = load_robot(args.config if args.config else args.robot)
+    if args.overrides:
+        robot = with_parameters(robot, dict(args.overrides))
     perturber = None
     if args.perturb:
         from percept.tools.perturb import Perturber, describe, parse_spec

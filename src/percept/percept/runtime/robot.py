@@ -20,6 +20,7 @@ runs the graph that ran on the robot::
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from percept.node import Node, ParamValue
 
-__all__ = ["NodeEntry", "RobotConfig", "find_config_root", "load_robot"]
+__all__ = ["NodeEntry", "RobotConfig", "find_config_root", "load_robot", "with_parameters"]
 
 _NODE_KEYS = {"type", "name", "namespace", "params_file", "parameters", "remappings", "threads"}
 _TOP_KEYS = {"robot", "description", "namespace", "record", "nodes"}
@@ -222,3 +223,50 @@ def load_robot(robot: str | Path, config_root: Path | None = None) -> RobotConfi
         tuple(entries),
         tuple(str(t) for t in record),
     )
+
+
+def with_parameters(robot: RobotConfig, overrides: Mapping[str, object]) -> RobotConfig:
+    """The robot with some node parameters set (``percept replay --set``).
+
+    Args:
+        robot: a loaded robot.
+        overrides: ``NODE.PARAM`` -> value; NODE is a node's name (or its full name
+            with namespace, ``stereo/occupancy_map``).
+
+    Raises:
+        ConfigError: an unknown node or parameter, or a value the parameter refuses.
+    """
+    entries = list(robot.nodes)
+    for key, value in overrides.items():
+        node_name, sep, param_name = key.rpartition(".")
+        if not sep or not node_name:
+            msg = f"--set {key}: expected NODE.PARAM=VALUE"
+            raise ConfigError(msg)
+        matches = [
+            i
+            for i, e in enumerate(entries)
+            if node_name in (e.name, f"{e.namespace.strip('/')}/{e.name}".strip("/"))
+        ]
+        if len(matches) != 1:
+            names = sorted(e.name for e in entries)
+            what = "no node" if not matches else "several nodes"
+            msg = f"--set {key}: {what} named {node_name!r} in {robot.path} (nodes: {names})"
+            raise ConfigError(msg)
+        entry = entries[matches[0]]
+        declared = {p.name: p for p in entry.node_cls.PARAMETERS}
+        if param_name not in declared:
+            msg = (
+                f"--set {key}: node {entry.name} ({entry.node_type}) has no parameter "
+                f"{param_name!r}"
+            )
+            raise ConfigError(msg)
+        spec = declared[param_name]
+        if spec.type == "double" and type(value) is int:
+            value = float(value)
+        problem = spec.check(value)
+        if problem is not None:
+            raise ConfigError(f"--set {key}: {problem}")
+        # A value on the command line is relative to where the command runs.
+        params = _absolute_dirs({**entry.params, param_name: value}, Path.cwd())  # type: ignore[dict-item]
+        entries[matches[0]] = dataclasses.replace(entry, params=params)
+    return dataclasses.replace(robot, nodes=tuple(entries))
