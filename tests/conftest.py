@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from percept.io import data_dir as _data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def find_data_dir() -> Path | None:
     """The real-data folder: $PERCEPT_DATA, else ../shared/data beside the checkout."""
-    env = os.environ.get("PERCEPT_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data"]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
+    return _data_dir.find_data_dir(REPO)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

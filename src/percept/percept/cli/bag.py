@@ -1,4 +1,4 @@
-"""``percept bag``: ``info`` (topics, types, counts, rates, gaps); ``from-euroc`` (datasets in)."""
+"""``percept bag``: ``info`` (topics, rates, gaps); ``from-euroc``, ``from-intel-lab`` (data in)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from percept.cli.common import add_command, show_progress
 
-__all__ = ["add_parser", "run", "run_from_euroc"]
+__all__ = ["add_parser", "run", "run_from_euroc", "run_from_intel_lab"]
 
 EPILOG = """examples:
   percept bag info out/replayed.mcap
@@ -26,6 +26,21 @@ Topics: /cam0/image_raw, /cam1/image_raw (mono8), /cam0/camera_info, /cam1/camer
 (sensor.yaml K and D, stereo R and P), /imu0, /tf_static (base_link -> imu0 -> cam0,
 cam1, from the T_BS), /ground_truth/pose (state_groundtruth_estimate0, world frame).
 --start counts from the first camera or IMU stamp.
+"""
+
+
+FROM_INTEL_LAB_EPILOG = """examples:
+  percept bag from-intel-lab --out out/intel.mcap
+  percept bag from-intel-lab --data ~/data/sample_Intel_dataset.mat --out intel.mcap --rate 10
+
+The Intel Research Lab scans of the UMich ROB 530 course (743 scans with SLAM-corrected
+poses; default: <data>/mapping_intel_lab_umich/sample_Intel_dataset.mat, <data> being
+$PERCEPT_DATA or ../shared/data beside the checkout).
+Topics: /scan (sensor_msgs/LaserScan, frame base_laser, 180 beams of 1.006 deg from -90
+to +90 deg; beams the file dropped are NaN), /tf (odom -> base_link: the corrected
+poses), /tf_static (map -> odom and base_link -> base_laser, identity),
+/ground_truth/odom (the same poses, map -> base_link).
+The data have no timestamps: the stamps are SYNTHETIC, one scan every 1/--rate seconds.
 """
 
 
@@ -54,6 +69,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     euroc.add_argument("--force", action="store_true", help="replace an existing output")
     euroc.set_defaults(run=run_from_euroc)
+    intel = add_command(
+        sub,
+        "from-intel-lab",
+        "write the Intel Lab scans and poses (.mat) into a bag; stamps are synthetic",
+        epilog=FROM_INTEL_LAB_EPILOG,
+    )
+    intel.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="sample_Intel_dataset.mat (default: in the real-data folder)",
+    )
+    intel.add_argument("--out", type=Path, required=True, help="output bag (.mcap: one file)")
+    intel.add_argument(
+        "--rate", type=float, default=5.0, help="scan rate of the synthetic stamps, Hz"
+    )
+    intel.add_argument("--force", action="store_true", help="replace an existing output")
+    intel.set_defaults(run=run_from_intel_lab)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,5 +119,29 @@ def run_from_euroc(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{t} {n}" for t, n in result.counts.items())
     sys.stdout.write(
         f"wrote {result.path}: {span_s:.2f} s of data in {result.seconds:.2f} s; {counts}\n"
+    )
+    return 0
+
+
+def run_from_intel_lab(args: argparse.Namespace) -> int:
+    """Execute ``percept bag from-intel-lab``."""
+    from percept.errors import ConfigError
+    from percept.io.intel_lab import default_intel_lab_path, write_intel_lab_bag
+
+    data = args.data if args.data is not None else default_intel_lab_path()
+    if data is None:
+        msg = "no real-data folder found (set PERCEPT_DATA or place it at ../shared/data); "
+        msg += "pass --data sample_Intel_dataset.mat"
+        raise ConfigError(msg)
+    if not args.rate > 0:
+        msg = f"--rate must be > 0 Hz, got {args.rate}"
+        raise ConfigError(msg)
+    result = write_intel_lab_bag(data, args.out, rate_hz=args.rate, overwrite=args.force)
+    span_s = (result.stop_ns - result.start_ns) / 1e9
+    counts = ", ".join(f"{t} {n}" for t, n in result.counts.items())
+    sys.stdout.write(
+        f"wrote {result.path}: {span_s:.1f} s of synthetic time at {args.rate:g} Hz in "
+        f"{result.seconds:.2f} s; {result.grid.n_beams} beams of "
+        f"{result.grid.angle_increment_rad:.6f} rad; {counts}\n"
     )
     return 0
