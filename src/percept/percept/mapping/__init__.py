@@ -1,8 +1,25 @@
 """Occupancy mapping, ROS-free: a 2-D log-odds grid for nav2, a 3-D voxel map, map files.
 
 Depth (clouds, scans) and sensor poses in, maps out; the node ``occupancy_map`` wraps it.
+Split as nav2 and OctoMap split it: settings and sensor model (:mod:`.config`), grid
+geometry (:mod:`.grid`), ray traversal (:mod:`.raycast`), the mappers
+(:mod:`.occupancy2d`, :mod:`.voxel3d`).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from percept.mapping.config import DECAY_MODELS, MappingConfig
+from percept.mapping.grid import GridGeometry
+from percept.mapping.occupancy2d import InsertStats, OccupancyMap2D
+from percept.mapping.raycast import Traversal, traverse_2d, traverse_3d
+
+__all__ = [
+    "DECAY_MODELS",
+    "GridGeometry",
+    "InsertStats",
+    "MappingConfig",
+    "OccupancyMap2D",
+    "Traversal",
+    "traverse_2d",
+    "traverse_3d",
+]

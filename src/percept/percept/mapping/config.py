@@ -1,0 +1,174 @@
+"""Settings of occupancy mapping: OctoMap's sensor model, a height band, range and decay.
+
+The probabilities default to OctoMap's (``AbstractOccupancyOcTree.cpp``): a hit raises a
+cell by logit(0.7) = +0.85, a miss lowers it by logit(0.4) = -0.41, and the log-odds are
+clamped to [logit(0.1192), logit(0.971)] = [-2.0, +3.5]. The height band is nav2
+costmap_2d's ``min_obstacle_height`` / ``max_obstacle_height``, taken relative to the
+robot's ``base_link`` height; decay follows spatio_temporal_voxel_layer's linear and
+exponential models (see :mod:`percept.mapping.occupancy2d` for exactly what is done).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from percept.params import param
+
+__all__ = ["DECAY_MODELS", "MappingConfig", "logit"]
+
+#: ``decay_model`` values: no decay, STVL's linear (0) and exponential (1) models.
+DECAY_MODELS: Final = ("none", "linear", "exponential")
+
+
+def logit(probability: float) -> float:
+    """Log-odds of a probability in (0, 1).
+
+    >>> round(logit(0.7), 4)
+    0.8473
+    """
+    return math.log(probability / (1.0 - probability))
+
+
+@dataclass(frozen=True, slots=True)
+class MappingConfig:
+    """How depth updates an occupancy map.
+
+    Attributes:
+        resolution_m: cell (voxel) edge, metres.
+        prob_hit: probability of a cell holding the endpoint of a ray being occupied.
+        prob_miss: probability of a cell a ray passes through being occupied.
+        clamp_min: lower clamping probability of a cell.
+        clamp_max: upper clamping probability of a cell.
+        max_range_m: points farther from the sensor are not marked; their ray clears
+            up to this range.
+        min_height_m: lowest obstacle height above ``base_link``; points below are
+            ground: their ray clears, their own cell included.
+        max_height_m: highest obstacle height above ``base_link``; points above clear
+            up to their cell and mark nothing.
+        clear_no_return: beams without a return (NaN/inf pixels of organised clouds,
+            max-range beams of scans) clear up to ``max_range_m``.
+        decay_model: ``none``, ``linear`` or ``exponential``: how cells not observed
+            again fade back to unknown.
+        decay_s: time constant of the decay, seconds (STVL's ``voxel_decay``).
+        initial_size_m: edge of the first 2-D grid, centred on the first sensor
+            origin; the grid grows to include new data.
+    """
+
+    resolution_m: float = param(
+        0.05, "cell edge, metres", min_value=0.001, max_value=10.0, read_only=True
+    )
+    prob_hit: float = param(
+        0.7, "occupancy probability of a ray's endpoint cell (> 0.5)", min_value=0.5, max_value=1.0
+    )
+    prob_miss: float = param(
+        0.4, "occupancy probability of a cell a ray passes (< 0.5)", min_value=0.0, max_value=0.5
+    )
+    clamp_min: float = param(
+        0.1192, "lower clamping probability of a cell", min_value=0.0, max_value=0.5
+    )
+    clamp_max: float = param(
+        0.971, "upper clamping probability of a cell", min_value=0.5, max_value=1.0
+    )
+    max_range_m: float = param(
+        5.0, "points farther are not marked; their ray clears to here, metres", min_value=0.0
+    )
+    min_height_m: float = param(
+        0.05, "lowest obstacle height above base_link (below: ground, cleared), metres"
+    )
+    max_height_m: float = param(
+        2.0, "highest obstacle height above base_link (above: not marked), metres"
+    )
+    clear_no_return: bool = param(
+        True, "beams without a return (NaN/inf, max-range scan beams) clear to max_range_m"
+    )
+    decay_model: str = param(
+        "none",
+        "how cells not seen again fade to unknown: none, linear, exponential (STVL's)",
+        choices=DECAY_MODELS,
+    )
+    decay_s: float = param(
+        0.0,
+        "decay time constant, seconds (STVL voxel_decay; > 0 with a decay model)",
+        min_value=0.0,
+    )
+    initial_size_m: float = param(
+        10.0,
+        "edge of the first 2-D grid, centred on the first origin, metres",
+        min_value=0.0,
+        read_only=True,
+    )
+
+    def __post_init__(self) -> None:
+        def finite(value: float) -> bool:
+            return math.isfinite(value)
+
+        checks: list[tuple[bool, str, str, object]] = [
+            (
+                finite(self.resolution_m) and self.resolution_m > 0.0,
+                "resolution_m",
+                "finite and > 0",
+                self.resolution_m,
+            ),
+            (0.5 < self.prob_hit < 1.0, "prob_hit", "in (0.5, 1)", self.prob_hit),
+            (0.0 < self.prob_miss < 0.5, "prob_miss", "in (0, 0.5)", self.prob_miss),
+            (0.0 < self.clamp_min < 0.5, "clamp_min", "in (0, 0.5)", self.clamp_min),
+            (0.5 < self.clamp_max < 1.0, "clamp_max", "in (0.5, 1)", self.clamp_max),
+            (
+                finite(self.max_range_m) and self.max_range_m > 0.0,
+                "max_range_m",
+                "finite and > 0",
+                self.max_range_m,
+            ),
+            (finite(self.min_height_m), "min_height_m", "finite", self.min_height_m),
+            (
+                finite(self.max_height_m) and self.max_height_m > self.min_height_m,
+                "max_height_m",
+                f"finite and > min_height_m ({self.min_height_m})",
+                self.max_height_m,
+            ),
+            (
+                self.decay_model in DECAY_MODELS,
+                "decay_model",
+                f"one of {list(DECAY_MODELS)}",
+                self.decay_model,
+            ),
+            (
+                finite(self.decay_s)
+                and (self.decay_s > 0.0 if self.decay_model != "none" else self.decay_s >= 0.0),
+                "decay_s",
+                "finite and > 0 with a decay model (>= 0 without)",
+                self.decay_s,
+            ),
+            (
+                finite(self.initial_size_m) and self.initial_size_m >= 0.0,
+                "initial_size_m",
+                "finite and >= 0",
+                self.initial_size_m,
+            ),
+        ]
+        for ok, name, expected, got in checks:
+            if not ok:
+                msg = f"MappingConfig.{name} must be {expected}, got {got!r}"
+                raise ValueError(msg)
+
+    @property
+    def log_odds_hit(self) -> float:
+        """Log-odds added to a ray's endpoint cell (+0.85 by default)."""
+        return logit(self.prob_hit)
+
+    @property
+    def log_odds_miss(self) -> float:
+        """Log-odds added to a cell a ray passes through (-0.41 by default)."""
+        return logit(self.prob_miss)
+
+    @property
+    def log_odds_min(self) -> float:
+        """Lower clamp of a cell's log-odds (-2.0 by default)."""
+        return logit(self.clamp_min)
+
+    @property
+    def log_odds_max(self) -> float:
+        """Upper clamp of a cell's log-odds (+3.5 by default)."""
+        return logit(self.clamp_max)
