@@ -12,6 +12,7 @@ from percept.mapping.config import DECAY_MODELS, MappingConfig
 from percept.mapping.grid import GridGeometry
 from percept.mapping.occupancy2d import InsertStats, OccupancyMap2D
 from percept.mapping.raycast import Traversal, traverse_2d, traverse_3d
+from percept.mapping.voxel3d import VoxelMap3D
 
 __all__ = [
     "DECAY_MODELS",
@@ -20,6 +21,7 @@ __all__ = [
     "MappingConfig",
     "OccupancyMap2D",
     "Traversal",
+    "VoxelMap3D",
     "traverse_2d",
     "traverse_3d",
 ]

@@ -101,8 +101,8 @@ class GridGeometry:
     def world_to_cell_float(self, xy: npt.ArrayLike) -> FloatArray:
         """(N, 2) float64 continuous cell coordinates (col, row): cell (c, r) is [c, c+1)."""
         pts = _xy(xy, "xy")
-        # On the lattice x / r (as OctoMap's keys), not (x - origin) / r: one rounding.
-        return pts / self.resolution_m - np.asarray(self.origin_cell, dtype=np.float64)
+        # On the lattice x * (1 / r), as OctoMap's keys, not (x - origin) / r.
+        return pts * (1.0 / self.resolution_m) - np.asarray(self.origin_cell, dtype=np.float64)
 
     def world_to_cell(self, xy: npt.ArrayLike) -> IntArray:
         """Cell (col, row) holding each point (outside the grid too: check :meth:`contains`).

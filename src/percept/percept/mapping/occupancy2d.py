@@ -55,7 +55,7 @@ from percept.domain import Header, OccupancyGrid
 from percept.geometry.pose import Pose
 from percept.mapping.config import MappingConfig
 from percept.mapping.grid import GridGeometry
-from percept.mapping.raycast import traverse_2d
+from percept.mapping.raycast import CLEAR, HIT, PASS, traverse_codes
 from percept.units import NS_PER_S
 
 __all__ = [
@@ -139,31 +139,37 @@ def decay_weight(config: MappingConfig, age_ns: npt.ArrayLike) -> tuple[FloatArr
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RaySplit:
-    """Ray ends of one insert, by kind, and the counts of :class:`InsertStats`.
+    """Ray ends of one insert and their kinds, and the counts of :class:`InsertStats`.
 
     Attributes:
-        hit: (A, 3) float64 ends that mark their cell, metres.
-        clear: (B, 3) float64 ground ends: the ray frees their cell too.
-        passing: (C, 3) float64 ends of rays that free the cells before them only.
+        ends: (N, 3) float32 ray ends, metres (points beyond the range moved onto it,
+            no-return beams last).
+        kind: (N,) uint8 ``raycast.HIT`` (marks its cell), ``raycast.CLEAR`` (ground:
+            frees its cell too), ``raycast.PASS`` (frees the cells before it only) or 0
+            (a NaN/inf row: no ray).
+        far: (N,) bool: the row was beyond the range (its end moved onto it).
+        far_points: (F, 3) float32 the raw points of the ``far`` rows.
         counts: the point counts of :class:`InsertStats`.
     """
 
-    hit: FloatArray
-    clear: FloatArray
-    passing: FloatArray
+    ends: npt.NDArray[np.float32]
+    kind: npt.NDArray[np.uint8]
+    far: BoolArray
+    far_points: npt.NDArray[np.float32]
     counts: dict[str, int]
 
 
-def _xyz(points: npt.ArrayLike | None, name: str) -> FloatArray:
+def _points32(points: npt.ArrayLike | None, name: str) -> npt.NDArray[np.float32]:
+    """(N, 3) float32 points (OctoMap's precision too) of an (N, 3) or (H, W, 3) array."""
     if points is None:
-        return np.empty((0, 3), dtype=np.float64)
-    arr = np.asarray(points, dtype=np.float64)
+        return np.empty((0, 3), dtype=np.float32)
+    arr = np.asarray(points)
     if arr.size == 0:
-        return np.empty((0, 3), dtype=np.float64)
-    if arr.shape[-1] != 3:
+        return np.empty((0, 3), dtype=np.float32)
+    if arr.shape[-1] != 3 or arr.ndim < 2:
         msg = f"{name} must be (N, 3) or (H, W, 3) metres, got {arr.shape}"
         raise ValueError(msg)
-    return arr.reshape(-1, 3)
+    return np.ascontiguousarray(arr, dtype=np.float32).reshape(-1, 3)
 
 
 def _origin(origin_m: npt.ArrayLike) -> FloatArray:
@@ -192,59 +198,58 @@ def split_points(
         no_return_m: (M, 3) points along beams without a return (clear only).
 
     Returns:
-        (A, 3) marking ends, (B, 3) ground ends, (C, 3) ends of rays that stop
-        before their end cell (beyond range truncated to ``max_range_m``), and counts.
+        The ray ends (beyond range truncated to ``max_range_m``), their kinds, counts.
 
     Raises:
         ValueError: bad shapes or a non-finite origin.
     """
     origin = _origin(origin_m)
-    pts = _xyz(points_m, "points_m")
+    pts = _points32(points_m, "points_m")
     n_in = pts.shape[0]
-    finite = np.isfinite(pts).all(axis=1)
-    if not finite.all():
-        pts = pts[finite]
-    rel = pts - origin
+    o32 = origin.astype(np.float32)
+    rel = pts - o32
+    # NaN or inf anywhere in a row makes its squared range NaN or inf: one test per row.
     dist2 = np.einsum("ij,ij->i", rel, rel)
+    finite = np.isfinite(dist2)
     max_r = config.max_range_m
-    far = dist2 > max_r * max_r
+    far = (dist2 > np.float32(max_r * max_r)) & finite
     ends = pts
-    if far.any():
+    far_points = pts[far]
+    if far_points.shape[0]:
         ends = pts.copy()
-        ends[far] = origin + rel[far] * (max_r / np.sqrt(dist2[far]))[:, None]
-    near = ~far
-    if base_z_m is None:
-        mark, ground, above = near, np.zeros_like(near), np.zeros_like(near)
-    else:
-        height = pts[:, 2] - float(base_z_m)
-        low = height < config.min_height_m
-        high = height > config.max_height_m
-        ground = near & low
-        above = near & high
-        mark = near & ~low & ~high
-    stop = far | above
-    nr = _xyz(no_return_m, "no_return_m")
+        scale = (max_r / np.sqrt(dist2[far].astype(np.float64))).astype(np.float32)
+        ends[far] = o32 + rel[far] * scale[:, None]
+    kind = np.where(finite, np.uint8(HIT), np.uint8(0))
+    if base_z_m is not None:
+        height = pts[:, 2] - np.float32(base_z_m)
+        kind[(height < np.float32(config.min_height_m)) & finite] = CLEAR
+        kind[(height > np.float32(config.max_height_m)) & finite] = PASS
+    kind[far] = PASS
+    n_far = int(np.count_nonzero(far))
+    per_kind = np.bincount(kind, minlength=4)
+    nr = _points32(no_return_m, "no_return_m")
     used_nr = 0
-    passing = ends[stop]
     if config.clear_no_return and nr.shape[0]:
-        nr = nr[np.isfinite(nr).all(axis=1)] - origin
-        length = np.linalg.norm(nr, axis=1)
-        nr = nr[length > 0.0]
-        length = length[length > 0.0]
-        nr = origin + nr * (np.minimum(length, max_r) / length)[:, None]
-        used_nr = nr.shape[0]
-        passing = np.concatenate([passing, nr])
+        beam = nr[np.isfinite(nr).all(axis=1)].astype(np.float64) - origin
+        length = np.linalg.norm(beam, axis=1)
+        beam, length = beam[length > 0.0], length[length > 0.0]
+        beam = origin + beam * (np.minimum(length, max_r) / length)[:, None]
+        used_nr = beam.shape[0]
+        ends = np.concatenate([ends, beam.astype(np.float32)])
+        kind = np.concatenate([kind, np.full(used_nr, PASS, dtype=np.uint8)])
+        far = np.concatenate([far, np.zeros(used_nr, dtype=np.bool_)])
+    n_used = int(np.count_nonzero(finite))
     counts = {
         "points_in": n_in,
-        "points_used": int(pts.shape[0]),
-        "points_nan": int(n_in - pts.shape[0]),
-        "points_marked": int(np.count_nonzero(mark)),
-        "points_ground": int(np.count_nonzero(ground)),
-        "points_above": int(np.count_nonzero(above)),
-        "points_far": int(np.count_nonzero(far)),
+        "points_used": n_used,
+        "points_nan": n_in - n_used,
+        "points_marked": int(per_kind[HIT]),
+        "points_ground": int(per_kind[CLEAR]),
+        "points_above": int(per_kind[PASS]) - n_far,
+        "points_far": n_far,
         "no_return": used_nr,
     }
-    return RaySplit(ends[mark], ends[ground], passing, counts)
+    return RaySplit(ends, kind, far, far_points, counts)
 
 
 class OccupancyMap2D:
@@ -314,20 +319,17 @@ class OccupancyMap2D:
         origin = Pose(np.array([g.origin_xy_m[0], g.origin_xy_m[1], 0.0]))
         return OccupancyGrid(Header(int(stamp_ns), frame_id), g.resolution_m, origin, data)
 
-    def _grow(self, origin: FloatArray, ends: list[FloatArray]) -> None:
-        """Grow the grid to hold the origin and every end (data kept)."""
+    def _grow(self, lo_xy: FloatArray, hi_xy: FloatArray) -> None:
+        """Grow the grid to hold the box [lo_xy, hi_xy] (metres; data kept)."""
         cfg = self.config
         old = self._geometry
         if old.width == 0:
-            old = GridGeometry.centred(origin[:2], cfg.initial_size_m, cfg.resolution_m)
+            centre = 0.5 * (lo_xy + hi_xy)
+            old = GridGeometry.centred(centre, cfg.initial_size_m, cfg.resolution_m)
             self._log_odds = np.zeros(old.shape, dtype=np.float32)
             self._stamp_ns = np.full(old.shape, NEVER_NS, dtype=np.int64)
             self._geometry = old
-        corners = [origin[None, :2]]
-        for e in ends:
-            if e.shape[0]:
-                corners += [e[:, :2].min(axis=0)[None, :], e[:, :2].max(axis=0)[None, :]]
-        new = old.grown_to_include(np.concatenate(corners), margin_m=cfg.initial_size_m / 4)
+        new = old.grown_to_include(np.stack([lo_xy, hi_xy]), margin_m=cfg.initial_size_m / 4)
         if new is old:
             return
         col, row = old.offset_in(new)
@@ -337,6 +339,48 @@ class OccupancyMap2D:
         stamps[row : row + old.height, col : col + old.width] = self._stamp_ns
         self._log_odds, self._stamp_ns, self._geometry = log_odds, stamps, new
         logger.debug("grid grew to %d x %d cells", new.width, new.height)
+
+    def _integrate(self, origin: FloatArray, split: RaySplit) -> tuple[int, int, int, int]:
+        """Cast and apply one update in the window of cells the rays can reach.
+
+        Returns:
+            (cells changed, rays, cells freed, cells hit).
+        """
+        cfg = self.config
+        r = cfg.resolution_m
+        # Every end lies within max_range_m of the origin (3-D, so in xy too): the
+        # window around the origin holds them all, without a min/max over the points.
+        reach = cfg.max_range_m + r
+        if self._geometry.width == 0:
+            self._grow(origin[:2], origin[:2])
+        self._grow(origin[:2] - reach, origin[:2] + reach)
+        g = self._geometry
+        cell0 = np.asarray(g.origin_cell, dtype=np.int64)
+        w_lo = np.floor((origin[:2] - reach) * (1.0 / r)).astype(np.int64) - cell0
+        w_hi = np.floor((origin[:2] + reach) * (1.0 / r)).astype(np.int64) - cell0
+        w_lo = np.maximum(w_lo, 0)
+        w_hi = np.minimum(w_hi, [g.width - 1, g.height - 1])
+        ext = w_hi - w_lo + 1
+        # Box axis 0 = x (col), axis 1 = y (row); the grid is [row, col]. Cells as
+        # OctoMap's keys: floor(x * (1 / r)) in double precision.
+        inv_r = 1.0 / r
+        off = cell0 + w_lo
+        with np.errstate(invalid="ignore"):  # NaN rows (kind 0) give junk, unused
+            cx = np.floor(split.ends[:, 0].astype(np.float64) * inv_r).astype(np.int64)
+            cy = np.floor(split.ends[:, 1].astype(np.float64) * inv_r).astype(np.int64)
+        flat = (cx - off[0]) * ext[1] + (cy - off[1])
+        code = np.zeros(int(ext[0] * ext[1]), dtype=np.uint8)
+        for kind in (PASS, CLEAR, HIT):  # the higher kind wins a shared cell
+            sel = split.kind == kind
+            if sel.any():
+                code[flat[sel]] = kind
+        code2 = code.reshape(int(ext[0]), int(ext[1]))
+        o_box = origin[:2] * inv_r - off
+        free, rays = traverse_codes(o_box, code2)
+        hit = code2 == HIT
+        window = (slice(w_lo[1], w_hi[1] + 1), slice(w_lo[0], w_hi[0] + 1))
+        changed = self._update(window, free.T, hit.T)
+        return changed, rays, int(np.count_nonzero(free)), int(np.count_nonzero(hit))
 
     def insert(
         self,
@@ -371,24 +415,9 @@ class OccupancyMap2D:
         origin = _origin(origin_m)
         self._now_ns = int(stamp_ns) if self._now_ns is None else max(self._now_ns, int(stamp_ns))
         self.inserts += 1
-        ends = [split.hit, split.clear, split.passing]
         changed = rays = n_free = n_hit = 0
-        if any(e.shape[0] for e in ends):
-            self._grow(origin, ends)
-            g = self._geometry
-            cell0 = np.asarray(g.origin_cell, dtype=np.int64)
-
-            def cells(xy: FloatArray) -> IntArray:
-                return np.floor(xy[:, :2] / g.resolution_m).astype(np.int64) - cell0
-
-            trav = traverse_2d(
-                g.world_to_cell_float(origin[None, :])[0],
-                cells(split.hit),
-                cells(split.clear),
-                cells(split.passing),
-            )
-            rays, n_free, n_hit = trav.rays, trav.free.shape[0], trav.hit.shape[0]
-            changed = self._update(g.flat_index(trav.free), g.flat_index(trav.hit))
+        if split.ends.shape[0]:
+            changed, rays, n_free, n_hit = self._integrate(origin, split)
         self._forget()
         stats = InsertStats(
             rays=rays,
@@ -401,29 +430,24 @@ class OccupancyMap2D:
         logger.debug("insert: %s", stats)
         return stats
 
-    def _update(self, free: IntArray, hit: IntArray) -> int:
-        """Apply misses and hits to flat cells; the number of cells that changed."""
+    def _update(self, window: tuple[slice, slice], free: BoolArray, hit: BoolArray) -> int:
+        """Apply misses and hits to the masked cells of a window; how many changed."""
         cfg = self.config
         assert self._now_ns is not None
-        idx = np.concatenate([free, hit])
-        delta = np.concatenate(
-            [
-                np.full(free.shape[0], cfg.log_odds_miss, dtype=np.float32),
-                np.full(hit.shape[0], cfg.log_odds_hit, dtype=np.float32),
-            ]
-        )
-        lo_flat = self._log_odds.reshape(-1)
-        st_flat = self._stamp_ns.reshape(-1)
-        stamps = st_flat[idx]
+        touched = free | hit
+        lo_win = self._log_odds[window]
+        st_win = self._stamp_ns[window]
+        stamps = st_win[touched]
         seen = stamps != NEVER_NS
-        current = np.where(seen, lo_flat[idx], np.float32(0.0))
+        current = np.where(seen, lo_win[touched], np.float32(0.0))
         if cfg.decay_model != "none":
             weight, _ = decay_weight(cfg, self._now_ns - stamps)
             current = np.where(seen, current * weight.astype(np.float32), np.float32(0.0))
+        delta = np.where(hit[touched], np.float32(cfg.log_odds_hit), np.float32(cfg.log_odds_miss))
         new = np.clip(current + delta, cfg.log_odds_min, cfg.log_odds_max).astype(np.float32)
         changed = int(np.count_nonzero((new != current) | ~seen))
-        lo_flat[idx] = new
-        st_flat[idx] = self._now_ns
+        lo_win[touched] = new
+        st_win[touched] = self._now_ns
         return changed
 
     def _forget(self) -> None:

@@ -39,11 +39,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CLEAR",
+    "HIT",
+    "PASS",
     "Traversal",
     "ray_cells_2d",
     "ray_cells_3d",
     "traverse_2d",
     "traverse_3d",
+    "traverse_codes",
     "unique_cells",
 ]
 
@@ -51,8 +55,8 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Endpoint kinds, by priority (a higher code wins where one cell is both).
-_PASS, _CLEAR, _HIT = 1, 2, 3
+#: Endpoint kinds of :func:`traverse_codes`, by priority (the higher code wins).
+PASS, CLEAR, HIT = 1, 2, 3
 #: A bounding-box mask is used to make cells unique while its volume stays below
 #: this many cells, or four times the number of cells, whichever is more.
 _MASK_MIN_VOLUME = 1 << 22
@@ -286,14 +290,20 @@ def _traverse(
     clear: npt.ArrayLike | None,
     pass_: npt.ArrayLike | None,
     dims: int,
+    pass_points: npt.ArrayLike | None = None,
 ) -> Traversal:
     kinds = [
-        (_as_cells(pass_, dims, "pass_cells"), _PASS),
-        (_as_cells(clear, dims, "clear_cells"), _CLEAR),
-        (_as_cells(hit, dims, "hit_cells"), _HIT),
+        (_as_cells(pass_, dims, "pass_cells"), PASS),
+        (_as_cells(clear, dims, "clear_cells"), CLEAR),
+        (_as_cells(hit, dims, "hit_cells"), HIT),
     ]
     o, _ = _check_rays(origin, np.empty((0, dims)), dims)
-    every = np.concatenate([c for c, _ in kinds])
+    extra = np.empty((0, dims)) if pass_points is None else np.asarray(pass_points, np.float64)
+    if extra.size and (extra.ndim != 2 or extra.shape[1] != dims or not np.isfinite(extra).all()):
+        msg = f"pass_points must be (C, {dims}) finite, got {extra.shape}"
+        raise ValueError(msg)
+    extra = extra.reshape(-1, dims)
+    every = np.concatenate([c for c, _ in kinds] + [np.floor(extra).astype(np.int64)])
     empty = np.empty((0, dims), dtype=np.int64)
     if every.shape[0] == 0:
         return Traversal(empty, empty, 0)
@@ -308,31 +318,75 @@ def _traverse(
         )
         raise ValueError(msg)
     # Later (higher priority) kinds overwrite earlier ones in the code mask.
-    code = np.zeros(volume, dtype=np.uint8)
+    code = np.zeros(tuple(int(x) for x in ext), dtype=np.uint8)
+    flat_code = code.reshape(-1)
     for cells, kind in kinds:
         if cells.shape[0]:
-            code[_ravel(cells, lo, ext)] = kind
-    flat = np.flatnonzero(code)
-    ends, end_kind = _unravel(flat, lo, ext), code[flat]
-    targets = ends.astype(np.float64) + 0.5
-    passing = end_kind == _PASS
+            flat_code[_ravel(cells, lo, ext)] = kind
+    free_mask, rays = traverse_codes(o - lo, code, extra - lo)
+    free = np.argwhere(free_mask) + lo
+    hits = np.argwhere(code == HIT) + lo
+    return Traversal(free.astype(np.int64), hits.astype(np.int64), rays)
+
+
+def traverse_codes(
+    origin: npt.ArrayLike,
+    code: npt.NDArray[np.uint8],
+    pass_points: npt.ArrayLike | None = None,
+) -> tuple[BoolArray, int]:
+    """The discretised update of endpoints given as a dense code box (2-D or 3-D).
+
+    The fast path of :func:`traverse_2d` for callers that already hold their endpoints
+    in a box (the 2-D grid's window around the sensor): no sorting, no unique.
+
+    Args:
+        origin: (D,) float sensor position in box cell units (box cell 0 covers [0, 1)),
+            inside the box.
+        code: (E_0, ..., E_{D-1}) uint8 endpoint kind per cell: 0 none, ``PASS``,
+            ``CLEAR`` or ``HIT`` (a cell ending several rays holds the highest).
+        pass_points: (C, D) float ends of pass rays given as points (box cell units,
+            inside the box), not cell centres: OctoMap's rays truncated at the
+            maximum range; each frees the cells before the cell holding its end.
+
+    Returns:
+        (E_0, ..., E_{D-1}) bool cells freed (passed by a ray or a ground end, not
+        hit), and the number of rays cast.
+
+    Raises:
+        ValueError: the box exceeds 2**27 cells or the origin is not finite.
+    """
+    o = np.asarray(origin, dtype=np.float64).reshape(-1)
+    dims = code.ndim
+    if o.shape != (dims,) or not np.isfinite(o).all():
+        msg = f"origin must be ({dims},) finite, got {np.asarray(origin).shape}"
+        raise ValueError(msg)
+    if code.size > _MAX_BOX_VOLUME:
+        msg = f"the code box has {code.size} cells, more than {_MAX_BOX_VOLUME}"
+        raise ValueError(msg)
+    ext = np.asarray(code.shape, dtype=np.int64)
+    flat_code = code.reshape(-1)
+    flat = np.flatnonzero(flat_code)
+    extra = np.empty((0, dims)) if pass_points is None else np.asarray(pass_points, np.float64)
+    if flat.shape[0] == 0 and extra.shape[0] == 0:
+        return np.zeros(code.shape, dtype=np.bool_), 0
+    lo = np.zeros(dims, dtype=np.int64)
+    ends, end_kind = _unravel(flat, lo, ext), flat_code[flat]
+    targets = np.concatenate([ends.astype(np.float64) + 0.5, extra])
+    passing = np.concatenate([end_kind == PASS, np.ones(extra.shape[0], dtype=np.bool_)])
     if passing.any():
         # A pass ray frees the cells before its end cell, not the end cell: it stops
         # where it enters that cell (the largest of its per-axis entry parameters).
         d = targets[passing] - o
-        cell = ends[passing].astype(np.float64)
+        cell = np.floor(targets[passing])
         plane = np.where(d > 0.0, cell, cell + 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_axis = np.where(d != 0.0, (plane - o) / d, -np.inf)
         t_enter = np.clip(t_axis.max(axis=1) - _ENTRY_EPS, 0.0, 1.0)
         targets[passing] = o + t_enter[:, None] * d
-    hits = ends[end_kind == _HIT]
     keep = ~passing | (np.abs(targets - o).max(axis=1) > 0.0)
     mask = _free_mask(o, targets[keep], lo, ext)
-    if hits.shape[0]:
-        mask[tuple((hits - lo).T)] = False
-    free = np.argwhere(mask) + lo
-    return Traversal(free.astype(np.int64), hits, int(ends.shape[0]))
+    mask &= code != HIT
+    return mask, int(flat.shape[0] + extra.shape[0])
 
 
 def traverse_2d(
@@ -367,6 +421,7 @@ def traverse_3d(
     hit_cells: npt.ArrayLike | None,
     clear_cells: npt.ArrayLike | None = None,
     pass_cells: npt.ArrayLike | None = None,
+    pass_points: npt.ArrayLike | None = None,
 ) -> Traversal:
     """OctoMap's discretised update of one scan in 3-D (module docstring).
 
@@ -375,6 +430,8 @@ def traverse_3d(
         hit_cells: (A, 3) integer endpoint voxels to mark (duplicates allowed).
         clear_cells: (B, 3) integer endpoint voxels to free, their own voxel included.
         pass_cells: (C, 3) integer ends of rays that free the voxels before them only.
+        pass_points: (P, 3) float ends (voxel units) of rays that free the voxels before
+            the voxel holding the end (not cast to a centre: rays truncated at range).
 
     Returns:
         The free and hit voxels, each unique, and the number of rays cast.
@@ -382,4 +439,4 @@ def traverse_3d(
     Raises:
         ValueError: wrong shapes or a non-finite origin.
     """
-    return _traverse(origin, hit_cells, clear_cells, pass_cells, 3)
+    return _traverse(origin, hit_cells, clear_cells, pass_cells, 3, pass_points)
