@@ -20,10 +20,11 @@ EPILOG = """examples:
   percept bench vio                       # renders a 5 s 640x480 sequence once (cached)
   percept bench vio --bag MH_01.mcap --seconds 30 --repeats 1 --json out/bench_vio.json
   percept bench vio --set track_fb_threshold_px=0 --set track_klt_window_px=15
+  percept bench mapping --repeats 20 --json out/bench_mapping.json
 """
 
 #: Default repetitions per target (vio: passes over the sequence).
-_REPEATS = {"vio": 3}
+_REPEATS = {"vio": 3, "mapping": 20}
 
 
 def _default_cache() -> Path:
@@ -36,13 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = add_command(
         subparsers,
         "bench",
-        "benchmarks (codecs, rectify, stereo, detect, vio)",
+        "benchmarks (codecs, rectify, stereo, detect, vio, mapping)",
         epilog=EPILOG,
         description="Time Percept's hot paths against a bare baseline in the same run.",
     )
     p.add_argument(
         "target",
-        choices=["codecs", "rectify", "stereo", "detect", "vio"],
+        choices=["codecs", "rectify", "stereo", "detect", "vio", "mapping"],
         help="what to benchmark",
     )
     p.add_argument(
@@ -50,15 +51,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         default=None,
         help="timed repetitions, median reported (default 50; vio: passes over the "
-        "sequence, default 3)",
+        "sequence, default 3; mapping: inserts, default 20)",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="OpenCV threads (rectify, stereo, vio) or ONNX Runtime threads (detect); "
-        "default: theirs (vio: 1, one core)",
+        help="OpenCV threads (rectify, stereo, vio, mapping) or ONNX Runtime threads "
+        "(detect); default: theirs (vio, mapping: 1, one core)",
     )
     p.add_argument(
         "--bag",
@@ -113,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         assert isinstance(config, EstimatorConfig)
         results = run_vio_benchmark(sequence, repeats=repeats, threads=threads, config=config)
         report = format_vio_report(results)
+    elif args.target == "mapping":
+        from percept.benchmark.mapping import format_mapping_report, run_mapping_benchmark
+
+        threads = 1 if args.threads is None else args.threads
+        results = run_mapping_benchmark(repeats=repeats, threads=threads)
+        report = format_mapping_report(results)
     elif args.target == "detect":
         from percept.benchmark.detect import format_detect_report, run_detect_benchmark
 
