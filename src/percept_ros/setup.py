@@ -18,6 +18,7 @@ NODE_TYPES = (
     "stereo_depth",
     "detector",
     "vio",
+    "occupancy_map",
 )
 
 setup(

@@ -99,3 +99,8 @@ def detector() -> int:
 def vio() -> int:
     """``percept_vio``."""
     return main("vio")
+
+
+def occupancy_map() -> int:
+    """``percept_occupancy_map``."""
+    return main("occupancy_map")

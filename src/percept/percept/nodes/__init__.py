@@ -25,6 +25,7 @@ NODE_TYPES: dict[str, str] = {
     "stereo_depth": "percept.nodes.stereo_depth:StereoDepthNode",
     "detector": "percept.nodes.detector:DetectorNode",
     "vio": "percept.nodes.vio:VioNode",
+    "occupancy_map": "percept.nodes.occupancy_map:OccupancyMapNode",
 }
 
 
