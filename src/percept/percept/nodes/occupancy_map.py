@@ -254,6 +254,7 @@ class OccupancyMapNode(Node):
             "maps_saved": 0,
         }
         self._last_tf_error = ""
+        self._last_drop_ns: int | None = None
 
     @staticmethod
     def _config(params: Mapping[str, ParamValue]) -> MappingConfig:
@@ -445,6 +446,7 @@ class OccupancyMapNode(Node):
                 if now - item.stamp_ns > timeout_ns:
                     self._pending.popleft()
                     self.counts["tf_dropped"] += 1
+                    self._last_drop_ns = now
                     self.ctx.logger.warning(
                         "occupancy_map: %s at %.3f s dropped: no pose after %.2f s: %s",
                         item.source,
@@ -554,8 +556,11 @@ class OccupancyMapNode(Node):
         return values
 
     def diagnostic_summary(self) -> tuple[int, str] | None:
-        """WARN while messages are dropped for want of a pose."""
-        if self.counts["tf_dropped"] and self._last_tf_error:
+        """WARN while messages are dropped for want of a pose (in the last 5 s)."""
+        recent = (
+            self._last_drop_ns is not None and self.ctx.now_ns() - self._last_drop_ns < 5 * NS_PER_S
+        )
+        if recent:
             return 1, f"{self.counts['tf_dropped']} dropped without a pose: {self._last_tf_error}"
         if self.counts["inserted"] == 0:
             return 1, "nothing inserted yet"
