@@ -7,16 +7,20 @@ forward-looking stereo camera (fx = 458 px, B = 0.11 m, EuRoC-like), observation
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import astuple, replace
 
 import numpy as np
 import pytest
 import scipy.stats
 from scipy.spatial.transform import Rotation
 
+from percept.features import triangulate as triangulate_module
+from percept.features.config import TriangulationConfig
 from percept.features.database import TrackObservations
 from percept.geometry import so3
 from percept.stereo.geometry import StereoGeometry
+from percept.vio import update_msckf as update_module
 from percept.vio.state import CLONE_DIM, IMU_DIM, Clone, ImuState, State
 from percept.vio.update_config import UpdaterConfig
 from percept.vio.update_msckf import linearize_feature, msckf_update, nullspace_project
@@ -357,3 +361,93 @@ def test_no_tracks_or_no_clones_leave_the_state() -> None:
     same, stats = msckf_update(bare, tracks, CAMERA, T_IMU_CAM)
     assert same is bare
     assert stats.too_few_observations == 3
+
+
+# -- the batched steps against the per-track path ------------------------------------------
+
+
+def _per_track_rows(
+    state: State, tracks: Sequence[TrackObservations], camera: StereoGeometry, use_stereo: bool
+) -> update_module._Rows:
+    """The observations at clones one track at a time (the update's former loop)."""
+    stamps = np.asarray(state.clone_stamps_ns, dtype=np.int64)
+    clone, right, xy, counts, n_left = [], [], [], [], []
+    for track in tracks:
+        pos = np.searchsorted(stamps, track.stamps_ns)
+        pos_c = np.minimum(pos, max(stamps.shape[0] - 1, 0))
+        at = (
+            (pos < stamps.shape[0]) & (stamps[pos_c] == track.stamps_ns) if stamps.size else pos < 0
+        )
+        uv_l = track.uv_left.astype(np.float64)[at]
+        xy_l = (uv_l - [camera.cx, camera.cy]) / [camera.fx, camera.fy]
+        uv_r = track.uv_right.astype(np.float64)[at]
+        has_r = np.all(np.isfinite(uv_r), axis=1) & use_stereo
+        cx_r = camera.cx - camera.cx_offset_px
+        xy_r = (uv_r[has_r] - [cx_r, camera.cy]) / [camera.fx, camera.fy]
+        clone += [pos_c[at], pos_c[at][has_r]]
+        right += [np.zeros(xy_l.shape[0], bool), np.ones(xy_r.shape[0], bool)]
+        xy += [xy_l, xy_r]
+        counts.append(xy_l.shape[0] + xy_r.shape[0])
+        n_left.append(xy_l.shape[0])
+    return update_module._Rows(
+        np.concatenate(clone).astype(np.intp),
+        np.concatenate(right),
+        np.concatenate(xy).reshape(-1, 2),
+        np.array(counts, dtype=np.int64),
+        np.array(n_left, dtype=np.int64),
+    )
+
+
+def _per_track_triangulation(
+    T_world_cam: np.ndarray,
+    xy: np.ndarray,
+    counts: np.ndarray,
+    K: None,
+    config: TriangulationConfig,
+) -> triangulate_module.TriangulationBatch:
+    """One :func:`triangulate_point` per track (the update's former loop)."""
+    ends = np.cumsum(counts)
+    res = [
+        triangulate_module.triangulate_point(T_world_cam[e - c : e], xy[e - c : e], K, config)
+        for c, e in zip(counts, ends, strict=True)
+    ]
+    codes = [triangulate_module.REASONS.index(r.reason) for r in res]
+    return triangulate_module.TriangulationBatch(
+        np.array([r.point_world for r in res]).reshape(-1, 3),
+        np.array([r.reprojection_rms for r in res]),
+        np.array([r.success for r in res], dtype=bool),
+        np.array(codes, dtype=np.int8),
+    )
+
+
+def test_batched_update_equals_the_per_track_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows and triangulation for all tracks at once: the same posterior, bit for bit."""
+    rng = np.random.default_rng(60)
+    truth = _truth_state()
+    cases = []
+    for trial in range(4):
+        points = _points(40, seed=61 + trial)
+        if trial % 4 == 3:
+            points = np.vstack([points, [[5000.0, 10.0, 3.0]]])  # fails triangulation
+        tracks = _tracks(points, rng, first=trial % 3)
+        if trial % 4 == 1:  # seen once at a clone, and at stamps that are not clones
+            one = tracks[0]
+            stamps = np.array([5, one.stamps_ns[0], 10**12], dtype=np.int64)
+            tracks[0] = replace(one, stamps_ns=stamps, uv_left=one.uv_left[:3])
+            tracks[0] = replace(tracks[0], uv_right=one.uv_right[:3])
+        cfg = UpdaterConfig(max_features=30 if trial % 2 else 40, use_stereo=trial % 4 != 2)
+        cases.append((_sample_estimate(truth, rng), tracks, cfg))
+    batched = [msckf_update(est, tracks, CAMERA, T_IMU_CAM, cfg) for est, tracks, cfg in cases]
+    monkeypatch.setattr(update_module, "_all_track_rows", _per_track_rows)
+    monkeypatch.setattr(update_module, "triangulate_points", _per_track_triangulation)
+    for (est, tracks, cfg), (post, stats) in zip(cases, batched, strict=True):
+        post_ref, stats_ref = msckf_update(est, tracks, CAMERA, T_IMU_CAM, cfg)
+        assert astuple(stats) == astuple(stats_ref)
+        assert stats.used > 20
+        np.testing.assert_array_equal(post.covariance, post_ref.covariance)
+        for c, c_ref in zip(post.clones, post_ref.clones, strict=True):
+            np.testing.assert_array_equal(c.T_world_imu, c_ref.T_world_imu)
+        np.testing.assert_array_equal(post.imu.v_world_imu_m_s, post_ref.imu.v_world_imu_m_s)
+    assert any(s.failed_triangulation for _, s in batched)
+    assert any(s.too_few_observations for _, s in batched)
+    assert any(s.skipped for _, s in batched)

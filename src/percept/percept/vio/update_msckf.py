@@ -6,7 +6,9 @@ the clones it was seen from. For each such track, as OpenVINS does:
 1. **Triangulate** the point in the world from the clone poses
    (``T_world_cam = T_world_imu_clone @ T_imu_cam``, and the right camera
    ``T_world_cam @ T_left_right`` for stereo observations) with
-   :func:`percept.features.triangulate_point` (linear + Gauss-Newton).
+   :func:`percept.features.triangulate_points` (linear + Levenberg-Marquardt), every
+   track of the update at once (the same result as one
+   :func:`~percept.features.triangulate_point` per track, bit for bit).
 2. **Linearise** the reprojection of the point into every observation: residual
    ``r = z - h(x̂, p̂_f)`` in normalised image coordinates, Jacobians ``H_x`` w.r.t. the
    clone poses (right perturbation, :mod:`percept.vio.state`) and ``H_f`` w.r.t. the
@@ -16,7 +18,8 @@ the clones it was seen from. For each such track, as OpenVINS does:
    with ``Q = [Q1 Q2]`` the complete QR of ``H_f`` (2m, 3), ``Q2ᵀ H_f = 0`` and
    ``Q2ᵀ r ≈ Q2ᵀ H_x δx + Q2ᵀ n``, ``2m - 3`` rows whose noise is still ``I`` (``Q2`` is
    orthonormal). OpenVINS does this with Givens rotations in place; here three
-   Householder reflections in place, over every track of the same row count at once.
+   Householder reflections in place, over every track at once (the shorter ones
+   padded with zero rows, which the reflections leave zero).
 4. **Chi-square gate** per track: ``γ = rᵀ (H P Hᵀ + I)⁻¹ r`` against
    ``multiplier × chi2.ppf(0.95, dof)``, dof = ``2m - 3`` (OpenVINS' table, not
    msckf_vio's 5 % quantile).
@@ -38,6 +41,7 @@ are not in the state yet either, so they have no columns.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,7 +51,7 @@ import numpy.typing as npt
 import scipy.stats
 
 from percept.features.database import TrackObservations
-from percept.features.triangulate import triangulate_point
+from percept.features.triangulate import triangulate_points
 from percept.geometry import so3
 from percept.stereo.geometry import StereoGeometry
 from percept.vio.state import CLONE_DIM, State
@@ -181,34 +185,89 @@ def _observation_rows(
     return xy_meas - xy, J_x, J_f, depth
 
 
-def _track_rows(
-    state: State,
-    track: TrackObservations,
-    camera: StereoGeometry,
-    use_stereo: bool,
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], FloatArray]:
-    """A track's observations at clone stamps: clone index, right flag, normalised xy."""
+@dataclass(frozen=True, slots=True, eq=False)
+class _Rows:
+    """The observations at clone stamps of T tracks, track after track.
+
+    Each track's rows are its left observations (oldest first), then its right ones.
+
+    Attributes:
+        clone: (M,) clone index of each row.
+        right: (M,) the row is a right-image observation.
+        xy: (M, 2) normalised image coordinates.
+        counts: (T,) rows per track.
+        n_left: (T,) left rows per track.
+    """
+
+    clone: _Index
+    right: _Mask
+    xy: FloatArray
+    counts: npt.NDArray[np.int64]
+    n_left: npt.NDArray[np.int64]
+
+    def take(self, tracks: _Index) -> _Rows:
+        """The rows of ``tracks`` (indices, in that order)."""
+        starts = np.cumsum(self.counts) - self.counts
+        counts = self.counts[tracks]
+        offsets = np.cumsum(counts) - counts
+        rows = np.repeat(starts[tracks] - offsets, counts) + np.arange(int(counts.sum()))
+        return _Rows(self.clone[rows], self.right[rows], self.xy[rows], counts, self.n_left[tracks])
+
+
+def _all_track_rows(
+    state: State, tracks: Sequence[TrackObservations], camera: StereoGeometry, use_stereo: bool
+) -> _Rows:
+    """The observations of every track at clone stamps (one searchsorted, one sort).
+
+    Observations at stamps that are not clones are dropped; right observations are the
+    finite ones (with ``use_stereo``).
+    """
+    n = len(tracks)
+    lengths = np.fromiter((len(t) for t in tracks), dtype=np.int64, count=n)
+    if n == 0 or lengths.sum() == 0:
+        zeros = np.zeros(n, dtype=np.int64)
+        return _Rows(np.empty(0, np.intp), np.empty(0, bool), np.empty((0, 2)), zeros, zeros)
+    owner = np.repeat(np.arange(n), lengths)
+    obs_stamps = np.concatenate([t.stamps_ns for t in tracks]).astype(np.int64)
+    uv_l = np.concatenate([t.uv_left for t in tracks]).astype(np.float64)
     stamps = np.asarray(state.clone_stamps_ns, dtype=np.int64)
-    obs_stamps = np.asarray(track.stamps_ns, dtype=np.int64)
     pos = np.searchsorted(stamps, obs_stamps)
     pos_c = np.minimum(pos, max(stamps.shape[0] - 1, 0))
     at_clone = (pos < stamps.shape[0]) & (stamps[pos_c] == obs_stamps) if stamps.size else pos < 0
-    idx_left = pos_c[at_clone].astype(np.intp)
-    uv_l = np.asarray(track.uv_left, dtype=np.float64)[at_clone]
+    clone_l, owner_l = pos_c[at_clone].astype(np.intp), owner[at_clone]
+    uv_l = uv_l[at_clone]
     xy_l = np.column_stack(
         [(uv_l[:, 0] - camera.cx) / camera.fx, (uv_l[:, 1] - camera.cy) / camera.fy]
     )
+    n_left = np.bincount(owner_l, minlength=n).astype(np.int64)
     if not use_stereo:
-        return idx_left, np.zeros(idx_left.shape[0], bool), xy_l
-    uv_r = np.asarray(track.uv_right, dtype=np.float64)[at_clone]
+        return _Rows(clone_l, np.zeros(clone_l.shape[0], bool), xy_l, n_left, n_left)
+    uv_r = np.concatenate([t.uv_right for t in tracks]).astype(np.float64)[at_clone]
     has_r = np.all(np.isfinite(uv_r), axis=1)
     cx_r = camera.cx - camera.cx_offset_px
     xy_r = np.column_stack(
         [(uv_r[has_r, 0] - cx_r) / camera.fx, (uv_r[has_r, 1] - camera.cy) / camera.fy]
     )
-    idx = np.concatenate([idx_left, idx_left[has_r]])
-    right = np.concatenate([np.zeros(idx_left.shape[0], bool), np.ones(int(has_r.sum()), bool)])
-    return idx, right, np.concatenate([xy_l, xy_r])
+    owner_all = np.concatenate([owner_l, owner_l[has_r]])
+    right = np.concatenate([np.zeros(clone_l.shape[0], bool), np.ones(xy_r.shape[0], bool)])
+    order = np.argsort(2 * owner_all + right, kind="stable")  # per track: left, then right
+    return _Rows(
+        np.concatenate([clone_l, clone_l[has_r]])[order],
+        right[order],
+        np.concatenate([xy_l, xy_r])[order],
+        np.bincount(owner_all, minlength=n).astype(np.int64),
+        n_left,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _chi2_quantiles(quantile: float, max_dof: int) -> FloatArray:
+    """(max_dof + 1,) ``chi2.ppf(quantile, dof)`` for dof 0 .. max_dof (NaN at 0), cached."""
+    table: FloatArray = np.asarray(
+        scipy.stats.chi2.ppf(quantile, np.arange(max_dof + 1)), dtype=np.float64
+    )
+    table.flags.writeable = False
+    return table
 
 
 def _camera_poses(state: State, T_imu_cam: FloatArray, baseline_m: float) -> FloatArray:
@@ -247,7 +306,8 @@ def linearize_feature(
         The residual and the Jacobians, normalised image coordinates.
     """
     T = np.asarray(T_imu_cam, dtype=np.float64)
-    idx, right, xy = _track_rows(state, track, camera, use_stereo)
+    rows = _all_track_rows(state, [track], camera, use_stereo)
+    idx, right, xy = rows.clone, rows.right, rows.xy
     p_f = np.broadcast_to(np.asarray(p_world_f, dtype=np.float64), (idx.shape[0], 3))
     r, J_x, J_f, _ = _observation_rows(state, idx, right, xy, p_f, T, camera.baseline_m)
     m = idx.shape[0]
@@ -333,40 +393,35 @@ def msckf_update(
     k = len(state.clones)
 
     # 1. Observations at clones; the longest tracks first, at most max_features.
-    rows_of: list[tuple[TrackObservations, _Index, _Mask, FloatArray]] = []
-    too_few = 0
-    for track in tracks:
-        idx, right, xy = _track_rows(state, track, camera, cfg.use_stereo)
-        n_left = int(np.count_nonzero(~right))
-        if n_left < cfg.min_observations:
-            too_few += 1
-            continue
-        rows_of.append((track, idx, right, xy))
-    rows_of.sort(key=lambda item: -int(np.count_nonzero(~item[2])))
-    skipped = max(len(rows_of) - cfg.max_features, 0)
-    rows_of = rows_of[: cfg.max_features]
+    all_rows = _all_track_rows(state, tracks, camera, cfg.use_stereo)
+    enough = np.flatnonzero(all_rows.n_left >= cfg.min_observations)
+    too_few = len(tracks) - enough.size
+    chosen = enough[np.argsort(-all_rows.n_left[enough], kind="stable")]
+    skipped = max(chosen.size - cfg.max_features, 0)
+    chosen = chosen[: cfg.max_features]
+    sel = all_rows.take(chosen)
 
-    # 2. Triangulate (one small solve per track, as OpenVINS).
-    good: list[tuple[int, _Index, _Mask, FloatArray, FloatArray]] = []
-    failed: list[int] = []
+    # 2. Triangulate every track at once (OpenVINS solves one small system per track).
     T_wc_all = _camera_poses(state, T_ic, B)
-    for track, idx, right, xy in rows_of:
-        tri = triangulate_point(T_wc_all[right.astype(np.intp), idx], xy, None, cfg.triangulation)
-        if not tri.success:
-            failed.append(track.track_id)
-            continue
-        good.append((track.track_id, idx, right, xy, tri.point_world))
-
-    if not good:
+    tri = triangulate_points(
+        T_wc_all[sel.right.astype(np.intp), sel.clone],
+        sel.xy,
+        sel.counts,
+        None,
+        cfg.triangulation,
+    )
+    track_ids = np.fromiter((t.track_id for t in tracks), dtype=np.int64, count=len(tracks))
+    failed = [int(i) for i in track_ids[chosen[~tri.success]]]
+    ok = np.flatnonzero(tri.success)
+    if ok.size == 0:
         stats = UpdateStats(len(tracks), too_few, skipped, len(failed), failed_ids=tuple(failed))
         return state, stats
+    good = sel.take(ok)
 
     # 3. Linearise every observation at once, whitened to unit noise.
-    n_obs = np.array([g[1].shape[0] for g in good])
-    idx_all = np.concatenate([g[1] for g in good])
-    right_all = np.concatenate([g[2] for g in good])
-    xy_all = np.concatenate([g[3] for g in good])
-    p_f_all = np.repeat(np.stack([g[4] for g in good]), n_obs, axis=0)
+    n_obs = good.counts
+    idx_all, right_all, xy_all = good.clone, good.right, good.xy
+    p_f_all = np.repeat(tri.points_world[ok], n_obs, axis=0)
     r_obs, J_x, J_f, _ = _observation_rows(state, idx_all, right_all, xy_all, p_f_all, T_ic, B)
     scale = np.array([camera.fx, camera.fy]) / cfg.sigma_px
     r_obs = r_obs * scale
@@ -382,31 +437,34 @@ def msckf_update(
     r_rows = r_obs.reshape(2 * M)
     starts = 2 * np.concatenate([[0], np.cumsum(n_obs)[:-1]])
 
-    # 4. Null-space projection and chi-square gate, batched by row count.
+    # 4. Null-space projection and chi-square gate, every track at once, in the order of
+    # their row counts. Tracks are padded with zero rows to the longest: zero rows stay
+    # zero through the Householder reflections and only add an identity block to S.
     P_cc = state.covariance[state.clone_start :, state.clone_start :]
-    ids = np.array([g[0] for g in good])
-    keep_H: list[FloatArray] = []
-    keep_r: list[FloatArray] = []
-    used: list[int] = []
-    gated: list[int] = []
-    for m2 in np.unique(2 * n_obs):
-        members = np.flatnonzero(2 * n_obs == m2)
-        rows = starts[members][:, None] + np.arange(m2)
-        Hx_p, r_p, rank_ratio = nullspace_project(Hf_rows[rows], Hc_rows[rows], r_rows[rows])
-        ok_rank = rank_ratio > 1e-9
-        failed.extend(int(i) for i in ids[members[~ok_rank]])
-        members, Hx_p, r_p = members[ok_rank], Hx_p[ok_rank], r_p[ok_rank]
-        if members.size == 0:
-            continue
-        dof = int(m2) - 3
-        S = Hx_p @ P_cc @ np.transpose(Hx_p, (0, 2, 1)) + np.eye(dof)
-        gamma = np.einsum("gi,gi->g", r_p, np.linalg.solve(S, r_p[:, :, None])[:, :, 0])
-        threshold = cfg.chi2_multiplier * float(scipy.stats.chi2.ppf(cfg.chi2_quantile, dof))
-        passed = gamma <= threshold
-        gated.extend(int(i) for i in ids[members[~passed]])
-        used.extend(int(i) for i in ids[members[passed]])
-        keep_H.append(Hx_p[passed].reshape(-1, n_c))
-        keep_r.append(r_p[passed].reshape(-1))
+    m2 = 2 * n_obs
+    order = np.argsort(m2, kind="stable")
+    ids = track_ids[chosen[ok]][order]
+    m2 = m2[order]
+    slot = np.arange(int(m2.max()))
+    zero_row = 2 * M  # an appended zero row stands in for the padding
+    rows = np.where(slot < m2[:, None], starts[order][:, None] + slot, zero_row)
+    Hx_p, r_p, rank_ratio = nullspace_project(
+        np.vstack([Hf_rows, np.zeros((1, 3))])[rows],
+        np.vstack([Hc_rows, np.zeros((1, n_c))])[rows],
+        np.append(r_rows, 0.0)[rows],
+    )
+    ok_rank = rank_ratio > 1e-9
+    dof = m2 - 3
+    S = Hx_p @ P_cc @ np.transpose(Hx_p, (0, 2, 1)) + np.eye(Hx_p.shape[1])
+    gamma = np.einsum("gi,gi->g", r_p, np.linalg.solve(S, r_p[:, :, None])[:, :, 0])
+    threshold = cfg.chi2_multiplier * _chi2_quantiles(cfg.chi2_quantile, int(dof.max()))[dof]
+    passed = ok_rank & (gamma <= threshold)
+    failed.extend(int(i) for i in ids[~ok_rank])
+    gated = [int(i) for i in ids[ok_rank & ~passed]]
+    used = [int(i) for i in ids[passed]]
+    real = slot[: Hx_p.shape[1]] < dof[:, None]  # (g, m_max - 3) rows that are not padding
+    keep_H = [Hx_p[passed][real[passed]]]
+    keep_r = [r_p[passed][real[passed]]]
 
     n_rows = int(sum(h.shape[0] for h in keep_H))
     if n_rows == 0:
