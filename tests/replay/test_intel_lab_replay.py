@@ -21,6 +21,7 @@ from percept.io.intel_lab import (
     INTEL_LAB_FILE,
     INTEL_LAB_FOLDER,
     load_intel_lab,
+    scan_stamps_ns,
     write_intel_lab_bag,
 )
 from percept.io.typestore import get_typestore
