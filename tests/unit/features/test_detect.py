@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 
 from percept.features import FeatureTrackerConfig, detect_corners, occupancy_mask
+from percept.features.detect import _candidates, free_at
 
 
 def _texture(seed: int = 0) -> np.ndarray:
@@ -60,3 +61,48 @@ def test_occupancy_mask_blocks_discs_and_border() -> None:
     assert mask[1, 30] == 0
     assert mask[25, 58] == 0
     assert mask.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("radius", "border"), [(10.0, 8), (5.5, 0), (0.0, 3), (3.0, 200)])
+def test_free_at_reads_the_occupancy_mask_exactly(radius: float, border: int) -> None:
+    rng = np.random.default_rng(int(radius * 10) + border)
+    shape = (90, 130)
+    # Tracks inside, on the edge and outside the image, some on half pixels.
+    uv = rng.uniform(-15, 145, (60, 2)).astype(np.float32)
+    uv[:10] = np.round(uv[:10]) + 0.5
+    mask = occupancy_mask(shape, uv, radius, border)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    query = np.column_stack([xs.ravel(), ys.ravel()]).astype(np.int64)
+    free = free_at(shape, uv, radius, border, query)
+    np.testing.assert_array_equal(free, mask.ravel() > 0)
+    assert (
+        free_at(shape, uv[:0], radius, border, query).sum()
+        == (occupancy_mask(shape, uv[:0], radius, border) > 0).sum()
+    )
+    assert free_at(shape, uv, radius, border, query[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("detector", ["fast", "gftt"])
+def test_candidates_equal_detecting_inside_the_drawn_mask(detector: str) -> None:
+    config = FeatureTrackerConfig(detector=detector, fast_threshold=10)
+    image = _texture(3)
+    rng = np.random.default_rng(4)
+    existing = rng.uniform(0, 320, (40, 2)).astype(np.float32)
+    uv, score = _candidates(image, existing, config)
+    # The reference: the detector given the drawn occupancy mask.
+    mask = occupancy_mask(image.shape, existing, config.min_distance_px, config.border_px)
+    if detector == "fast":
+        fast = cv2.FastFeatureDetector.create(config.fast_threshold, nonmaxSuppression=True)
+        keypoints = fast.detect(image, mask)
+        ref_uv = np.asarray(cv2.KeyPoint.convert(keypoints), np.float32).reshape(-1, 2)
+        ref_score = np.array([k.response for k in keypoints], np.float32)
+    else:
+        eig = cv2.cornerMinEigenVal(image, blockSize=3, ksize=3)
+        local_max = eig >= cv2.dilate(eig, np.ones((3, 3), np.uint8))
+        keep = local_max & (eig > config.gftt_quality_level * eig.max()) & (mask > 0)
+        rows, cols = np.nonzero(keep)
+        ref_uv = np.stack([cols, rows], axis=1).astype(np.float32)
+        ref_score = eig[rows, cols]
+    assert uv.shape[0] > 50
+    np.testing.assert_array_equal(uv, ref_uv)
+    np.testing.assert_array_equal(score, ref_score)
