@@ -68,3 +68,100 @@ def test_database_raises_on_bad_use() -> None:
     db.add(_frame(10, [1]))
     with pytest.raises(ValueError, match="stamp order"):
         db.add(_frame(10, [2]))
+
+
+class _PerFrameDatabase:
+    """The database as it was stored before (one id-sorted block per frame, queried
+    track by track): the reference the table must match to the bit."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        self.blocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def add(self, frame: FeatureFrame) -> None:
+        order = np.argsort(frame.ids, kind="stable")
+        self.blocks[frame.stamp_ns] = (
+            frame.ids[order],
+            frame.uv_left[order],
+            frame.uv_right[order],
+        )
+        while len(self.blocks) > self.max_frames:
+            del self.blocks[next(iter(self.blocks))]
+
+    def observations(self, track_id: int) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
+        stamps, left, right = [], [], []
+        for stamp, (ids, uv_l, uv_r) in self.blocks.items():
+            i = int(np.searchsorted(ids, track_id))
+            if i < ids.shape[0] and ids[i] == track_id:
+                stamps.append(stamp)
+                left.append(uv_l[i])
+                right.append(uv_r[i])
+        return stamps, left, right
+
+    def lost_since(self, stamp_ns: int) -> np.ndarray:
+        older = [b[0] for s, b in self.blocks.items() if s < stamp_ns]
+        newer = [b[0] for s, b in self.blocks.items() if s >= stamp_ns]
+        if not older:
+            return np.empty(0, np.int64)
+        seen = np.unique(np.concatenate(older))
+        return seen if not newer else np.setdiff1d(seen, np.concatenate(newer))
+
+    def remove(self, drop: np.ndarray) -> None:
+        for s, (ids, uv_l, uv_r) in self.blocks.items():
+            keep = ~np.isin(ids, drop)
+            self.blocks[s] = (ids[keep], uv_l[keep], uv_r[keep])
+
+    def clean(self, stamp_ns: int) -> None:
+        for s in [s for s in self.blocks if s < stamp_ns]:
+            del self.blocks[s]
+
+
+def test_table_matches_the_per_frame_reference_on_random_use() -> None:
+    rng = np.random.default_rng(7)
+    db, ref = FeatureDatabase(max_frames=12), _PerFrameDatabase(12)
+    alive = list(range(40))
+    next_id = 40
+    for k in range(80):
+        stamp = 1000 * (k + 1)
+        # Tracks end, new ones start; ids arrive unordered, some right positions NaN.
+        alive = [i for i in alive if rng.random() > 0.15]
+        born = int(rng.integers(0, 10))
+        alive += list(range(next_id, next_id + born))
+        next_id += born
+        ids = rng.permutation(np.asarray(alive, np.int64))
+        uv = rng.uniform(0, 640, (ids.shape[0], 2)).astype(np.float32)
+        right = uv - np.float32(5.0)
+        right[rng.random(ids.shape[0]) < 0.3] = np.nan
+        frame = FeatureFrame(stamp, ids, uv, right, np.ones(ids.shape[0], np.int32), TrackCounts())
+        db.add(frame)
+        ref.add(frame)
+        lost = db.tracks_lost_since(stamp)
+        np.testing.assert_array_equal(lost, ref.lost_since(stamp))
+        assert lost.dtype == np.int64
+        query = np.concatenate([lost, rng.integers(0, next_id + 5, 6)])
+        many = db.observations_many(query)
+        assert [t.track_id for t in many] == query.tolist()
+        for t in many:
+            stamps, left, right_ref = ref.observations(t.track_id)
+            one = db.observations(t.track_id)
+            for obs in (t, one):
+                np.testing.assert_array_equal(obs.stamps_ns, stamps)
+                assert obs.stamps_ns.dtype == np.int64
+                assert obs.uv_left.shape == (len(stamps), 2)
+                if stamps:
+                    np.testing.assert_array_equal(obs.uv_left, np.stack(left))
+                    np.testing.assert_array_equal(obs.uv_right, np.stack(right_ref))
+        oldest = next(iter(ref.blocks))
+        np.testing.assert_array_equal(db.tracks_seen_at(oldest), ref.blocks[oldest][0])
+        np.testing.assert_array_equal(db.stamps_ns, list(ref.blocks))
+        db.remove_tracks(lost)
+        ref.remove(lost)
+        if k % 7 == 6:
+            cut = stamp - 5000
+            db.clean_older_than(cut)
+            ref.clean(cut)
+        np.testing.assert_array_equal(
+            db.track_ids(), np.unique(np.concatenate([b[0] for b in ref.blocks.values()]))
+        )
+        assert len(db) == len(ref.blocks)
+    assert db.observations_many([]) == []

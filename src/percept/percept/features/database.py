@@ -1,16 +1,17 @@
 """Feature observations by track id and stamp: what an MSCKF update reads.
 
-As OpenVINS' ``FeatureDatabase``, but stored per frame: each :class:`FeatureFrame`
-added becomes one block of arrays sorted by track id, so adding a frame, dropping old
-frames and finding lost tracks are array operations; a track's observations are one
-binary search per kept frame. The database is bounded: it keeps at most
+As OpenVINS' ``FeatureDatabase``, but stored as one table of rows (frame stamp, track
+id, left and right positions), ordered by frame and, within a frame, by track id. Adding
+a frame appends its rows; dropping old frames cuts a prefix; finding lost tracks,
+forgetting used ones and gathering the observations of many tracks at once
+(:meth:`FeatureDatabase.observations_many`) are each a few array operations over the
+table, with no loop over tracks or frames. The database is bounded: it keeps at most
 ``max_frames`` frames (the oldest goes first), which the estimator sets to at least its
 clone window.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,19 +43,6 @@ class TrackObservations:
         return int(self.stamps_ns.shape[0])
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Block:
-    """One frame's observations, sorted by id."""
-
-    ids: npt.NDArray[np.int64]
-    uv_left: npt.NDArray[np.float32]
-    uv_right: npt.NDArray[np.float32]
-
-    def without(self, drop: npt.NDArray[np.int64]) -> _Block:
-        keep = ~np.isin(self.ids, drop)
-        return _Block(self.ids[keep], self.uv_left[keep], self.uv_right[keep])
-
-
 class FeatureDatabase:
     """Observations of the tracks over the last ``max_frames`` frames.
 
@@ -65,6 +53,8 @@ class FeatureDatabase:
     >>> db.add(FeatureFrame(20, np.array([1]), uv[:1], uv[:1], np.ones(1, np.int32), TrackCounts()))
     >>> db.tracks_lost_since(20).tolist(), len(db.observations(1))
     ([0], 2)
+    >>> [len(t) for t in db.observations_many([1, 0, 7])]
+    [2, 1, 0]
     """
 
     def __init__(self, max_frames: int = 30) -> None:
@@ -80,16 +70,28 @@ class FeatureDatabase:
             msg = f"max_frames must be >= 1, got {max_frames}"
             raise ValueError(msg)
         self.max_frames = max_frames
-        self._blocks: OrderedDict[int, _Block] = OrderedDict()
+        # Kept frames (a frame stays kept when all its tracks are removed).
+        self._stamps: list[int] = []
+        # The table, one row per observation, by frame stamp then track id.
+        self._frame = np.empty(0, np.int64)
+        self._ids = np.empty(0, np.int64)
+        self._uv_left = np.empty((0, 2), np.float32)
+        self._uv_right = np.empty((0, 2), np.float32)
 
     def __len__(self) -> int:
         """Number of kept frames."""
-        return len(self._blocks)
+        return len(self._stamps)
 
     @property
     def stamps_ns(self) -> npt.NDArray[np.int64]:
         """(F,) int64 stamps of the kept frames, increasing."""
-        return np.fromiter(self._blocks.keys(), np.int64, len(self._blocks))
+        return np.array(self._stamps, dtype=np.int64).reshape(-1)
+
+    def _keep_rows(self, keep: slice | npt.NDArray[np.bool_]) -> None:
+        self._frame = self._frame[keep]
+        self._ids = self._ids[keep]
+        self._uv_left = self._uv_left[keep]
+        self._uv_right = self._uv_right[keep]
 
     def add(self, frame: FeatureFrame) -> None:
         """Store a frame's observations (the oldest frame goes when over ``max_frames``).
@@ -97,51 +99,77 @@ class FeatureDatabase:
         Raises:
             ValueError: ``frame.stamp_ns`` is not later than the newest kept frame.
         """
-        if self._blocks and frame.stamp_ns <= next(reversed(self._blocks)):
-            newest = next(reversed(self._blocks))
-            msg = f"frames must be added in stamp order: {frame.stamp_ns} after {newest}"
+        stamp = int(frame.stamp_ns)
+        if self._stamps and stamp <= self._stamps[-1]:
+            newest = self._stamps[-1]
+            msg = f"frames must be added in stamp order: {stamp} after {newest}"
             raise ValueError(msg)
         order = np.argsort(frame.ids, kind="stable")
-        self._blocks[int(frame.stamp_ns)] = _Block(
-            np.asarray(frame.ids[order], dtype=np.int64),
-            np.asarray(frame.uv_left[order], dtype=np.float32),
-            np.asarray(frame.uv_right[order], dtype=np.float32),
+        n = order.shape[0]
+        self._frame = np.concatenate([self._frame, np.full(n, stamp, np.int64)])
+        self._ids = np.concatenate([self._ids, np.asarray(frame.ids[order], dtype=np.int64)])
+        self._uv_left = np.concatenate(
+            [self._uv_left, np.asarray(frame.uv_left[order], dtype=np.float32).reshape(-1, 2)]
         )
-        while len(self._blocks) > self.max_frames:
-            self._blocks.popitem(last=False)
+        self._uv_right = np.concatenate(
+            [self._uv_right, np.asarray(frame.uv_right[order], dtype=np.float32).reshape(-1, 2)]
+        )
+        self._stamps.append(stamp)
+        if len(self._stamps) > self.max_frames:
+            del self._stamps[: len(self._stamps) - self.max_frames]
+            self._keep_rows(slice(self._first_row_at(self._stamps[0]), None))
+
+    def _first_row_at(self, stamp_ns: int) -> int:
+        """Index of the first row of a frame at or after ``stamp_ns``."""
+        return int(np.searchsorted(self._frame, stamp_ns, side="left"))
 
     def track_ids(self) -> npt.NDArray[np.int64]:
         """(K,) int64 ids of every track with a kept observation, increasing."""
-        if not self._blocks:
-            return np.empty(0, np.int64)
-        return np.unique(np.concatenate([b.ids for b in self._blocks.values()]))
+        return np.unique(self._ids)
 
     def observations(self, track_id: int) -> TrackObservations:
         """Every kept observation of a track (empty arrays for an unknown id)."""
-        stamps: list[int] = []
-        left: list[npt.NDArray[np.float32]] = []
-        right: list[npt.NDArray[np.float32]] = []
-        # One binary search per kept frame; the frames are few (the clone window).
-        for stamp, block in self._blocks.items():
-            i = int(np.searchsorted(block.ids, track_id))
-            if i < block.ids.shape[0] and block.ids[i] == track_id:
-                stamps.append(stamp)
-                left.append(block.uv_left[i])
-                right.append(block.uv_right[i])
-        if not stamps:
-            empty = np.empty((0, 2), np.float32)
-            return TrackObservations(int(track_id), np.empty(0, np.int64), empty, empty.copy())
+        rows = np.flatnonzero(self._ids == track_id)
         return TrackObservations(
-            int(track_id),
-            np.asarray(stamps, dtype=np.int64),
-            np.stack(left).astype(np.float32),
-            np.stack(right).astype(np.float32),
+            int(track_id), self._frame[rows], self._uv_left[rows], self._uv_right[rows]
         )
+
+    def observations_many(self, track_ids: npt.ArrayLike) -> list[TrackObservations]:
+        """:meth:`observations` of many tracks at once, in the order given.
+
+        One pass over the table: the rows of the wanted tracks, stably sorted by id (so
+        each track's rows stay in stamp order), cut into one slice per track.
+
+        Args:
+            track_ids: (K,) int track ids (unknown ids give empty observations).
+
+        Returns:
+            K observations, the k-th of ``track_ids[k]``; their arrays are views of one
+            gathered copy, never of the database's own storage.
+        """
+        want = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        if want.shape[0] == 0:
+            return []
+        uniq = np.unique(want)
+        slot = np.minimum(np.searchsorted(uniq, self._ids), uniq.shape[0] - 1)
+        rows = np.flatnonzero(uniq[slot] == self._ids)
+        rows = rows[np.argsort(self._ids[rows], kind="stable")]
+        ids = self._ids[rows]
+        stamps, left, right = self._frame[rows], self._uv_left[rows], self._uv_right[rows]
+        starts = np.searchsorted(ids, want, side="left").tolist()
+        ends = np.searchsorted(ids, want, side="right").tolist()
+        return [
+            TrackObservations(t, stamps[a:b], left[a:b], right[a:b])
+            for t, a, b in zip(want.tolist(), starts, ends, strict=True)
+        ]
 
     def tracks_seen_at(self, stamp_ns: int) -> npt.NDArray[np.int64]:
         """(K,) int64 ids observed in the frame at ``stamp_ns`` (empty if none kept)."""
-        block = self._blocks.get(int(stamp_ns))
-        return np.empty(0, np.int64) if block is None else block.ids.copy()
+        stamp = int(stamp_ns)
+        start = self._first_row_at(stamp)
+        end = int(np.searchsorted(self._frame, stamp, side="right"))
+        seen: npt.NDArray[np.int64] = self._ids[start:end].copy()
+        return seen
 
     def tracks_lost_since(self, stamp_ns: int) -> npt.NDArray[np.int64]:
         """Tracks with no observation at or after ``stamp_ns``.
@@ -152,24 +180,19 @@ class FeatureDatabase:
         Returns:
             (K,) int64 ids, increasing.
         """
-        older = [b.ids for s, b in self._blocks.items() if s < stamp_ns]
-        newer = [b.ids for s, b in self._blocks.items() if s >= stamp_ns]
-        if not older:
-            return np.empty(0, np.int64)
-        seen_before = np.unique(np.concatenate(older))
-        if not newer:
-            return seen_before
-        return np.setdiff1d(seen_before, np.concatenate(newer), assume_unique=False)
+        cut = self._first_row_at(int(stamp_ns))
+        lost: npt.NDArray[np.int64] = np.setdiff1d(self._ids[:cut], self._ids[cut:])
+        return lost
 
     def remove_tracks(self, track_ids: npt.ArrayLike) -> None:
         """Forget every observation of the given tracks (after an update used them)."""
         drop = np.asarray(track_ids, dtype=np.int64).reshape(-1)
         if drop.size == 0:
             return
-        for stamp, block in self._blocks.items():
-            self._blocks[stamp] = block.without(drop)
+        self._keep_rows(~np.isin(self._ids, drop))
 
     def clean_older_than(self, stamp_ns: int) -> None:
         """Forget the frames before ``stamp_ns`` (a marginalised clone's and older)."""
-        for stamp in [s for s in self._blocks if s < stamp_ns]:
-            del self._blocks[stamp]
+        stamp = int(stamp_ns)
+        self._stamps = [s for s in self._stamps if s >= stamp]
+        self._keep_rows(slice(self._first_row_at(stamp), None))

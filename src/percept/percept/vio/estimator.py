@@ -650,7 +650,7 @@ class VioEstimator:
         if len(state.clones) > cfg.max_clones:
             marg = self._db.tracks_seen_at(state.clones[0].stamp_ns)
         ids = np.union1d(lost, marg)
-        tracks = [self._db.observations(int(i)) for i in ids]
+        tracks = self._db.observations_many(ids)
         try:
             state, stats = msckf_update(state, tracks, self.camera, self.T_imu_cam, cfg.updater)
         except (UpdateError, ValueError) as err:
