@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg
 from scipy.spatial.transform import Rotation
 
 from percept.geometry import so3
@@ -105,3 +106,25 @@ def test_refuses_non_finite_residual() -> None:
     s = _state()
     with pytest.raises(UpdateError, match="finite"):
         ekf_update(s, np.ones((1, s.size)), [np.nan], 1.0)
+
+
+@pytest.mark.parametrize("scalar_noise", [True, False])
+def test_matches_the_scipy_cholesky_joseph_reference_to_the_bit(scalar_noise: bool) -> None:
+    s = _state(n_clones=5, seed=3)
+    rng = np.random.default_rng(5)
+    m = 20
+    H = rng.normal(size=(m, s.size))
+    r = rng.normal(size=m) * 0.01
+    R: float | np.ndarray = 1.0 if scalar_noise else np.diag(rng.uniform(0.5, 2.0, m))
+    post = ekf_update(s, H, r, R)
+    # The reference: scipy's cho_factor/cho_solve and the Joseph form with a full R.
+    R_m = np.eye(m) if scalar_noise else np.asarray(R)
+    P = s.covariance
+    HP = H @ P
+    S = HP @ H.T + R_m
+    S = 0.5 * (S + S.T)
+    K = scipy.linalg.cho_solve(scipy.linalg.cho_factor(S, lower=True), HP).T
+    A = np.eye(s.size) - K @ H
+    P_ref = A @ P @ A.T + K @ R_m @ K.T
+    np.testing.assert_array_equal(post.covariance, 0.5 * (P_ref + P_ref.T))
+    np.testing.assert_array_equal(post.imu.p_world_imu_m, s.boxplus(K @ r).imu.p_world_imu_m)

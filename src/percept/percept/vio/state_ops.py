@@ -42,14 +42,19 @@ class UpdateError(ValueError):
     """The update cannot be done: shapes, non-finite inputs or ``S`` not positive definite."""
 
 
-def _noise(R: npt.ArrayLike | float, m: int) -> FloatArray:
-    """The (m, m) measurement covariance from a matrix or a scalar variance."""
+# LAPACK's Cholesky factorisation and solve, as scipy.linalg.cho_factor/cho_solve call
+# them (same routines, same arguments), without their per-call checks and batching.
+_POTRF, _POTRS = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (np.empty(0),))
+
+
+def _noise(R: npt.ArrayLike | float, m: int) -> FloatArray | float:
+    """The measurement covariance: a scalar variance ``σ²`` (for ``σ² I``) or (m, m)."""
     R_arr = np.asarray(R, dtype=np.float64)
     if R_arr.ndim == 0:
         if not np.isfinite(R_arr) or float(R_arr) <= 0:
             msg = f"ekf_update: scalar noise variance must be finite and > 0, got {float(R_arr)}"
             raise UpdateError(msg)
-        return float(R_arr) * np.eye(m)
+        return float(R_arr)
     if R_arr.shape != (m, m):
         msg = f"ekf_update: R must be ({m}, {m}) or a scalar, got {R_arr.shape}"
         raise UpdateError(msg)
@@ -104,17 +109,27 @@ def ekf_update(
         raise UpdateError(msg)
     R_m = _noise(R, m)
     HP = H @ P  # (m, n)
-    S = HP @ H.T + R_m
+    S = HP @ H.T
+    if isinstance(R_m, float):
+        # σ² I: only the diagonal changes (adding the zeros off it changes nothing).
+        S[np.diag_indices(m)] += R_m
+    else:
+        S += R_m
     S = 0.5 * (S + S.T)
-    try:
-        chol = scipy.linalg.cho_factor(S, lower=True, check_finite=False)
-    except np.linalg.LinAlgError as exc:
+    chol, info = _POTRF(S, lower=1, overwrite_a=0, clean=0)
+    if info != 0:
         msg = f"ekf_update: innovation covariance ({m}x{m}) is not positive definite"
-        raise UpdateError(msg) from exc
-    K = scipy.linalg.cho_solve(chol, HP, check_finite=False).T  # (n, m) = P Hᵀ S⁻¹
+        raise UpdateError(msg)
+    K_t, info = _POTRS(chol, HP, lower=1, overwrite_b=0)
+    if info != 0:  # pragma: no cover - LAPACK argument errors cannot happen here
+        msg = f"ekf_update: the Cholesky solve failed (LAPACK info {info})"
+        raise UpdateError(msg)
+    K = K_t.T  # (n, m) = P Hᵀ S⁻¹
     dx = K @ res
     A = np.eye(n) - K @ H
-    P_post = A @ P @ A.T + K @ R_m @ K.T
+    # K (σ² I) Kᵀ: (σ² K) Kᵀ is K R Kᵀ to the bit (the products with zeros add nothing).
+    KRK = (R_m * K) @ K.T if isinstance(R_m, float) else K @ R_m @ K.T
+    P_post = A @ P @ A.T + KRK
     P_post = 0.5 * (P_post + P_post.T)
     diag = np.diag(P_post)
     if not np.all(np.isfinite(P_post)) or np.any(diag < 0):
