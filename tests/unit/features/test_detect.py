@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 
 from percept.features import FeatureTrackerConfig, detect_corners, occupancy_mask
-from percept.features.detect import _candidates, free_at
+from percept.features.detect import _candidates, _space, free_at
 
 
 def _texture(seed: int = 0) -> np.ndarray:
@@ -106,3 +106,36 @@ def test_candidates_equal_detecting_inside_the_drawn_mask(detector: str) -> None
     assert uv.shape[0] > 50
     np.testing.assert_array_equal(uv, ref_uv)
     np.testing.assert_array_equal(score, ref_score)
+
+
+def test_spacing_matches_the_per_neighbour_reference() -> None:
+    rng = np.random.default_rng(9)
+    uv = rng.uniform(0, 200, (800, 2)).astype(np.float32)
+    uv[:200] = np.round(uv[:200])  # whole pixels, as FAST gives
+    score = rng.integers(0, 20, 800).astype(np.float32)  # many ties
+    d = 7.0
+    # The reference: the 8 neighbouring bins one after the other.
+    bins = np.floor(uv / d).astype(np.int64) + 1
+    bw, bh = int(bins[:, 0].max()) + 2, int(bins[:, 1].max()) + 2
+    flat = bins[:, 1] * bw + bins[:, 0]
+    order = np.lexsort((-score, flat))
+    first = np.ones(800, dtype=bool)
+    first[1:] = flat[order][1:] != flat[order][:-1]
+    winners = order[first]
+    best_score = np.full(bw * bh, -np.inf)
+    best_uv = np.full((bw * bh, 2), np.nan)
+    best_score[flat[winners]] = score[winners]
+    best_uv[flat[winners]] = uv[winners]
+    own = flat[winners]
+    suppressed = np.zeros(winners.shape[0], dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            other = own + dy * bw + dx
+            closer = np.linalg.norm(best_uv[other] - uv[winners], axis=1) < d
+            stronger = (best_score[other] > score[winners]) | (
+                (best_score[other] == score[winners]) & (other < own)
+            )
+            suppressed |= closer & stronger & (other != own)
+    ref = np.zeros(800, dtype=bool)
+    ref[winners[~suppressed]] = True
+    np.testing.assert_array_equal(_space(uv, score, d), ref)

@@ -29,6 +29,10 @@ from percept.features.config import FeatureTrackerConfig
 
 __all__ = ["detect_corners", "free_at", "occupancy_mask"]
 
+# Row and column steps to the 8 neighbouring bins.
+_NEIGHBOUR_DY = np.array([-1, -1, -1, 0, 0, 1, 1, 1], dtype=np.int64)
+_NEIGHBOUR_DX = np.array([-1, 0, 1, -1, 1, -1, 0, 1], dtype=np.int64)
+
 
 def occupancy_mask(
     shape: tuple[int, int], uv: npt.NDArray[np.float32], radius_px: float, border_px: int
@@ -201,19 +205,15 @@ def _space(
     best_uv = np.full((bw * bh, 2), np.nan, dtype=np.float64)
     best_score[flat[winners]] = score[winners]
     best_uv[flat[winners]] = uv[winners]
-    suppressed = np.zeros(winners.shape[0], dtype=bool)
     own = flat[winners]
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dx == 0 and dy == 0:
-                continue
-            other = own + dy * bw + dx
-            closer = np.linalg.norm(best_uv[other] - uv[winners], axis=1) < d
-            # Ties go to the lower bin index, so that exactly one of two survives.
-            stronger = (best_score[other] > score[winners]) | (
-                (best_score[other] == score[winners]) & (other < own)
-            )
-            suppressed |= closer & stronger
+    # The 8 neighbouring bins of every winner at once: (K, 8).
+    other = own[:, None] + (_NEIGHBOUR_DY * bw + _NEIGHBOUR_DX)[None, :]
+    diff = best_uv[other] - uv[winners][:, None, :]
+    closer = np.sqrt(np.add.reduce(diff * diff, axis=2)) < d
+    theirs, mine = best_score[other], score[winners][:, None]
+    # Ties go to the lower bin index, so that exactly one of two survives.
+    stronger = (theirs > mine) | ((theirs == mine) & (other < own[:, None]))
+    suppressed = np.any(closer & stronger, axis=1)
     keep[winners[~suppressed]] = True
     return keep
 
