@@ -99,3 +99,26 @@ def test_empty_estimate_scores_zero_and_frames_must_match() -> None:
 def test_classify_cells_rejects_overlapping_thresholds() -> None:
     with pytest.raises(ValueError, match="free_max"):
         classify_cells(np.zeros((1, 1)), occupied_min=20, free_max=30)
+
+
+def test_observed_and_visible_iou_by_hand() -> None:
+    # A 3-cell-deep object (columns 1..3) seen from the left: only its face (column 1)
+    # is visible; the estimate marks the face, frees the cell in front and knows
+    # nothing behind, except one interior cell it wrongly frees.
+    gt = np.array([[0, 100, 100, 100, 0]] * 2)
+    est = np.array([[0, 100, 0, -1, -1], [0, 100, -1, -1, -1]])
+    visible = np.array([[-1, 100, -1, -1, -1]] * 2)
+    m = occupancy_metrics(grid(est), grid(gt), visible=grid(visible))
+    # observed area: cells the estimate observed: columns 0, 1 and (row 0) 2.
+    assert m.observed_cells == 5
+    # observed occupied: est {r0c1, r1c1}, gt {r0c1, r0c2, r1c1} -> 2 / 3
+    assert m.observed_occupied_iou == pytest.approx(2 / 3)
+    assert m.observed_free_iou == pytest.approx(2 / 3)  # est free {c0 x2, r0c2}, gt {c0 x2}
+    # visible: the interior cell r0c2 is left out -> 2 / 2
+    assert m.visible_cells == 4
+    assert m.visible_occupied_iou == 1.0
+
+
+def test_visible_map_must_be_on_the_ground_truth_grid() -> None:
+    with pytest.raises(EvalError, match="visible-surface map"):
+        occupancy_metrics(grid(room()), grid(room()), visible=grid(room()[:10]))

@@ -73,7 +73,12 @@ def test_topics_come_at_their_rates(small_bag: SynthResult) -> None:
     assert by_topic["/imu/data"].count == 300
     assert by_topic["/imu/data"].rate_hz == pytest.approx(200.0, rel=1e-6)
     assert by_topic["/ground_truth/odom"].rate_hz == pytest.approx(100.0, rel=1e-6)
-    for once in ("/tf_static", "/ground_truth/map", "/ground_truth/objects"):
+    for once in (
+        "/tf_static",
+        "/ground_truth/map",
+        "/ground_truth/map_visible",
+        "/ground_truth/objects",
+    ):
         assert by_topic[once].count == 1
     assert small_bag.counts["/imu/data"] == 300
 
@@ -180,6 +185,22 @@ def test_occupancy_grid_in_the_bag_marks_walls(small_bag: SynthResult) -> None:
     assert (grid.data[grid.data.shape[0] // 4, 10:-10] == 0).any()
 
 
+def test_visible_map_keeps_the_occupied_cells_the_depth_saw(small_bag: SynthResult) -> None:
+    maps = _read(small_bag.bag, ["/ground_truth/map", "/ground_truth/map_visible"])
+    grid, visible = maps["/ground_truth/map"][0], maps["/ground_truth/map_visible"][0]
+    assert isinstance(grid, OccupancyGrid)
+    assert isinstance(visible, OccupancyGrid)
+    assert visible.data.shape == grid.data.shape
+    assert visible.origin.allclose(grid.origin)
+    seen = visible.data == 100
+    assert set(np.unique(visible.data).tolist()) <= {-1, 100}
+    assert seen.any()
+    assert (grid.data[seen] == 100).all()  # only true obstacles
+    assert seen.sum() < (grid.data == 100).sum()  # and not the unseen ones
+    last = _read(small_bag.bag, ["/stereo/left/image_raw"])["/stereo/left/image_raw"][-1]
+    assert visible.header.stamp_ns == last.header.stamp_ns
+
+
 def test_noise_free_imu_in_the_bag_is_the_exact_imu(tmp_path: Path, scene0: Scene) -> None:
     result = generate(tmp_path / "exact.mcap", small_config(0, seconds=0.3, noise=False))
     samples = _read(result.bag, ["/imu/data"])["/imu/data"]
@@ -217,6 +238,7 @@ def test_calibration_and_robot_files_match_the_bag(small_bag: SynthResult) -> No
         "detector",
         "detector",
         "vio",
+        "occupancy_map",
     ]
     detector = robot.nodes[2]
     assert detector.remappings == {

@@ -108,6 +108,12 @@ class OccupancyMetrics:
             was observed.
         observed_free_iou: free IoU within the observed area.
         observed_cells: cells in the observed area.
+        visible_occupied_iou: occupied IoU within the observed area where the ground
+            truth could be seen: true free cells, and true occupied cells a perfect depth
+            sensor on the true trajectory saw a surface in (``/ground_truth/map_visible``);
+            occupied cells no ray reaches (inside objects, behind open structures) are
+            left out. NaN without that map.
+        visible_cells: cells scored by ``visible_occupied_iou``.
     """
 
     occupied_iou: float
@@ -120,8 +126,10 @@ class OccupancyMetrics:
     observed_occupied_iou: float = float("nan")
     observed_free_iou: float = float("nan")
     observed_cells: int = 0
+    visible_occupied_iou: float = float("nan")
+    visible_cells: int = 0
 
-    def as_dict(self) -> dict[str, float | int | bool]:
+    def as_dict(self) -> dict[str, float | int | bool | None]:
         """Summary for metrics.json."""
         return {
             "occupied_iou": self.occupied_iou,
@@ -134,6 +142,9 @@ class OccupancyMetrics:
             "observed_occupied_iou": self.observed_occupied_iou,
             "observed_free_iou": self.observed_free_iou,
             "observed_cells": self.observed_cells,
+            # null without a visible-surface map (NaN is not JSON).
+            "visible_occupied_iou": None if self.visible_cells == 0 else self.visible_occupied_iou,
+            "visible_cells": self.visible_cells,
         }
 
 
@@ -155,6 +166,7 @@ def occupancy_metrics(
     *,
     occupied_min: int = 65,
     free_max: int = 25,
+    visible: OccupancyGrid | None = None,
 ) -> OccupancyMetrics:
     """IoU of occupied and of free cells of ``estimate`` against ``ground_truth``.
 
@@ -163,6 +175,8 @@ def occupancy_metrics(
         ground_truth: the true map (``/ground_truth/map``), same frame.
         occupied_min: smallest occupied value (map_server ``occupied_thresh`` 0.65).
         free_max: largest free value (map_server ``free_thresh`` 0.25).
+        visible: the ground truth's occupied cells that could be seen (100; others -1),
+            on the ground truth's grid; None: ``visible_occupied_iou`` is NaN.
 
     Returns:
         the scores on the ground-truth grid.
@@ -195,6 +209,18 @@ def occupancy_metrics(
     both_occ = int(np.count_nonzero(e_occ & g_occ))
     seen = np.asarray(est_values)[known] >= 0
     obs_occ = int(np.count_nonzero(e_occ & g_occ & seen))
+    visible_iou, visible_cells = float("nan"), 0
+    if visible is not None:
+        if not _same_geometry(visible, ground_truth):
+            msg = "the visible-surface map is not on the ground-truth grid"
+            raise EvalError(msg)
+        v = np.asarray(visible.data)[known] == 100
+        scored = seen & ((g == FREE) | (g_occ & v))
+        visible_cells = int(np.count_nonzero(scored))
+        visible_iou = _ratio(
+            int(np.count_nonzero(e_occ & g_occ & scored)),
+            int(np.count_nonzero((e_occ | g_occ) & scored)),
+        )
     return OccupancyMetrics(
         occupied_iou=_ratio(both_occ, int(np.count_nonzero(e_occ | g_occ))),
         free_iou=_ratio(
@@ -211,4 +237,6 @@ def occupancy_metrics(
             int(np.count_nonzero((e_free | g_free) & seen)),
         ),
         observed_cells=int(np.count_nonzero(seen)),
+        visible_occupied_iou=visible_iou,
+        visible_cells=visible_cells,
     )

@@ -18,6 +18,7 @@ topic                                  type                                   ra
 /ground_truth/left/detections_3d       vision_msgs/Detection3DArray           camera
 /ground_truth/objects                  vision_msgs/Detection3DArray, map      once
 /ground_truth/map                      nav_msgs/OccupancyGrid, map            once
+/ground_truth/map_visible              nav_msgs/OccupancyGrid, map            at the end
 =====================================  =====================================  =========
 
 Ground truth of the left camera is aligned with ``/stereo/left/image_raw`` (raw,
@@ -29,6 +30,14 @@ detectors and COCO give them: the image spans [0, W] x [0, H] and pixel (u, v) c
 a projected point to compare); 3-D boxes are the objects' boxes
 in the left optical frame, for the objects with a 2-D box. ``/ground_truth/odom`` carries
 ``T_map_base_link`` and the body-frame twist.
+
+``/ground_truth/map`` marks a cell when any geometry between 0.05 m and 2 m above the
+floor covers it (each part's footprint, filled): what a ground robot must avoid.
+``/ground_truth/map_visible`` (same grid, published after the last frame) keeps of its
+occupied cells (100) those where a perfect depth sensor on the true trajectory saw a
+surface in that height band (the rendered left depth, every pixel); every other cell is
+-1. The inside of objects and the parts of open structures (rack decks, pallets, carts)
+that no ray reaches are not in it: a map can be scored on what could be seen.
 
 Deterministic: the same configuration gives the same bytes. Noise streams are seeded per
 purpose and per frame, so they do not depend on the order of rendering.
@@ -122,7 +131,10 @@ GROUND_TRUTH_TOPICS: Final = {
     "/ground_truth/left/detections_3d": DETECTION3D_ARRAY,
     "/ground_truth/objects": DETECTION3D_ARRAY,
     "/ground_truth/map": OCCUPANCY_GRID,
+    "/ground_truth/map_visible": OCCUPANCY_GRID,
 }
+#: Heights above the floor that the ground-truth maps cover, metres.
+MAP_HEIGHTS_M: Final = (0.05, 2.0)
 
 
 def default_rig(motion: str, **changes: object) -> StereoRigConfig:
@@ -373,6 +385,25 @@ class _Sequence:
         self.rig = StereoRig(config.rig_config)
         self.exposure = 1.0
         self.render_s: list[float] = []
+        #: Cells of the ground-truth grid where a surface in the band was seen.
+        self.visible: npt.NDArray[np.bool_] | None = None
+        self.grid_origin_xy = (0.0, 0.0)
+
+    def see(self, depth: npt.NDArray[np.float32], T_world_base: npt.NDArray[np.float64]) -> None:
+        """Mark the grid cells of the left depth's surfaces inside the height band."""
+        if self.visible is None:
+            return
+        z = depth.reshape(-1)
+        ok = np.isfinite(z) & self.rig._valid_left.reshape(-1)
+        rays = self.rig._rays_left[ok].astype(np.float64)
+        T = T_world_base @ self.rig.T_base_left
+        points = (rays * z[ok, None]) @ T[:3, :3].T + T[:3, 3]
+        band = (points[:, 2] >= MAP_HEIGHTS_M[0]) & (points[:, 2] <= MAP_HEIGHTS_M[1])
+        res = self.config.occupancy_resolution_m
+        cells = np.floor((points[band, :2] - self.grid_origin_xy) / res).astype(np.int64)
+        h, w = self.visible.shape
+        inside = (cells[:, 0] >= 0) & (cells[:, 0] < w) & (cells[:, 1] >= 0) & (cells[:, 1] < h)
+        self.visible[cells[inside, 1], cells[inside, 0]] = True
 
     def t_s(self, stamp_ns: int | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         return np.asarray(
@@ -414,7 +445,9 @@ def _messages(seq: _Sequence, encode: _Encoder) -> Iterator[tuple[str, str, int,
     rig, scene = seq.rig, seq.scene
     start = cfg.start_ns
     yield "/tf_static", TF_MESSAGE, start, encode(TF_MESSAGE, _tf_static(rig, start))
-    grid, origin_xy = scene.occupancy(cfg.occupancy_resolution_m)
+    grid, origin_xy = scene.occupancy(cfg.occupancy_resolution_m, MAP_HEIGHTS_M)
+    seq.visible = np.zeros(grid.shape, dtype=bool)
+    seq.grid_origin_xy = origin_xy
     occupancy = OccupancyGrid(
         Header(start, MAP_FRAME),
         cfg.occupancy_resolution_m,
@@ -478,6 +511,16 @@ def _messages(seq: _Sequence, encode: _Encoder) -> Iterator[tuple[str, str, int,
             yield "/ground_truth/odom", ODOMETRY, stamp, encode(ODOMETRY, odom)
         else:
             yield from _frame_messages(seq, encode, stamp, i, min_pixels)
+    seen = np.where(seq.visible & (grid == 100), 100, -1).astype(np.int8)
+    visible = dataclasses.replace(
+        occupancy, header=Header(int(cam_stamps[-1]), MAP_FRAME), data=seen
+    )
+    yield (
+        "/ground_truth/map_visible",
+        OCCUPANCY_GRID,
+        int(cam_stamps[-1]),
+        encode(OCCUPANCY_GRID, visible),
+    )
 
 
 def _frame_messages(
@@ -531,6 +574,7 @@ def _frame_messages(
         encode(DETECTION2D_ARRAY, Detection2DArray(left_h, dets_2d)),
     )
     T_world_base = seq.trajectory.sample([float(seq.t_s(stamp))]).matrices()[0]
+    seq.see(render.depth_left, T_world_base)
     T_left_world = np.linalg.inv(T_world_base @ rig.T_base_left)
     dets_3d = tuple(
         Detection3D(
@@ -547,6 +591,32 @@ def _frame_messages(
         stamp,
         encode(DETECTION3D_ARRAY, Detection3DArray(left_h, dets_3d)),
     )
+
+
+def _map_entry() -> dict[str, object]:
+    """The robot file's ``occupancy_map`` node: stereo_depth's cloud on VIO's poses.
+
+    The map is in ``odom`` (VIO's TF); ``percept eval`` brings it into the ground
+    truth's frame by the trajectory alignment. Its ``odom`` input listens to the ground
+    truth, used only with ``pose_source: odometry`` (``percept replay --set
+    occupancy_map.pose_source=odometry --set occupancy_map.map_frame=map``) to map on
+    the true poses. 4 m range: stereo depth error grows with the square of the range.
+    """
+    return {
+        "type": "occupancy_map",
+        "threads": 1,
+        "parameters": {
+            "map_frame": "odom",
+            "base_frame": BASE_FRAME,
+            "max_range_m": 4.0,
+            "publish_rate_hz": 1.0,
+        },
+        "remappings": {
+            "points2": "/stereo/points2",
+            "odom": "/ground_truth/odom",
+            "map": "/map",
+        },
+    }
 
 
 def _vio_entry(cfg: SynthConfig, calibration: Path | None, config_dir: Path) -> dict[str, object]:
@@ -700,6 +770,9 @@ def write_robot_files(
                 )
         if "vio" in NODE_TYPES and "stereo_rectify" in NODE_TYPES:
             nodes.append(_vio_entry(cfg, calibration, config_dir))
+            if "occupancy_map" in NODE_TYPES and "stereo_depth" in NODE_TYPES:
+                if cfg.motion == "ground":
+                    nodes.append(_map_entry())
         record = [
             "/stereo/left/camera_info",
             "/stereo/right/camera_info",

@@ -32,11 +32,18 @@ if TYPE_CHECKING:
 
     from percept.eval.result import EvalResult
 
-__all__ = ["GT_MAP", "MAP", "OccupancyMetric"]
+__all__ = ["GT_MAP", "GT_MAP_VISIBLE", "MAP", "OccupancyMetric"]
 
 MAP = Input("map", ("/map",), frozenset({codecs.OCCUPANCY_GRID}))
 GT_MAP = Input(
     "gt_map", ("/ground_truth/map",), frozenset({codecs.OCCUPANCY_GRID}), ground_truth=True
+)
+#: The occupied cells a perfect depth sensor saw (``percept synth``), read when present.
+GT_MAP_VISIBLE = Input(
+    "gt_map_visible",
+    ("/ground_truth/map_visible",),
+    frozenset({codecs.OCCUPANCY_GRID}),
+    ground_truth=True,
 )
 
 
@@ -45,11 +52,14 @@ class _Maps(Collector):
         self.context = context
         self.run: OccupancyGrid | None = None
         self.gt: OccupancyGrid | None = None
+        self.visible: OccupancyGrid | None = None
 
     def add(self, key: str, obj: object) -> None:
         if isinstance(obj, OccupancyGrid):  # the last map counts
             if key == MAP.key:
                 self.run = obj
+            elif key == GT_MAP_VISIBLE.key:
+                self.visible = obj
             else:
                 self.gt = obj
 
@@ -63,7 +73,11 @@ class _Maps(Collector):
             if run.header.frame_id and self.gt.header.frame_id not in ("", run.header.frame_id):
                 run = self._aligned(run, result)
             result.occupancy = occupancy_metrics(
-                run, self.gt, occupied_min=cfg.occupied_min, free_max=cfg.free_max
+                run,
+                self.gt,
+                occupied_min=cfg.occupied_min,
+                free_max=cfg.free_max,
+                visible=self.visible,
             )
             result.maps = (resample_grid(run, self.gt), self.gt)
         except EvalError as err:
@@ -146,6 +160,7 @@ class OccupancyMetric(Metric):
     name = "occupancy"
     run_inputs = (MAP,)
     gt_input = GT_MAP
+    extra_keys = frozenset({GT_MAP_VISIBLE.key})
 
     def collector(self, context: RunContext) -> Collector:
         """Keeps the last map of the run and of the ground truth."""
@@ -167,6 +182,7 @@ class OccupancyMetric(Metric):
             ("free IoU", fmt(om.free_iou), ""),
             ("occupied IoU (observed area)", fmt(om.observed_occupied_iou), ""),
             ("free IoU (observed area)", fmt(om.observed_free_iou), ""),
+            ("occupied IoU (visible surfaces)", fmt(om.visible_occupied_iou), ""),
             ("map coverage", fmt(om.coverage_pct), "%"),
         ]
 
