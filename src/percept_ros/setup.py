@@ -29,6 +29,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", ["launch/perception.launch.py"]),
+        (f"share/{PACKAGE}/rviz", ["rviz/percept.rviz"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
