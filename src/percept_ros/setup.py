@@ -28,7 +28,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/launch", ["launch/perception.launch.py"]),
+        (f"share/{PACKAGE}/launch", ["launch/perception.launch.py", "launch/replay.launch.py"]),
         (f"share/{PACKAGE}/rviz", ["rviz/percept.rviz"]),
     ],
     install_requires=["setuptools"],
@@ -39,7 +39,8 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            f"percept_{node_type} = {PACKAGE}.scripts:{node_type}" for node_type in NODE_TYPES
+            *(f"percept_{node_type} = {PACKAGE}.scripts:{node_type}" for node_type in NODE_TYPES),
+            f"percept_graph_process = {PACKAGE}.graph_process:main",
         ],
     },
 )

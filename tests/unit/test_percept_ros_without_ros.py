@@ -183,3 +183,143 @@ def test_example_robot_plans_every_node() -> None:
     plans = plan_nodes(robot)
     assert [p.executable for p in plans] == [f"percept_{n.node_type}" for n in robot.nodes]
     assert all(p.executable.removeprefix("percept_") in NODE_TYPES for p in plans)
+
+
+# -- one graph, launch options and the calibration gate (issue 19) -----------------------
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (REPO / "config" / "robots").glob("*.yaml"))
+)
+def test_launch_plans_equal_the_graph(name: str) -> None:
+    from percept.runtime.graph import robot_graph
+    from percept_ros.launch_graph import plan_nodes
+
+    robot = load_robot(name, REPO)
+    graph = robot_graph(robot, namespace="r1")
+    plans = plan_nodes(robot, namespace="r1")
+    assert [(p.executable, p.name, p.namespace, p.remappings) for p in plans] == [
+        (f"percept_{n.node_type}", n.name, n.namespace, n.remappings) for n in graph.nodes
+    ]
+
+
+def test_disabled_subsystems_are_not_launched() -> None:
+    from percept.runtime.graph import robot_graph
+    from percept_ros.launch_graph import plan_graph_process, plan_nodes
+
+    robot = load_robot("synth", REPO)
+    plans = plan_nodes(robot, disabled=["detection", "vio"])
+    assert [p.executable for p in plans] == [
+        "percept_stereo_rectify",
+        "percept_stereo_depth",
+        "percept_occupancy_map",
+    ]
+    graph = robot_graph(robot, namespace="r1", disabled=["vio", "detection"])
+    one = plan_graph_process(graph, use_sim_time=True, log_level="warn")
+    assert one.executable == "percept_graph_process"
+    assert one.arguments == (
+        "--robot", str(robot.path), "--namespace", "r1", "--disable", "detection,vio",
+        "--use-sim-time", "--ros-args", "--log-level", "warn",
+    )  # fmt: skip
+    assert one.env == {"PERCEPT_THREADS": "1"}
+
+
+def test_graph_process_gives_each_node_its_own_remaps() -> None:
+    from percept.runtime.graph import robot_graph
+    from percept_ros.graph_process import node_arguments, parse_args
+
+    graph = robot_graph(load_robot("euroc", REPO))
+    rectify = graph.nodes[0]
+    assert node_arguments(rectify) == [
+        "--ros-args",
+        *("-r", "left/image_raw:=/cam0/image_raw", "-r", "left/camera_info:=/cam0/camera_info"),
+        *("-r", "right/image_raw:=/cam1/image_raw", "-r", "right/camera_info:=/cam1/camera_info"),
+    ]
+    options = parse_args(["--robot", "euroc", "--disable", "vio", "--use-sim-time"])
+    assert (options.robot, options.disable, options.use_sim_time) == ("euroc", "vio", True)
+
+
+def test_setup_installs_replay_launch_and_graph_process() -> None:
+    setup_text = (PERCEPT_ROS / "setup.py").read_text(encoding="utf-8")
+    assert "launch/replay.launch.py" in setup_text
+    assert "percept_graph_process = {PACKAGE}.graph_process:main" in setup_text
+    assert (PERCEPT_ROS / "launch" / "replay.launch.py").is_file()
+    assert (REPO / "launch" / "replay.launch.py").is_file()
+
+
+def test_rviz_config_prefers_the_installed_share(tmp_path: Path) -> None:
+    from percept_ros.launch_graph import rviz_config
+
+    share, project = tmp_path / "share", tmp_path / "project"
+    assert rviz_config(share, project) is None
+    (project / "config" / "rviz").mkdir(parents=True)
+    (project / "config" / "rviz" / "percept.rviz").write_text("x", encoding="utf-8")
+    assert rviz_config(share, project) == project / "config" / "rviz" / "percept.rviz"
+    (share / "rviz").mkdir(parents=True)
+    (share / "rviz" / "percept.rviz").write_text("x", encoding="utf-8")
+    assert rviz_config(share, project) == share / "rviz" / "percept.rviz"
+    assert rviz_config(None, None) is None
+
+
+def _gate_project(tmp_path: Path, k1_error: float) -> tuple[Path, Path]:
+    """A robot with calibration/bot/camera.yaml (k1 off by k1_error) and board images."""
+    import cv2
+
+    from percept.calib.yaml_io import write_camera_info_yaml
+    from percept.geometry.camera import CameraModel
+
+    from .calib.calib_views import CAMERAS, render_views
+
+    _write_robot(tmp_path, ROBOT)
+    true = CAMERAS["plumb_bob"]
+    D = true.D.copy()
+    D[0] += k1_error
+    camera = CameraModel(true.width, true.height, true.distortion_model, true.K, D)
+    write_camera_info_yaml(tmp_path / "calibration" / "bot" / "camera.yaml", camera, "camera")
+    images = tmp_path / "fresh"
+    images.mkdir()
+    for i, image in enumerate(render_views(true, 4, 21, stereo=False).left):
+        cv2.imwrite(str(images / f"img{i:02d}.png"), image)
+    return tmp_path, images
+
+
+@pytest.mark.parametrize(("k1_error", "passes"), [(0.0, True), (0.5, False)])
+def test_calibration_gate_stops_a_failing_calibration(
+    tmp_path: Path, k1_error: float, passes: bool
+) -> None:
+    from percept.runtime.graph import robot_graph
+    from percept_ros.launch_graph import calibration_gate
+
+    root, images = _gate_project(tmp_path, k1_error)
+    graph = robot_graph(load_robot("bot", root))
+    assert graph.calibration_dir() == root / "calibration" / "bot"
+    board = "chessboard:9x6:0.03"
+    gate = calibration_gate(graph, mode="auto", images=str(images), board=board)
+    assert gate.checked
+    assert gate.start is passes, gate.message
+    if passes:
+        assert "passed: PASS" in gate.message
+    else:
+        # The failing figure is in the message the launch logs.
+        assert "reprojection RMS on 4 fresh views is" in gate.message, gate.message
+        assert "limit 1 px" in gate.message
+    off = calibration_gate(graph, mode="false", images=str(images), board=board)
+    assert (off.start, off.checked) == (True, False)
+
+
+def test_calibration_gate_needs_a_source_when_required(tmp_path: Path) -> None:
+    from percept.runtime.graph import robot_graph
+    from percept_ros.launch_graph import calibration_gate
+
+    _write_robot(tmp_path, ROBOT)
+    graph = robot_graph(load_robot("bot", tmp_path))
+    skipped = calibration_gate(graph)  # auto without a recording: no check, start
+    assert (skipped.start, skipped.checked) == (True, False)
+    required = calibration_gate(graph, mode="true", board="chessboard:9x6:0.03")
+    assert not required.start
+    assert "calibration_check_bag:=BAG" in required.message
+    no_folder = calibration_gate(graph, mode="true", images=str(tmp_path), board="x")
+    assert not no_folder.start
+    assert "no calibration folder" in no_folder.message
+    with pytest.raises(ConfigError, match="calibration_check must be true or false"):
+        calibration_gate(graph, mode="maybe")

@@ -18,7 +18,7 @@ __all__ = ["build_parser", "main"]
 #: subcommand -> module in percept.cli with ``add_parser(subparsers)`` and ``run(args)``.
 SUBCOMMANDS = (
     "demo", "replay", "bag", "eval", "calibrate", "synth", "bench", "stereo", "detect", "regress",
-    "params", "vio", "map",
+    "params", "vio", "map", "graph",
 )  # fmt: skip
 
 

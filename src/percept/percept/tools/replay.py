@@ -61,26 +61,26 @@ class ReplayResult:
 
 
 def build_runtime(robot: RobotConfig, *, diagnostics: bool = True) -> LocalRuntime:
-    """A LocalRuntime holding the robot's graph."""
+    """A LocalRuntime holding the robot's graph (``percept.runtime.graph.robot_graph``)."""
     import cv2
+
+    from percept.runtime.graph import robot_graph
 
     runtime = LocalRuntime(
         publish_diagnostics=diagnostics, logger=logging.getLogger(f"percept.{robot.robot}")
     )
-    threads = [n.threads for n in robot.nodes if n.threads > 0]
+    graph = robot_graph(robot)
+    threads = [n.threads for n in graph.nodes if n.threads > 0]
     if threads:
         # One process runs every node here; give OpenCV the largest per-node budget.
         cv2.setNumThreads(max(threads))
-    for entry in robot.nodes:
-        namespace = "/".join(
-            p for p in (robot.namespace.strip("/"), entry.namespace.strip("/")) if p
-        )
+    for node in graph.nodes:
         runtime.add_node(
-            entry.node_cls,
-            entry.params,
-            name=entry.name,
-            namespace=namespace,
-            remaps=entry.remappings,
+            node.node_cls,
+            node.parameters,
+            name=node.name,
+            namespace=node.namespace,
+            remaps=node.entry.remappings,
         )
     return runtime
 
