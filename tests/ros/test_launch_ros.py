@@ -1,11 +1,15 @@
 """``ros2 launch`` of the project's launch file, fed like a bag, against the local runtime.
 
 The workspace is built with colcon, ``ros2 launch launch/perception.launch.py
-robot:=example`` starts the example robot's graph (one process per node), and a
+robot:=example`` starts the example robot's graph (one process per node, and again
+with ``one_process:=true``: both nodes in one ``percept_graph_process``), and a
 publisher replays the demo's Bayer bag message by message (raw CDR, as ``ros2 bag
 play`` does). ``ros2 topic echo`` shows the outputs, ``ros2 param set`` changes a
 node, and the frames the ROS graph published are byte-identical to what the same
-robot file produces under the local runtime (``percept replay``).
+robot file produces under the local runtime (``percept replay``). Without starting
+anything, the launch description's node actions equal ``robot_graph``'s for every shipped
+robot, the enable flags leave nodes out, the calibration gate stops a launch on a failing
+calibration, and replay.launch.py runs the graph on sim time behind ``ros2 bag play``.
 """
 
 from __future__ import annotations
@@ -117,8 +121,10 @@ class _Player:
         self.context.try_shutdown()
 
 
-@pytest.fixture
-def launched(percept_install: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+@pytest.fixture(params=["false", "true"], ids=["per_node", "one_process"])
+def launched(
+    percept_install: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[subprocess.Popen[str]]:
     ros2 = shutil.which("ros2")
     if ros2 is None:
         pytest.skip("the ros2 command is not on PATH (ros2cli not installed)")
@@ -132,6 +138,7 @@ def launched(percept_install: Path, tmp_path: Path) -> Iterator[subprocess.Popen
             str(REPO / "launch" / "perception.launch.py"),
             "robot:=example",
             "log_level:=info",
+            f"one_process:={request.param}",
         ],
         cwd=REPO,
         env=env,
@@ -217,3 +224,115 @@ def test_launch_file_brings_up_the_graph_like_the_local_runtime(
         player.close()
     for stamp in expected:
         assert isinstance(expected[stamp], Image)
+
+
+# -- the launch description against robot_graph (no process started) ---------------------
+
+ROBOTS = sorted(p.stem for p in (REPO / "config" / "robots").glob("*.yaml"))
+
+
+def _launch_actions(launch_file: Path, *args: str) -> dict[str, Any]:
+    """The actions ``ros2 launch launch_file args`` would start (tests/ros/launch_actions.py)."""
+    import json
+
+    script = Path(__file__).with_name("launch_actions.py")
+    out = subprocess.run(
+        [sys.executable, str(script), str(launch_file), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode in (0, 3), out.stderr[-3000:]
+    doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return doc
+
+
+@pytest.mark.parametrize("name", ROBOTS)
+def test_launch_node_actions_equal_robot_graph(name: str) -> None:
+    from percept.runtime.graph import parameter_overrides, robot_graph
+
+    launched = _launch_actions(
+        REPO / "launch" / "perception.launch.py",
+        f"robot:={name}", "namespace:=r1", "use_sim_time:=true", "log_level:=warn",
+    )  # fmt: skip
+    graph = robot_graph(load_robot(name, REPO), namespace="r1")
+    expected = [
+        {
+            "package": "percept_ros",
+            "executable": f"percept_{n.node_type}",
+            "name": n.full_name,
+            "namespace": n.namespace,
+            "remappings": [list(r) for r in n.remappings],
+            "parameters": [
+                *(str(p) for p in n.entry.params_files),
+                {**parameter_overrides(n.entry), "use_sim_time": True},
+            ],
+            "arguments": ["--ros-args", "--log-level", "warn"],
+        }
+        for n in graph.nodes
+    ]
+    assert launched["nodes"] == expected
+
+
+def test_enable_flags_and_one_process() -> None:
+    launch_file = REPO / "launch" / "perception.launch.py"
+    launched = _launch_actions(
+        launch_file, "robot:=synth", "enable_detection:=false", "enable_mapping:=false"
+    )
+    assert [n["executable"] for n in launched["nodes"]] == [
+        "percept_stereo_rectify", "percept_stereo_depth", "percept_vio",
+    ]  # fmt: skip
+    assert any("/stereo/detector_3d" in line for line in launched["logs"])
+    one = _launch_actions(launch_file, "robot:=synth", "one_process:=true", "enable_vio:=false")
+    (node,) = one["nodes"]
+    assert node["executable"] == "percept_graph_process"
+    assert node["arguments"][:4] == [
+        "--robot",
+        str(REPO / "config/robots/synth.yaml"),
+        "--disable",
+        "vio",
+    ]
+    rviz = _launch_actions(launch_file, "robot:=example", "rviz:=true")
+    rviz_nodes = [n for n in rviz["nodes"] if n["executable"] == "rviz2"]
+    if rviz_nodes:  # rviz2 installed: started on the shipped configuration
+        assert rviz_nodes[0]["arguments"][0] == "-d"
+        assert rviz_nodes[0]["arguments"][1].endswith("percept.rviz")
+    else:
+        assert any("rviz2 is not installed" in line for line in rviz["logs"]), rviz["logs"]
+
+
+@pytest.mark.parametrize(("k1_error", "starts"), [(0.0, True), (0.5, False)])
+def test_calibration_gate_stops_the_launch(tmp_path: Path, k1_error: float, starts: bool) -> None:
+    from ..unit.test_percept_ros_without_ros import _gate_project
+
+    root, images = _gate_project(tmp_path, k1_error)
+    launched = _launch_actions(
+        REPO / "launch" / "perception.launch.py",
+        f"robot:={root / 'config' / 'robots' / 'bot.yaml'}",
+        f"calibration_check_images:={images}",
+        "calibration_check_board:=chessboard:9x6:0.03",
+    )
+    if starts:
+        assert [n["executable"] for n in launched["nodes"]] == ["percept_resize"]
+        assert any("passed: PASS" in line for line in launched["logs"]), launched["logs"]
+    else:
+        assert "nodes" not in launched
+        assert launched["error"].startswith("CalibrationError: refusing to start robot bot")
+        assert "reprojection RMS on 4 fresh views is" in launched["error"]
+
+
+def test_replay_launch_plays_the_bag_on_sim_time(tmp_path: Path) -> None:
+    replay_file = REPO / "launch" / "replay.launch.py"
+    graph_only = _launch_actions(replay_file, "robot:=example", "play:=false", "rviz:=false")
+    assert [n["name"] for n in graph_only["nodes"]] == ["/camera/debayer", "/camera/resize"]
+    assert all(n["parameters"][1]["use_sim_time"] is True for n in graph_only["nodes"])
+    bag = make_pattern_bag(tmp_path / "pattern.mcap", seconds=0.5, width=W, height=H)
+    played = _launch_actions(replay_file, "robot:=example", f"bag:={bag}", "rate:=2.0")
+    if "error" in played:  # no rosbag2 in this install: the launch says what to install
+        assert "ros2 bag is not installed" in played["error"]
+    else:
+        (cmd,) = played["processes"]
+        assert cmd[:6] == ["ros2", "bag", "play", str(bag), "--clock", "--rate"]
+        assert cmd[6] == "2.0"

@@ -259,6 +259,8 @@ def test_rviz_config_prefers_the_installed_share(tmp_path: Path) -> None:
     (share / "rviz" / "percept.rviz").write_text("x", encoding="utf-8")
     assert rviz_config(share, project) == share / "rviz" / "percept.rviz"
     assert rviz_config(None, None) is None
+    shipped = REPO / "src" / "percept_ros" / "rviz" / "percept.rviz"
+    assert rviz_config(None, REPO) == (shipped if shipped.is_file() else None)
 
 
 def _gate_project(tmp_path: Path, k1_error: float) -> tuple[Path, Path]:

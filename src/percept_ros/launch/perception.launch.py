@@ -126,7 +126,8 @@ def _graph(context: LaunchContext) -> list[object]:
         raise CalibrationError(f"refusing to start robot {graph.robot.robot}: {gate.message}")
     actions: list[object] = [LogInfo(msg=gate.message)] if gate.checked else []
     if graph.left_out:
-        actions.append(LogInfo(msg=f"left out ({', '.join(graph.disabled)}): {graph.left_out}"))
+        left_out = ", ".join(graph.left_out)
+        actions.append(LogInfo(msg=f"left out ({', '.join(graph.disabled)}): {left_out}"))
     actions += launch_nodes(
         graph,
         use_sim_time=use_sim_time,

@@ -44,6 +44,7 @@ PLAY_ARGUMENTS = (
     ("start_offset", "0.0", "seconds to skip from the bag start (--start-offset)"),
     ("loop", "false", "play the bag in a loop (--loop)"),
     ("remap", "", "space-separated bag topic remaps FROM:=TO (--remap)"),
+    ("play", "true", "start ros2 bag play (false: the graph on sim time only; play elsewhere)"),
 )
 GRAPH_ARGUMENTS = tuple(
     (name, "true" if name == "rviz" else default, description)
@@ -72,6 +73,8 @@ def _player(context: LaunchContext) -> list[object]:
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
+    if not parse_flag(arg("play"), "play"):
+        return []
     bag = arg("bag")
     if not bag:
         raise ValueError("replay.launch.py needs bag:=PATH")

@@ -62,8 +62,12 @@ THREADS_ENV = "PERCEPT_THREADS"
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 #: Console script running every node of a robot in one process (``one_process:=true``).
 GRAPH_PROCESS = "percept_graph_process"
-#: RViz configuration, relative to the package share folder and to the project folder.
-RVIZ_CONFIG = {"share": Path("rviz") / "percept.rviz", "source": Path("config/rviz/percept.rviz")}
+#: RViz configuration: relative to the package share folder, then to the project folder
+#: (the package's source, then a project-wide copy).
+RVIZ_CONFIG = {
+    "share": (Path("rviz/percept.rviz"),),
+    "source": (Path("src/percept_ros/rviz/percept.rviz"), Path("config/rviz/percept.rviz")),
+}
 
 ParameterEntry = str | dict[str, "ParamValue"]
 
@@ -325,15 +329,18 @@ def _image_topics(graph: RobotGraph) -> list[str]:
 def rviz_config(share: Path | None, project: Path | None) -> Path | None:
     """The RViz configuration: the installed package's, else the source tree's.
 
+    ``share/percept_ros/rviz/percept.rviz``, else ``src/percept_ros/rviz/percept.rviz``
+    or ``config/rviz/percept.rviz`` in the project folder, whichever exists first.
+
     Args:
         share: ``share/percept_ros`` of the install (None when not installed).
         project: the project folder holding ``config/``.
     """
     candidates = []
     if share is not None:
-        candidates.append(share / RVIZ_CONFIG["share"])
+        candidates += [share / p for p in RVIZ_CONFIG["share"]]
     if project is not None:
-        candidates.append(project / RVIZ_CONFIG["source"])
+        candidates += [project / p for p in RVIZ_CONFIG["source"]]
     return next((c for c in candidates if c.is_file()), None)
 
 
