@@ -58,6 +58,7 @@ class Scene:
     run_boxes_3d: list[Detection3DArray] = field(default_factory=list)
     gt_map: OccupancyGrid | None = None
     run_map: OccupancyGrid | None = None
+    gt_map_visible: OccupancyGrid | None = None
 
 
 class _Writer:
@@ -90,6 +91,7 @@ def write_bags(
     with_map: bool = True,
     gt_in_run: bool = False,
     map_in_odom: bool = False,
+    with_visible_map: bool = False,
 ) -> tuple[Path, Path, Scene]:
     """Write ``gt.mcap`` and ``run.mcap`` (or only ``run.mcap`` holding both).
 
@@ -200,6 +202,16 @@ def write_bags(
                 )
                 run.put(f"{namespace}/map", codecs.OCCUPANCY_GRID, in_odom, T0_NS + S)
             gt.put("/ground_truth/map", codecs.OCCUPANCY_GRID, scene.gt_map, T0_NS)
+            if with_visible_map:  # the outer walls' first cells and the obstacle's face
+                seen = np.full(truth_map.shape, -1, np.int8)
+                seen[1:-1, 0] = seen[10:20, 20] = 100
+                scene.gt_map_visible = OccupancyGrid(Header(T0_NS, "world"), 0.1, origin, seen)
+                gt.put(
+                    "/ground_truth/map_visible",
+                    codecs.OCCUPANCY_GRID,
+                    scene.gt_map_visible,
+                    T0_NS + 2 * S,
+                )
             if not map_in_odom:
                 run.put(f"{namespace}/map", codecs.OCCUPANCY_GRID, scene.run_map, T0_NS + S)
         # /diagnostics from the runtime's own monitor

@@ -228,6 +228,18 @@ def test_map_in_the_odometry_frame_is_scored_through_the_trajectory_alignment(
     assert any("by the trajectory alignment" in note for note in result.notes)
 
 
+def test_visible_surface_map_is_read_when_the_ground_truth_has_it(tmp_path: Path) -> None:
+    run, gt, scene = write_bags(tmp_path, seconds=3.0, with_visible_map=True)
+    result = evaluate(run, gt)
+    assert result.occupancy is not None
+    assert scene.run_map is not None
+    assert scene.gt_map is not None
+    expected = occupancy_metrics(scene.run_map, scene.gt_map, visible=scene.gt_map_visible)
+    assert expected.visible_cells > 0
+    assert result.occupancy.as_dict() == expected.as_dict()
+    assert result.topics["gt_map_visible"] == "/ground_truth/map_visible"
+
+
 def test_map_in_another_frame_without_odometry_is_skipped_with_the_reason(
     tmp_path: Path,
 ) -> None:

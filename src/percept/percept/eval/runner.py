@@ -105,7 +105,11 @@ def evaluate(
         brightness = Brightness()
         sinks: dict[str, list[Collector]] = {IMAGE.key: [brightness]}
         for metric, collector in zip(metrics, collectors, strict=True):
-            for key in (i.key for i in metric.inputs() if i.key in plan):
+            # Its own inputs, and the extra topics it collects itself (the image and
+            # camera_info are read elsewhere: brightness split, first_camera_info).
+            own = [i.key for i in metric.inputs()]
+            own += sorted(metric.extra_keys - {IMAGE.key, CAMERA_INFO.key})
+            for key in (k for k in own if k in plan):
                 sinks.setdefault(key, []).append(collector)
         undecodable = stream(readers, by_topic, sinks)
         for collector in collectors:
