@@ -324,3 +324,48 @@ def test_node_survives_1000_malformed_messages(input_name: str, msgtype: str) ->
     assert h.rejections()[input_name].rejected >= 200
     if input_name != "odom":
         assert int(h.diagnostic_values()["inserted"]) >= 900
+
+
+def _depth_pair(stamp: int) -> dict[str, object]:
+    w, h_px, f = 32, 24, 25.0
+    K = np.array([[f, 0, (w - 1) / 2], [0, f, (h_px - 1) / 2], [0, 0, 1]])
+    P = np.hstack([K, np.zeros((3, 1))])
+    depth = np.full((h_px, w), 2.0, np.float32)
+    model = CameraModel(w, h_px, "plumb_bob", K, np.zeros(5), np.eye(3), P)
+    return {
+        "depth": Image(Header(stamp, "cam"), "32FC1", depth),
+        "camera_info": CameraInfo(Header(stamp, "cam"), model),
+    }
+
+
+@pytest.mark.parametrize(
+    ("input_name", "msgtype"), [("depth", codecs.IMAGE), ("camera_info", codecs.CAMERA_INFO)]
+)
+def test_depth_inputs_survive_1000_malformed_messages(input_name: str, msgtype: str) -> None:
+    """A bad depth image or camera_info, then a valid synchronised pair, 1,000 times."""
+    rng = np.random.default_rng(6)
+    h = harness(tf_timeout_s=0.0)
+    factory = RosbagsFactory(get_typestore())
+    store = get_typestore()
+    t = T0
+    for i in range(1000):
+        good = codecs.encode(msgtype, _depth_pair(t)[input_name], factory)
+        if i % 4 == 0:
+            h.feed_cdr(input_name, corrupt_cdr(bytes(store.serialize_cdr(good, msgtype)), rng), t)
+        else:
+            h.feed(input_name, mutate(good, rng), t)
+        t += 1_000_000
+        h.feed_transforms([odom_tf(t)], t, static=False)
+        pair = _depth_pair(t)
+        for name in ("depth", "camera_info"):
+            h.feed(
+                name,
+                codecs.encode(
+                    codecs.IMAGE if name == "depth" else codecs.CAMERA_INFO, pair[name], factory
+                ),
+                t,
+            )
+        t += 1_000_000
+    assert h.errors == 0
+    assert h.rejections()[input_name].rejected + h.rejections()["depth"].rejected >= 100
+    assert int(h.diagnostic_values()["inserted"]) >= 900
