@@ -341,6 +341,21 @@ def test_ros2_launch_of_the_synth_robot_publishes_odom_and_tf(
         assert player.wait_for(lambda: player.node.count_publishers("/odom") > 0, timeout_s=60), (
             "nothing publishes /odom"
         )
+        # Every node of the robot file is up, under its name and namespace.
+        expected = {
+            "/" + "/".join(p for p in (n.namespace.strip("/"), n.name) if p) for n in robot.nodes
+        }
+
+        def running() -> set[str]:
+            return {
+                f"{ns.rstrip('/')}/{name}"
+                for name, ns in player.node.get_node_names_and_namespaces()
+            }
+
+        assert player.wait_for(lambda: expected <= running(), timeout_s=60), (
+            f"not running: {sorted(expected - running())}"
+        )
+        assert player.node.count_publishers("/map") > 0, "nothing publishes /map"
         assert launched_synth.poll() is None, "ros2 launch exited"
         player.play()
         assert player.wait_for(lambda: len(player.recorder.odoms) >= 5, timeout_s=60), (
