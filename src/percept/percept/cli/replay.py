@@ -21,6 +21,8 @@ EPILOG = """examples:
   percept replay run.mcap --robot synth --perturb blackout=3:2,imu_gap=6:0.1 --out out/b.mcap
   percept replay run.mcap --robot synth --out out/dark.mcap \\
       --perturb 'brightness=0.15,blur=3,burst=3:0.5;6:0.5'
+  percept replay run.mcap --robot synth_realtime --wall-clock --out out/rt.mcap
+      # as on the robot: slow nodes drop frames; per-node table in out/rt.timing.json
 """
 
 
@@ -88,6 +90,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "blackout=3:2 (black images), imu_gap=4:0.1 (IMU dropped), burst=6:0.5 (pixel "
         "perturbations only then) (see percept.tools.perturb)",
     )
+    p.add_argument(
+        "--wall-clock",
+        action="store_true",
+        help="release messages at their recorded times (one executor thread): a node "
+        "slower than its inputs drops the oldest queued messages, counted per input on "
+        "/diagnostics; default: every message served to completion, deterministic",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="wall-clock playback rate (default 1.0)",
+    )
+    p.add_argument(
+        "--timing",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="per-node timing report (default: beside the output, NAME.timing.json)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(run=run)
 
@@ -111,7 +134,7 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept replay``."""
     from percept.runtime.robot import load_robot, with_parameters
-    from percept.tools.replay import replay
+    from percept.tools.replay import format_timing, replay, write_timing
 
     robot = load_robot(args.config if args.config else args.robot)
     if args.overrides:
@@ -135,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.force,
         progress=not args.quiet,
         perturb=perturber,
+        wall_clock=args.wall_clock,
+        speed=args.speed,
     )
     log = logging.getLogger("percept.tools.replay")
     if perturber is not None:
@@ -149,6 +174,16 @@ def run(args: argparse.Namespace) -> int:
         log.info("  wrote %6d  %s", count, topic)
     for status in result.diagnostics:
         log.info("  node %s: %s", status.name, status.message)
+    for line in format_timing(result):
+        log.info("%s", line)
+    timing = args.timing or args.out.with_suffix(".timing.json")
+    write_timing(result, timing)
+    log.info("timing report: %s", timing)
+    if result.wall_clock and result.dropped:
+        log.warning(
+            "wall-clock replay: %d messages dropped from full input queues (see /diagnostics)",
+            result.dropped,
+        )
     if result.truncated:
         log.warning("input bag is truncated; replayed what was readable")
     sys.stdout.write(f"{result.out_path}\n")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -148,6 +149,7 @@ class NodeHost:
         self._syncs: list[ExactTimeSynchronizer | ApproximateTimeSynchronizer] = []
         self._sync_index: dict[str, tuple[int, int]] = {}
         self.local_sync = local_sync
+        self._busy_depth = 0
         self.node = node_cls(_Context(self, logger), params)
         self._build_syncs()
 
@@ -174,6 +176,30 @@ class NodeHost:
     def sync_settings(self, index: int) -> tuple[bool, int, int]:
         """(approximate, slop_ns, queue_size) of sync group ``index`` right now."""
         return self.node_cls.SYNCS[index].resolve(self.node.params)
+
+    # -- accounting ----------------------------------------------------------------------
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count the enclosed work as this node's: wall time and process CPU time.
+
+        Process CPU time includes OpenCV's and ONNX Runtime's worker threads, which is
+        this node's work when one executor thread serves every node (the local runtime)
+        or when the node has a process of its own. Nested uses count once.
+        """
+        self._busy_depth += 1
+        if self._busy_depth > 1:
+            try:
+                yield
+            finally:
+                self._busy_depth -= 1
+            return
+        wall0 = time.perf_counter_ns()
+        cpu0 = time.process_time_ns()
+        try:
+            yield
+        finally:
+            self._busy_depth -= 1
+            self.monitor.account(time.perf_counter_ns() - wall0, time.process_time_ns() - cpu0)
 
     # -- inputs --------------------------------------------------------------------------
     def _topic(self, name: str) -> str:
@@ -235,6 +261,10 @@ class NodeHost:
 
     def deliver(self, input_name: str, msg: object) -> None:
         """One message (ROS message or domain object) arrived on ``input_name``."""
+        with self.busy():
+            self._deliver(input_name, msg)
+
+    def _deliver(self, input_name: str, msg: object) -> None:
         obj = self._decode(input_name, msg)
         if obj is None:
             return
@@ -261,12 +291,13 @@ class NodeHost:
         """A set matched by an external synchroniser (message_filters)."""
         group = self.node_cls.SYNCS[group_index]
         objs = []
-        for input_name, msg in zip(group.inputs, msgs, strict=True):
-            obj = self._decode(input_name, msg)
-            if obj is None:
-                return
-            objs.append(obj)
-        self._call_set(group_index, tuple(objs))
+        with self.busy():
+            for input_name, msg in zip(group.inputs, msgs, strict=True):
+                obj = self._decode(input_name, msg)
+                if obj is None:
+                    return
+                objs.append(obj)
+            self._call_set(group_index, tuple(objs))
 
     def _call_set(self, group_index: int, objs: tuple[object, ...]) -> None:
         group = self.node_cls.SYNCS[group_index]
@@ -275,7 +306,8 @@ class NodeHost:
 
     def fire_timer(self, index: int) -> None:
         """Run timer ``index``'s callback."""
-        self._invoke(self.node_cls.TIMERS[index].callback, (), None)
+        with self.busy():
+            self._invoke(self.node_cls.TIMERS[index].callback, (), None)
 
     def _invoke(self, method: str, args: tuple[object, ...], input_name: str | None) -> None:
         start = time.perf_counter_ns()

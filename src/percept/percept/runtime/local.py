@@ -12,15 +12,18 @@ It gives nodes the semantics they get on ROS 2 without ROS:
 * /diagnostics from every node, once per ``diagnostics_period_s`` of that clock.
 
 Callbacks run one at a time in arrival order; the same inputs in the same order give
-byte-identical outputs.
+byte-identical outputs. ``run_wall_clock`` instead releases messages at their receive
+times scaled to wall time, so that a node slower than its inputs overflows its queues
+and drops the oldest messages (KEEP_LAST, newest wins) as it would on the robot.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from percept.geometry.pose import Pose
     from percept.node import Node, ParamValue
 
-__all__ = ["Envelope", "LocalRuntime", "resolve_topic"]
+__all__ = ["Envelope", "FedMessage", "LocalRuntime", "WallClockRun", "resolve_topic"]
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TF_TOPICS = ("/tf", "/tf_static")
@@ -123,6 +126,43 @@ class Envelope:
         return self.raw
 
 
+@dataclass(frozen=True)
+class FedMessage:
+    """One external message for ``LocalRuntime.run_wall_clock``.
+
+    Attributes:
+        topic: resolved graph topic.
+        msgtype: ROS type name.
+        recv_ns: receive time in the recording.
+        raw: CDR bytes, or None.
+        obj: a ROS message or domain object, or None.
+    """
+
+    topic: str
+    msgtype: str
+    recv_ns: int
+    raw: bytes | None = None
+    obj: object | None = None
+
+
+@dataclass
+class WallClockRun:
+    """What ``LocalRuntime.run_wall_clock`` did.
+
+    Attributes:
+        fed: messages released into the graph.
+        wall_s: wall time from the first release to the last callback.
+        lag_s: wall time the graph still worked after the last message was due.
+        late_s: largest delay of a message's release behind its due time (the executor
+            was inside one callback meanwhile).
+    """
+
+    fed: int = 0
+    wall_s: float = 0.0
+    lag_s: float = 0.0
+    late_s: float = 0.0
+
+
 @dataclass
 class _Subscription:
     host: NodeHost | None
@@ -183,6 +223,9 @@ class LocalRuntime:
         self._next_diag_ns: int | None = None
         self._host_topics: dict[int, dict[str, str]] = {}
         self._qos_warned: set[tuple[str, str]] = set()
+        #: Timers and diagnostics drain every queue after firing (deterministic mode);
+        #: False in wall-clock mode, where the executor loop serves the queues.
+        self._drain = True
 
     # -- HostServices --------------------------------------------------------------------
     def now_ns(self) -> int:
@@ -303,7 +346,8 @@ class LocalRuntime:
                 missed = (now_ns - timer.next_ns) // timer.period_ns
                 timer.next_ns += (missed + 1) * timer.period_ns
                 timer.host.fire_timer(timer.index)
-                self.spin_until_idle()
+                if self._drain:
+                    self.spin_until_idle()
         if self._next_diag_ns is not None and now_ns >= self._next_diag_ns:
             missed = (now_ns - self._next_diag_ns) // self.diagnostics_period_ns
             self._next_diag_ns += (missed + 1) * self.diagnostics_period_ns
@@ -371,7 +415,7 @@ class LocalRuntime:
         if sub.queue and len(sub.queue) >= sub.qos.depth:
             sub.queue.popleft()
             if sub.host is not None:
-                sub.host.monitor.dropped(sub.input_name)
+                sub.host.monitor.dropped(sub.input_name, now_ns=self._now_ns)
         sub.queue.append(env)
         self._ready.append(sub)
 
@@ -422,6 +466,80 @@ class LocalRuntime:
             count += 1
         return count
 
+    def run_wall_clock(
+        self,
+        messages: Iterable[FedMessage],
+        *,
+        speed: float = 1.0,
+        clock_ns: Callable[[], int] = time.perf_counter_ns,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> WallClockRun:
+        """Replay ``messages`` on wall time through one executor thread, as on the robot.
+
+        A message is released when the wall time since the first one reaches its
+        receive-time offset divided by ``speed``; the runtime clock follows wall time
+        (``first recv_ns + elapsed wall * speed``) and stamps the receive time of what
+        is released and published. While a callback runs, messages that fall due wait;
+        when a subscription's KEEP_LAST queue is full the oldest is dropped, counted on
+        the input's ``dropped`` and raising the node's /diagnostics to WARN. Timers and
+        diagnostics fire on this clock. The run ends when every message was released and
+        every queue is empty.
+
+        Args:
+            messages: external messages in receive-time order.
+            speed: playback rate (2.0: twice as fast as recorded).
+            clock_ns: monotonic wall clock in nanoseconds (tests pass a fake one).
+            sleep: waits this many seconds when nothing is due (tests pass a fake one).
+
+        Raises:
+            ValueError: ``speed`` is not positive.
+        """
+        if speed <= 0:
+            msg = f"speed must be > 0, got {speed}"
+            raise ValueError(msg)
+        run = WallClockRun()
+        it = iter(messages)
+        pending = next(it, None)
+        if pending is None:
+            return run
+        wall0 = clock_ns()
+        bag0 = pending.recv_ns
+        last_due = wall0
+        self._drain = False
+        try:
+            while pending is not None or self._ready:
+                now_wall = clock_ns()
+                self.advance_clock(bag0 + round((now_wall - wall0) * speed))
+                while pending is not None:
+                    due = wall0 + round((pending.recv_ns - bag0) / speed)
+                    if due > now_wall:
+                        break
+                    run.late_s = max(run.late_s, (now_wall - due) / NS_PER_S)
+                    last_due = due
+                    # Received now: the executor sees it only when it is free.
+                    env = Envelope(
+                        pending.topic,
+                        pending.msgtype,
+                        max(self._now_ns, pending.recv_ns),
+                        raw=pending.raw,
+                        obj=pending.obj,
+                    )
+                    self._put(env, None)
+                    run.fed += 1
+                    pending = next(it, None)
+                if self.spin_once():
+                    continue
+                if pending is not None:
+                    wait_ns = wall0 + round((pending.recv_ns - bag0) / speed) - clock_ns()
+                    if wait_ns > 0:
+                        sleep(wait_ns / NS_PER_S)
+        finally:
+            self._drain = True
+        end = clock_ns()
+        run.wall_s = (end - wall0) / NS_PER_S
+        run.lag_s = max(0.0, (end - last_due) / NS_PER_S)
+        return run
+
     # -- parameters and diagnostics -------------------------------------------------------
     def host(self, name: str) -> NodeHost:
         """The hosted node called ``name``."""
@@ -450,4 +568,5 @@ class LocalRuntime:
             array = DiagnosticArray(Header(self._now_ns, ""), (host.diagnostics(),))
             env = Envelope(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, self._now_ns, obj=array)
             self._put(env, None)
-        self.spin_until_idle()
+        if self._drain:
+            self.spin_until_idle()

@@ -107,6 +107,12 @@ class NodeMonitor:
         self.time_resets = 0
         self.published: dict[str, int] = {}
         self.limiter = RateLimiter()
+        #: Wall and CPU time spent serving this node's inputs and timers (decode, sync,
+        #: callback, publish), and how many inputs/timer wake-ups that was.
+        self.busy_ns = 0
+        self.cpu_ns = 0
+        self.work_items = 0
+        self.last_drop_ns: int | None = None
 
     def add_sync(self, inputs: tuple[str, ...], slop_ns: int, approximate: bool) -> int:
         """Register a sync group; returns its index."""
@@ -135,9 +141,21 @@ class NodeMonitor:
             more = f" ({held} more rejected since last report)" if held else ""
             self.logger.warning("rejected message on %s: %s%s", topic or name, reason, more)
 
-    def dropped(self, name: str, count: int = 1) -> None:
-        """Messages were dropped from an input queue (queue depth exceeded)."""
+    def dropped(self, name: str, count: int = 1, now_ns: int | None = None) -> None:
+        """Messages were dropped from an input queue (queue depth exceeded).
+
+        With ``now_ns`` the drop also raises the status to WARN for the next
+        ``stale_after_ns`` (a node slower than its inputs, as in wall-clock replay).
+        """
         self.inputs[name].dropped += count
+        if now_ns is not None:
+            self.last_drop_ns = now_ns
+
+    def account(self, wall_ns: int, cpu_ns: int) -> None:
+        """One input or timer wake-up took ``wall_ns`` of wall and ``cpu_ns`` of CPU time."""
+        self.busy_ns += wall_ns
+        self.cpu_ns += cpu_ns
+        self.work_items += 1
 
     def processed(self, latency_ns: int) -> None:
         """A callback finished in ``latency_ns`` of wall time."""
@@ -248,6 +266,8 @@ class NodeMonitor:
             ("latency_max_ms", f"{lat.max():.3f}" if lat.size else "0"),
             ("errors", str(self.errors)),
             ("time_resets", str(self.time_resets)),
+            ("busy_s", f"{self.busy_ns / NS_PER_S:.3f}"),
+            ("cpu_s", f"{self.cpu_ns / NS_PER_S:.3f}"),
         ]
         values += [(f"{k}.published", str(v)) for k, v in sorted(self.published.items())]
         values += list(extra)
@@ -263,6 +283,10 @@ class NodeMonitor:
             level, message = DiagnosticLevel.WARN, "; ".join(problems)
         elif rejected:
             level, message = DiagnosticLevel.WARN, "inputs rejected in the last seconds"
+        elif self.last_drop_ns is not None and now_ns - self.last_drop_ns <= self.stale_after_ns:
+            drops = ", ".join(f"{n} {s.dropped}" for n, s in self.inputs.items() if s.dropped)
+            level = DiagnosticLevel.WARN
+            message = f"input queues overflowed (node slower than its inputs), dropped: {drops}"
         else:
             level, message = DiagnosticLevel.OK, "ok"
         if node_summary is not None and node_summary[0] > level:

@@ -3,15 +3,20 @@
 The graph is the one ``ros2 launch`` starts on the robot (same robot file), run by the
 local runtime on bag time. The output holds every node output, /diagnostics, and the
 inputs the robot file (or the caller) asks to keep.
+
+``wall_clock=True`` releases the bag's messages at their recorded times instead: a node
+slower than its inputs drops frames (KEEP_LAST, newest wins) as on the robot. Either way
+the result reports each node's busy wall time, CPU time, real-time factor and CPU share.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +28,7 @@ from percept.runtime.local import (
     DIAGNOSTICS_TOPIC,
     TF_TOPICS,
     Envelope,
+    FedMessage,
     LocalRuntime,
     resolve_topic,
 )
@@ -32,9 +38,43 @@ if TYPE_CHECKING:
     from percept.runtime.robot import RobotConfig
     from percept.tools.perturb import Perturber
 
-__all__ = ["ReplayResult", "build_runtime", "replay"]
+__all__ = [
+    "NodeTiming",
+    "ReplayResult",
+    "build_runtime",
+    "format_timing",
+    "node_timings",
+    "replay",
+    "timing_json",
+    "write_timing",
+]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """One node's share of a replay.
+
+    Attributes:
+        name: node name.
+        messages: inputs and timer wake-ups served.
+        callbacks: node callbacks run (synchronised sets count once).
+        busy_s: wall time serving them (decode, sync, callback, publish).
+        cpu_s: process CPU time meanwhile (includes OpenCV / ONNX Runtime threads).
+        realtime_factor: bag seconds / ``busy_s`` (>= 1: this node alone keeps up).
+        cpu_share: ``busy_s`` / every node's ``busy_s``.
+        dropped: input name -> messages dropped from its full KEEP_LAST queue.
+    """
+
+    name: str
+    messages: int
+    callbacks: int
+    busy_s: float
+    cpu_s: float
+    realtime_factor: float
+    cpu_share: float
+    dropped: dict[str, int]
 
 
 @dataclass
@@ -49,6 +89,10 @@ class ReplayResult:
         wall_s: wall-clock time taken.
         truncated: the input bag ended early (damaged).
         diagnostics: the last diagnostic status of every node.
+        wall_clock: messages were released at their recorded times (frames dropped
+            where a node was slower), not one by one to completion.
+        nodes: per-node accounting.
+        lag_s: wall-clock mode: time the graph still worked after the last message.
     """
 
     out_path: Path
@@ -58,6 +102,91 @@ class ReplayResult:
     wall_s: float = 0.0
     truncated: bool = False
     diagnostics: list[DiagnosticStatus] = field(default_factory=list)
+    wall_clock: bool = False
+    nodes: list[NodeTiming] = field(default_factory=list)
+    lag_s: float = 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Whole graph: bag seconds / replay wall seconds (0 for an empty replay)."""
+        return self.bag_duration_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def busy_s(self) -> float:
+        """Every node's busy time: the graph's work on one executor thread."""
+        return sum(n.busy_s for n in self.nodes)
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped from full input queues, every node together."""
+        return sum(sum(n.dropped.values()) for n in self.nodes)
+
+
+def node_timings(runtime: LocalRuntime, bag_s: float) -> list[NodeTiming]:
+    """Per-node accounting of ``runtime`` after replaying ``bag_s`` seconds of bag."""
+    total_ns = sum(h.monitor.busy_ns for h in runtime.hosts)
+    out = []
+    for h in runtime.hosts:
+        m = h.monitor
+        busy_s = m.busy_ns / 1e9
+        out.append(
+            NodeTiming(
+                name=h.name,
+                messages=m.work_items,
+                callbacks=m.callbacks,
+                busy_s=busy_s,
+                cpu_s=m.cpu_ns / 1e9,
+                realtime_factor=bag_s / busy_s if busy_s > 0 else float("inf"),
+                cpu_share=m.busy_ns / total_ns if total_ns > 0 else 0.0,
+                dropped={k: v.dropped for k, v in m.inputs.items() if v.dropped},
+            )
+        )
+    return out
+
+
+def format_timing(result: ReplayResult) -> list[str]:
+    """The per-node table and the graph line, one string per line."""
+    mode = "wall-clock" if result.wall_clock else "deterministic"
+    lines = [
+        f"{'node':<22} {'msgs':>6} {'busy_s':>8} {'cpu_s':>8} {'RTF':>7} {'share':>6}  dropped",
+    ]
+    for n in result.nodes:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(n.dropped.items())) or "0"
+        rtf = f"{n.realtime_factor:7.2f}" if n.realtime_factor != float("inf") else "    inf"
+        lines.append(
+            f"{n.name:<22} {n.messages:>6} {n.busy_s:>8.2f} {n.cpu_s:>8.2f} {rtf}"
+            f" {n.cpu_share:>6.1%}  {drops}"
+        )
+    busy = result.busy_s
+    busy_rtf = result.bag_duration_s / busy if busy > 0 else float("inf")
+    lines.append(
+        f"{'graph (' + mode + ')':<22} {result.fed:>6} {busy:>8.2f} "
+        f"{sum(n.cpu_s for n in result.nodes):>8.2f} {busy_rtf:7.2f} {1.0 if busy else 0:>6.1%}"
+        f"  {result.dropped}"
+    )
+    lines.append(
+        f"bag {result.bag_duration_s:.2f} s replayed in {result.wall_s:.2f} s wall: "
+        f"real-time factor {result.realtime_factor:.2f}"
+        + (f", lag after the last message {result.lag_s:.2f} s" if result.wall_clock else "")
+    )
+    return lines
+
+
+def timing_json(result: ReplayResult) -> dict[str, object]:
+    """The accounting as JSON-ready data (``percept replay`` writes it beside the bag)."""
+    return {
+        "mode": "wall-clock" if result.wall_clock else "deterministic",
+        "bag_s": result.bag_duration_s,
+        "wall_s": result.wall_s,
+        "realtime_factor": result.realtime_factor,
+        "busy_s": result.busy_s,
+        "lag_s": result.lag_s,
+        "dropped": result.dropped,
+        "fed": result.fed,
+        "nodes": [
+            {**asdict(n), "realtime_factor": min(n.realtime_factor, 1e9)} for n in result.nodes
+        ],
+    }
 
 
 def build_runtime(robot: RobotConfig, *, diagnostics: bool = True) -> LocalRuntime:
@@ -98,6 +227,8 @@ def replay(
     overwrite: bool = False,
     progress: bool = False,
     perturb: Perturber | None = None,
+    wall_clock: bool = False,
+    speed: float = 1.0,
 ) -> ReplayResult:
     """Run ``robot``'s graph on ``bag_path`` and write what it published to ``out_path``.
 
@@ -115,6 +246,10 @@ def replay(
         progress: show a progress bar on stderr.
         perturb: seeded perturbations applied to the inputs before the graph sees them
             (kept inputs are recorded perturbed).
+        wall_clock: release messages at their recorded times (scaled by ``speed``)
+            through one executor thread; slow nodes drop frames as on the robot and the
+            output's receive times show the lag. Not deterministic.
+        speed: wall-clock playback rate.
 
     Raises:
         BagError: input unreadable or output not writable.
@@ -169,22 +304,34 @@ def replay(
             disable=not progress or not sys.stderr.isatty(),
             file=sys.stderr,
         )
-        first_ns = last_ns = None
-        for m in bag.messages(wanted, start_ns, stop_ns):
-            first_ns = m.log_time_ns if first_ns is None else first_ns
-            last_ns = m.log_time_ns
-            if perturb is not None and perturb.wants(m.msgtype):
-                ros_msg = (
-                    m.msg if m.raw is None else get_typestore().deserialize_cdr(m.raw, m.msgtype)
-                )
-                changed = perturb.apply(m.topic, m.msgtype, codecs.decode(m.msgtype, ros_msg))
-                if changed is not None:
-                    runtime.feed(to_graph[m.topic], m.msgtype, m.log_time_ns, obj=changed)
-            else:
-                runtime.feed(to_graph[m.topic], m.msgtype, m.log_time_ns, raw=m.raw, obj=m.msg)
-            runtime.spin_until_idle()
-            result.fed += 1
-            bar.update()
+        span: list[int] = []
+
+        def fed() -> Iterator[FedMessage]:
+            for m in bag.messages(wanted, start_ns, stop_ns):
+                if span:
+                    span[1:] = [m.log_time_ns]
+                else:
+                    span.append(m.log_time_ns)
+                result.fed += 1
+                bar.update()
+                if perturb is not None and perturb.wants(m.msgtype):
+                    ros_msg = (
+                        m.msg
+                        if m.raw is None
+                        else get_typestore().deserialize_cdr(m.raw, m.msgtype)
+                    )
+                    changed = perturb.apply(m.topic, m.msgtype, codecs.decode(m.msgtype, ros_msg))
+                    if changed is not None:
+                        yield FedMessage(to_graph[m.topic], m.msgtype, m.log_time_ns, obj=changed)
+                else:
+                    yield FedMessage(to_graph[m.topic], m.msgtype, m.log_time_ns, m.raw, m.msg)
+
+        if wall_clock:
+            result.lag_s = runtime.run_wall_clock(fed(), speed=speed).lag_s
+        else:
+            for f in fed():
+                runtime.feed(f.topic, f.msgtype, f.recv_ns, raw=f.raw, obj=f.obj)
+                runtime.spin_until_idle()
         bar.close()
         runtime.spin_until_idle()
         if diagnostics and runtime.hosts:
@@ -192,6 +339,13 @@ def replay(
         result.truncated = bag.truncated
         result.written = dict(writer.counts)
     result.diagnostics = [h.diagnostics() for h in runtime.hosts]
-    result.bag_duration_s = 0.0 if first_ns is None else (last_ns - first_ns) / 1e9  # type: ignore[operator]
+    result.bag_duration_s = (span[-1] - span[0]) / 1e9 if span else 0.0
     result.wall_s = time.perf_counter() - started
+    result.wall_clock = wall_clock
+    result.nodes = node_timings(runtime, result.bag_duration_s)
     return result
+
+
+def write_timing(result: ReplayResult, path: Path) -> None:
+    """Write ``timing_json(result)`` to ``path``."""
+    path.write_text(json.dumps(timing_json(result), indent=2) + "\n")
