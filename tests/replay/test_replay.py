@@ -124,14 +124,25 @@ def test_replay_reads_foreign_rosbag2_bags(data_dir: Path, tmp_path: Path) -> No
     assert {s.topic for s in summaries} >= {"/tf", "/tf_static"}
 
 
-def test_replay_raises_clean_error_on_truncated_mcap(pattern_bag: Path, tmp_path: Path) -> None:
-    # A recorder killed mid-write leaves an MCAP without its footer; rosbags cannot index
-    # it, and the error names the file and the reason instead of a traceback.
+def test_replay_reads_a_truncated_mcap_up_to_the_cut(
+    pattern_bag: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A recorder killed mid-write leaves an MCAP without its footer; replay reads every
+    # whole chunk before the cut (percept.io.recover) and warns once with what was lost.
     damaged = tmp_path / "damaged.mcap"
     data = pattern_bag.read_bytes()
     damaged.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(BagError, match=r"damaged\.mcap: cannot open bag"):
-        replay(damaged, tmp_path / "out.mcap", load_robot("example"), diagnostics=False)
+    with BagReader(damaged) as bag:
+        frames = sum(1 for _ in bag.messages(["/camera/image_raw"]))
+    assert frames > 0
+    caplog.clear()
+    result = replay(damaged, tmp_path / "out.mcap", load_robot("example"), diagnostics=False)
+    assert result.written["/camera/resize/image_raw"] == frames
+    assert sum("damaged MCAP" in r.getMessage() for r in caplog.records) == 1
+    garbage = tmp_path / "garbage.mcap"
+    garbage.write_bytes(b"not a bag" * 10)
+    with pytest.raises(BagError, match=r"garbage\.mcap: cannot open bag"):
+        replay(garbage, tmp_path / "out2.mcap", load_robot("example"), diagnostics=False)
 
 
 def test_replay_raises_on_missing_bag(tmp_path: Path) -> None:

@@ -1,12 +1,18 @@
 """Bags: read rosbag2 (sqlite3, MCAP) and ROS 1 bags, write MCAP, all through ``rosbags``.
 
 Time is integer nanoseconds. A bag that ends in the middle of a record (a recorder that
-was killed) is read up to the damage with one warning; everything before it is kept.
+was killed) is read up to the damage with one warning; everything before it is kept. An
+MCAP cut before its footer (or a rosbag2 folder whose last file is cut) is read through a
+recovered copy of its whole chunks (``percept.io.recover``), again with one warning.
+
+MCAP is written with zstd-compressed chunks unless ``compression="none"`` (or the
+environment variable ``PERCEPT_BAG_COMPRESSION=none``) says otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,17 +30,29 @@ from percept.io.typestore import get_typestore
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
 
+    from percept.io.recover import RecoveryReport
+
 __all__ = [
+    "COMPRESSIONS",
     "BagMessage",
     "BagReader",
     "BagWriter",
     "TopicSummary",
     "format_summary",
     "stereo_camera_topics",
+    "storage_facts",
     "summarize_bag",
 ]
 
 logger = logging.getLogger(__name__)
+
+COMPRESSIONS = ("zstd", "none")
+"""Chunk compressions ``BagWriter`` writes."""
+
+COMPRESSION_ENV = "PERCEPT_BAG_COMPRESSION"
+"""Environment variable giving ``BagWriter``'s default compression (``zstd``, ``none``)."""
+
+_ROSBAGS_CHUNK_BYTES = 1 << 20
 
 
 class _Openable(Protocol):
@@ -91,7 +109,9 @@ class BagReader:
         """Remember the path; the bag is opened by ``__enter__``."""
         self.path = Path(path)
         self._reader: object | None = None
+        self._workdir: Path | None = None
         self.truncated = False
+        self.recovery: RecoveryReport | None = None
 
     def __enter__(self) -> BagReader:
         """Open the bag."""
@@ -103,11 +123,55 @@ class BagReader:
         paths = [self.path]
         if self.path.is_file() and self.path.suffix == ".db3":
             paths = [self.path.parent]
-        self._reader = _opened(
-            lambda: AnyReader(paths, default_typestore=get_typestore()),
-            f"{self.path}: cannot open bag",
-        )
+        try:
+            self._reader = _opened(
+                lambda: AnyReader(paths, default_typestore=get_typestore()),
+                f"{self.path}: cannot open bag",
+            )
+        except BagError as err:
+            if not self._is_mcap():
+                raise
+            self._reader = self._open_recovered(err)
         return self
+
+    def _is_mcap(self) -> bool:
+        if self.path.is_file():
+            return self.path.suffix == ".mcap"
+        return any(self.path.glob("*.mcap"))
+
+    def _open_recovered(self, err: BagError) -> object:
+        """Open a recovered copy of a cut MCAP bag; re-raise ``err`` if nothing is cut."""
+        from rosbags.highlevel import AnyReader
+
+        from percept.io.recover import recover_for_reading
+
+        self._workdir = Path(tempfile.mkdtemp(prefix="percept-recover-"))
+        try:
+            paths, report = recover_for_reading(self.path, self._workdir)
+        except Exception as rec_err:
+            self._cleanup()
+            msg = f"{err}; recovery failed: {rec_err}"
+            raise BagError(msg) from rec_err
+        if not report.damaged:
+            self._cleanup()
+            raise err
+        try:
+            reader = _opened(
+                lambda: AnyReader(paths, default_typestore=get_typestore()),
+                f"{self.path}: cannot open the recovered bag",
+            )
+        except BagError:
+            self._cleanup()
+            raise
+        logger.warning("%s", report.describe())
+        self.truncated = True
+        self.recovery = report
+        return reader
+
+    def _cleanup(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def __exit__(
         self,
@@ -119,6 +183,7 @@ class BagReader:
         if self._reader is not None:
             self._reader.close()  # type: ignore[attr-defined]
             self._reader = None
+        self._cleanup()
 
     @property
     def _any(self):  # type: ignore[no-untyped-def]  # rosbags AnyReader
@@ -196,14 +261,47 @@ class BagWriter:
     Foxglove open directly); any other path gives a rosbag2 folder (metadata.yaml plus
     the MCAP file). The output is deterministic: the same messages give the same bytes.
 
+    Chunks are zstd-compressed by default (``compression="none"`` writes them plain; the
+    default comes from ``PERCEPT_BAG_COMPRESSION`` when set). A chunk is closed, and so
+    written to disk, once it holds ``chunk_bytes`` of records (at most 1 MiB, the
+    ``rosbags`` writer's own limit): a recording cut by a crash keeps every closed chunk.
+
     Raises:
-        BagError: the output exists or cannot be written.
+        BagError: the output exists or cannot be written, or a bad ``compression`` or
+            ``chunk_bytes``.
     """
 
-    def __init__(self, path: Path | str, *, overwrite: bool = False) -> None:
-        """Remember where to write; ``__enter__`` creates the bag."""
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        overwrite: bool = False,
+        compression: str | None = None,
+        chunk_bytes: int = _ROSBAGS_CHUNK_BYTES,
+    ) -> None:
+        """Remember where to write; ``__enter__`` creates the bag.
+
+        Args:
+            path: ``.mcap`` file or rosbag2 folder to create.
+            overwrite: replace an existing output.
+            compression: ``"zstd"`` or ``"none"``; None: ``$PERCEPT_BAG_COMPRESSION``,
+                else ``"zstd"``.
+            chunk_bytes: uncompressed bytes of records per chunk, 1 to 1 MiB.
+        """
         self.path = Path(path)
         self.overwrite = overwrite
+        if compression is None:
+            compression = os.environ.get(COMPRESSION_ENV, "").strip().lower() or "zstd"
+        if compression not in COMPRESSIONS:
+            msg = f"{self.path}: compression must be one of {COMPRESSIONS}, got {compression!r}"
+            raise BagError(msg)
+        if not 0 < chunk_bytes <= _ROSBAGS_CHUNK_BYTES:
+            msg = (
+                f"{self.path}: chunk_bytes must be in 1..{_ROSBAGS_CHUNK_BYTES}, got {chunk_bytes}"
+            )
+            raise BagError(msg)
+        self.compression = compression
+        self.chunk_bytes = chunk_bytes
         self._writer: object | None = None
         self._tmp: Path | None = None
         self._conns: dict[str, object] = {}
@@ -211,7 +309,7 @@ class BagWriter:
 
     def __enter__(self) -> BagWriter:
         """Create the bag."""
-        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
         if self.path.exists():
             if not self.overwrite:
@@ -226,10 +324,14 @@ class BagWriter:
         if self.path.suffix == ".mcap":
             self._tmp = Path(tempfile.mkdtemp(prefix="percept-bag-", dir=self.path.parent))
             target = self._tmp / self.path.stem
-        self._writer = _opened(
-            lambda: Writer(target, version=9, storage_plugin=StoragePlugin.MCAP),
-            f"{self.path}: cannot create bag",
-        )
+
+        def make() -> Writer:
+            writer = Writer(target, version=9, storage_plugin=StoragePlugin.MCAP)
+            if self.compression == "zstd":
+                writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+            return writer
+
+        self._writer = _opened(make, f"{self.path}: cannot create bag")
         return self
 
     def add_topic(self, topic: str, msgtype: str) -> None:
@@ -255,6 +357,11 @@ class BagWriter:
             self._conns[topic], log_time_ns, raw
         )
         self.counts[topic] += 1
+        if self.chunk_bytes < _ROSBAGS_CHUNK_BYTES:
+            storage = getattr(self._writer, "storage", None)
+            chunk = getattr(storage, "chunk", None)
+            if chunk is not None and chunk.bio.tell() >= self.chunk_bytes:
+                storage.close_chunk()  # type: ignore[union-attr]
 
     def __exit__(
         self,
@@ -286,6 +393,54 @@ class TopicSummary:
     rate_hz: float = 0.0
     max_gap_s: float = 0.0
     gaps: list[tuple[int, float]] = field(default_factory=list)
+    bytes: int = 0
+    share: float = 0.0
+
+
+def _size(n: int) -> str:
+    """Bytes in B, KiB, MiB or GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def storage_facts(path: Path | str) -> dict[str, object]:
+    """Storage of a bag: format, compression, chunk count and sizes on disk.
+
+    Returns:
+        ``storage`` (``MCAP``, ``sqlite3``, ``ROS 1``), ``file_bytes`` (bytes on disk),
+        and for MCAP ``compression`` (chunk compressions, ``none`` for plain chunks),
+        ``chunks``, ``chunk_bytes`` (as stored) and ``chunk_raw_bytes`` (uncompressed).
+    """
+    from percept.io.recover import mcap_files, scan_mcap, summary_chunks
+
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    facts: dict[str, object] = {"file_bytes": sum(f.stat().st_size for f in files)}
+    if path.suffix == ".bag":
+        facts["storage"] = "ROS 1"
+        return facts
+    mcaps = [] if path.suffix == ".db3" else mcap_files(path)
+    if not mcaps:
+        facts["storage"] = "sqlite3"
+        return facts
+    facts["storage"] = "MCAP"
+    chunks: list[tuple[str, int, int]] = []
+    for file in mcaps:
+        listed = summary_chunks(file)
+        if listed is None:
+            try:
+                scan = scan_mcap(file)
+            except BagError:
+                continue
+            listed = [(c.compression, c.compressed_size, c.uncompressed_size) for c in scan.chunks]
+        chunks.extend(listed)
+    facts["compression"] = ", ".join(sorted({c or "none" for c, _, _ in chunks})) or "none"
+    facts["chunks"] = len(chunks)
+    facts["chunk_bytes"] = sum(c[1] for c in chunks)
+    facts["chunk_raw_bytes"] = sum(c[2] for c in chunks)
+    return facts
 
 
 def summarize_bag(
@@ -301,12 +456,15 @@ def summarize_bag(
         end_ns, duration_s, messages, truncated).
     """
     times: dict[str, list[int]] = {}
+    sizes: dict[str, int] = {}
     with BagReader(path) as bag:
         summaries = {t: TopicSummary(t, mt) for t, mt in sorted(bag.topics().items())}
         for conn in bag.connections():
             times.setdefault(conn.topic, [])
+            sizes.setdefault(conn.topic, 0)
         for m in bag.messages():
             times[m.topic].append(m.log_time_ns)
+            sizes[m.topic] += len(m.raw) if m.raw is not None else 0
         facts: dict[str, object] = {
             "path": str(path),
             "format": "ROS 1" if bag.is_ros1 else "rosbag2",
@@ -316,10 +474,17 @@ def summarize_bag(
             "truncated": bag.truncated,
             "indexed_messages": sum(int(c.msgcount) for c in bag.connections()),
         }
+        if bag.recovery is not None:
+            facts["recovery"] = bag.recovery.describe()
+    facts.update(storage_facts(path))
     total = 0
+    all_bytes = sum(sizes.values())
+    facts["message_bytes"] = all_bytes
     for topic, stamps in times.items():
         s = summaries[topic]
         s.count = len(stamps)
+        s.bytes = sizes[topic]
+        s.share = s.bytes / all_bytes if all_bytes else 0.0
         total += s.count
         if not stamps:
             continue
@@ -343,10 +508,23 @@ def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) 
     lines = [
         f"bag:       {facts['path']} ({facts['format']})",
         f"duration:  {facts['duration_s']:.3f} s",
-        f"messages:  {facts['messages']}",
+        f"messages:  {facts['messages']} ({_size(int(str(facts.get('message_bytes', 0))))})",
     ]
+    if "storage" in facts:
+        lines.append(
+            f"storage:   {facts['storage']}, {_size(int(str(facts['file_bytes'])))} on disk"
+        )
+    if "chunks" in facts:
+        raw, stored = int(str(facts["chunk_raw_bytes"])), int(str(facts["chunk_bytes"]))
+        ratio = f", ratio {raw / stored:.2f}" if stored else ""
+        lines.append(
+            f"chunks:    {facts['chunks']}, compression {facts['compression']}: "
+            f"{_size(raw)} -> {_size(stored)}{ratio}"
+        )
     if facts.get("truncated"):
         lines.append("WARNING:   bag is truncated; counts cover the readable part")
+    if facts.get("recovery"):
+        lines.append(f"RECOVERED: {facts['recovery']}")
     if facts.get("indexed_messages") != facts.get("messages"):
         lines.append(
             f"WARNING:   the bag's index lists {facts.get('indexed_messages')} messages but "
@@ -356,12 +534,12 @@ def format_summary(summaries: Sequence[TopicSummary], facts: dict[str, object]) 
     twidth = max([len(s.msgtype) for s in summaries] + [4])
     lines.append(
         f"{'topic':<{width}}  {'type':<{twidth}}  {'count':>7}  {'rate Hz':>8}  "
-        f"{'max gap s':>9}  gaps"
+        f"{'max gap s':>9}  {'gaps':>4}  {'MiB':>9}  share"
     )
     for s in summaries:
         lines.append(
             f"{s.topic:<{width}}  {s.msgtype:<{twidth}}  {s.count:>7}  {s.rate_hz:>8.2f}  "
-            f"{s.max_gap_s:>9.3f}  {len(s.gaps)}"
+            f"{s.max_gap_s:>9.3f}  {len(s.gaps):>4}  {s.bytes / 2**20:>9.2f}  {s.share:>5.1%}"
         )
         for start, length in s.gaps[:3]:
             lines.append(f"{'':<{width}}    gap of {length:.3f} s at t={start / 1e9:.3f}")
