@@ -41,6 +41,8 @@ setup(
         "train": ["torch"],
         # `percept eval`'s tracking metrics (MOTA, IDF1, ID switches); skipped without it
         "eval": ["motmetrics>=1.4"],
+        # `percept eval` / `percept regress --engine ray`: bags on a Ray cluster
+        "ray": ["ray>=2.9"],
     },
     zip_safe=True,
     entry_points={"console_scripts": ["percept = percept.cli.main:main"]},
