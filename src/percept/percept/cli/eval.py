@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run"]
 
 MODES = ("traj", "coco", "disparity")
+ENGINES = ("process", "ray")  # percept.eval.engines.ENGINES, not imported to keep --help fast
 
 EPILOG = """modes:
   percept eval RUN.mcap [RUN2.mcap ...] [--gt GT.mcap]   a run's bag (ground truth in
                                                           GT.mcap or in the run bag)
+  percept eval DIR|LIST.txt ... --out OUT                 every bag in a folder (searched
+                                                          recursively) or listed in a file
   percept eval traj EST GT --format tum|euroc|kitti      trajectory files (as evo reads)
   percept eval coco DETS.json GT.json                    COCO result JSON vs ground truth
   percept eval disparity EST GT [--scale S]              PFM or scaled-PNG disparity maps
@@ -34,6 +37,8 @@ examples:
   percept eval coco dets.json instances_val.json
   percept eval disparity disp0.pfm disp0GT.pfm --mask mask0nocc.png
   percept eval runs/*.mcap --gt synth.mcap --out out/batch --jobs 2
+  percept eval fleet/ bags.txt --out out/fleet --engine ray --jobs 8
+  percept eval fleet/ --out out/fleet --engine ray --ray-address auto
 """
 
 
@@ -68,9 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="use TOPIC for KEY (odometry, gt_pose, disparity, depth, gt_depth, detections, "
         "gt_detections, map, gt_map, image, diagnostics); repeatable",
     )
-    bag.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="evaluate N bags at once (processes)"
-    )
+    add_engine_options(bag)
 
     traj = p.add_argument_group("trajectories (bags and traj mode; evo's options)")
     traj.add_argument("--format", choices=("tum", "euroc", "kitti"), help="traj: estimate format")
@@ -210,12 +213,54 @@ def _topic_overrides(items: list[str], parser: argparse.ArgumentParser) -> dict[
     return out
 
 
+def add_engine_options(group: argparse._ArgumentGroup) -> None:
+    """``--jobs``, ``--engine`` and ``--ray-address`` (``percept eval`` and ``regress``)."""
+    group.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="bags at once: worker processes (default 1), or the CPUs of the local Ray "
+        "cluster (default: all), or bags in flight on --ray-address (default: all)",
+    )
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="process",
+        help="process: a concurrent.futures pool here (default); ray: a local Ray cluster "
+        "of --jobs CPUs or the one at --ray-address (pip install 'percept[ray]')",
+    )
+    group.add_argument(
+        "--no-report",
+        action="store_true",
+        help="several bags: write each bag's metrics.json only, no report.html or pictures",
+    )
+    group.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="an existing Ray cluster (auto, HOST:PORT, ray://HOST:10001); its workers "
+        "need percept installed and the bags at the same paths",
+    )
+
+
+def engine_jobs(args: argparse.Namespace) -> int | None:
+    """``--jobs`` as the engine takes it: None means the engine's default."""
+    if args.jobs is None and args.engine == "process":
+        return 1
+    return int(args.jobs) if args.jobs is not None else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``percept eval``."""
     parser: argparse.ArgumentParser = args.eval_parser
     if args.inputs[0] in MODES:
         return _run_files(args.inputs[0], args.inputs[1:], args)
-    from percept.eval.batch import evaluate_batch
+    from percept.eval.batch import (
+        evaluate_batch,
+        find_bags,
+        format_batch_table,
+        is_collection,
+        output_names,
+    )
     from percept.eval.config import EvalConfig
     from percept.eval.runner import evaluate
 
@@ -240,44 +285,37 @@ def run(args: argparse.Namespace) -> int:
     ).with_topics(_topic_overrides(args.topic, parser))
     if edges_3d is not None:
         config = dataclasses.replace(config, range_edges_3d_m=edges_3d)
-    bags = [Path(b) for b in args.inputs]
-    if len(bags) == 1 and args.jobs == 1:
-        _emit(evaluate(bags[0], args.gt, config), args)
+    inputs = [Path(b) for b in args.inputs]
+    jobs = engine_jobs(args)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.ray_address is not None and args.engine != "ray":
+        parser.error("--ray-address needs --engine ray")
+    single = len(inputs) == 1 and not is_collection(inputs[0])
+    if single and jobs == 1 and args.engine == "process":
+        _emit(evaluate(inputs[0], args.gt, config), args)
         return 0
     if args.out is None:
-        parser.error("several bags (or --jobs) need --out DIR for their reports")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+        parser.error("several bags (a folder, a list, --jobs or --engine) need --out DIR")
+    bags = find_bags(inputs, exclude=[args.gt] if args.gt is not None else [])
     results = evaluate_batch(
-        bags, args.gt, args.out, config, jobs=args.jobs, progress=not args.quiet
+        bags,
+        args.gt,
+        args.out,
+        config,
+        jobs=jobs,
+        progress=not args.quiet,
+        engine=args.engine,
+        address=args.ray_address,
+        report=not args.no_report,
     )
     write_json(args.out / "summary.json", results)
-    failed = 0
-    for bag, metrics in results.items():
-        if "error" in metrics:
-            failed += 1
-            sys.stdout.write(f"FAILED {bag}: {metrics['error']}\n")
-        else:
-            sys.stdout.write(f"ok     {bag}: {_headline(metrics)}\n")
+    names = {str(bag): name for bag, name in output_names(bags).items()}
+    failed = sum("error" in m for m in results.values())
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_batch_table(results, names) + "\n")
+        sys.stdout.write(f"{len(results)} bags: {len(results) - failed} ok, {failed} failed\n")
     sys.stdout.write(f"{args.out / 'summary.json'}\n")
     return 1 if failed else 0
-
-
-def _headline(metrics: dict[str, object]) -> str:
-    parts: list[str] = []
-    traj = metrics.get("trajectory")
-    if isinstance(traj, dict):
-        parts.append(f"ATE rmse {traj['ate_m']['rmse']:.4f} m")
-    disp = metrics.get("disparity")
-    if isinstance(disp, dict) and disp.get("bad_2_total_pct") is not None:
-        parts.append(f"bad-2 {disp['bad_2_total_pct']:.2f} %")
-    det = metrics.get("detection")
-    if isinstance(det, dict) and det.get("map") is not None:
-        parts.append(f"mAP {det['map']:.4f}")
-    occ = metrics.get("occupancy")
-    if isinstance(occ, dict) and occ.get("occupied_iou") is not None:
-        parts.append(f"occupied IoU {occ['occupied_iou']:.3f}")
-    skipped = metrics.get("skipped")
-    if isinstance(skipped, dict) and skipped:
-        parts.append(f"skipped {', '.join(sorted(skipped))}")
-    return "; ".join(parts) or "nothing scored"
