@@ -25,6 +25,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
+from rosbags.rosbag2.storage_mcap import decompress
+
 from percept.errors import BagError
 
 __all__ = [
@@ -181,8 +183,6 @@ class RecoveryReport:
 
 def _parse_chunk(content: bytes) -> tuple[ChunkSpan, dict[int, bytes], dict[int, bytes]]:
     """Decode one Chunk record's content; raise on anything malformed."""
-    from rosbags.rosbag2.storage_mcap import decompress
-
     _, _, uncompressed_size, crc = _CHUNK_HEAD.unpack_from(content, 0)
     pos = _CHUNK_HEAD.size
     (n,) = struct.unpack_from("<I", content, pos)
