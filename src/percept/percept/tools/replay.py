@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -189,6 +191,46 @@ def timing_json(result: ReplayResult) -> dict[str, object]:
     }
 
 
+def _read_ahead(items: Iterator[FedMessage], depth: int = 512) -> Iterator[FedMessage]:
+    """Iterate ``items`` in a reader thread, as ``ros2 bag play`` reads in its own process.
+
+    In wall-clock mode the bag's decompression and parsing must not stall the executor
+    (it would drop frames that the robot, whose camera driver is another process, would
+    not); node callbacks release the GIL in OpenCV, NumPy and ONNX Runtime.
+    """
+    q: queue.Queue[FedMessage | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(None)
+        except BaseException as err:  # handed to the consumer and raised there
+            q.put(err)
+
+    thread = threading.Thread(target=work, name="bag-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = q.get()
+            if got is None:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+
+
 def build_runtime(robot: RobotConfig, *, diagnostics: bool = True) -> LocalRuntime:
     """A LocalRuntime holding the robot's graph (``percept.runtime.graph.robot_graph``)."""
     import cv2
@@ -327,7 +369,7 @@ def replay(
                     yield FedMessage(to_graph[m.topic], m.msgtype, m.log_time_ns, m.raw, m.msg)
 
         if wall_clock:
-            result.lag_s = runtime.run_wall_clock(fed(), speed=speed).lag_s
+            result.lag_s = runtime.run_wall_clock(_read_ahead(fed()), speed=speed).lag_s
         else:
             for f in fed():
                 runtime.feed(f.topic, f.msgtype, f.recv_ns, raw=f.raw, obj=f.obj)
