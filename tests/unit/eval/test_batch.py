@@ -10,6 +10,8 @@ import pytest
 from percept.cli.main import main
 from percept.errors import ConfigError
 from percept.eval.batch import evaluate_batch, find_bags, format_batch_table, output_names
+from percept.tools.fleet import FleetReference
+from percept.tools.regress import write_baselines
 
 from .fleet import write_fleet
 
@@ -156,3 +158,25 @@ def test_regress_fleet_against_one_metrics_file_and_usage_errors(
     with pytest.raises(SystemExit):
         main(["regress", str(ref), str(ref), "--engine", "ray"])  # two runs: no engine
     assert "are for fleet mode" in capsys.readouterr().err
+
+
+def test_fleet_reference_picks_the_baselines_case_named_like_the_bag(tmp_path: Path) -> None:
+    yaml = tmp_path / "baselines.yaml"
+    cases = {
+        name: ({}, {"occupancy.occupied_iou": iou}) for name, iou in (("bag_0", 0.7), ("b", 0.5))
+    }
+    write_baselines(yaml, cases, command="test")
+    ref = FleetReference.load(yaml)
+    source = ref.source("bag_0")
+    assert source is not None
+    assert source.metrics == {"occupancy.occupied_iou": 0.7}
+    assert source.policies["occupancy.occupied_iou"].direction == "higher_is_better"
+    with pytest.raises(ConfigError, match="pick one"):
+        ref.source("bag_9")
+    chosen = FleetReference.load(yaml, case="b").source("bag_0")
+    assert chosen is not None
+    assert chosen.metrics == {"occupancy.occupied_iou": 0.5}
+    with pytest.raises(ConfigError, match="no case 'c'"):
+        FleetReference.load(yaml, case="c")
+    with pytest.raises(ConfigError, match=r"no <bag>/metrics\.json"):
+        FleetReference.load(tmp_path)
