@@ -283,14 +283,18 @@ class NodeMonitor:
             level, message = DiagnosticLevel.WARN, "; ".join(problems)
         elif rejected:
             level, message = DiagnosticLevel.WARN, "inputs rejected in the last seconds"
-        elif self.last_drop_ns is not None and now_ns - self.last_drop_ns <= self.stale_after_ns:
-            drops = ", ".join(f"{n} {s.dropped}" for n, s in self.inputs.items() if s.dropped)
-            level = DiagnosticLevel.WARN
-            message = f"input queues overflowed (node slower than its inputs), dropped: {drops}"
         else:
             level, message = DiagnosticLevel.OK, "ok"
         if node_summary is not None and node_summary[0] > level:
             level, message = node_summary
+        recent_drop = (
+            self.last_drop_ns is not None and now_ns - self.last_drop_ns <= self.stale_after_ns
+        )
+        if level == DiagnosticLevel.OK and recent_drop:
+            # The node's own verdict (e.g. the detector's "newest frame wins") comes first.
+            drops = ", ".join(f"{n} {s.dropped}" for n, s in self.inputs.items() if s.dropped)
+            level = DiagnosticLevel.WARN
+            message = f"input queues overflowed (node slower than its inputs), dropped: {drops}"
         return DiagnosticStatus(
             level=level,
             name=self.node_name,

@@ -194,7 +194,8 @@ def timing_json(result: ReplayResult) -> dict[str, object]:
 def _read_ahead(items: Iterator[FedMessage], depth: int = 512) -> Iterator[FedMessage]:
     """Iterate ``items`` in a reader thread, as ``ros2 bag play`` reads in its own process.
 
-    In wall-clock mode the bag's decompression and parsing must not stall the executor
+    The order is kept, so deterministic replay writes the same bytes, only sooner. In
+    wall-clock mode the bag's decompression and parsing must not stall the executor
     (it would drop frames that the robot, whose camera driver is another process, would
     not); node callbacks release the GIL in OpenCV, NumPy and ONNX Runtime.
     """
@@ -371,7 +372,7 @@ def replay(
         if wall_clock:
             result.lag_s = runtime.run_wall_clock(_read_ahead(fed()), speed=speed).lag_s
         else:
-            for f in fed():
+            for f in _read_ahead(fed()):
                 runtime.feed(f.topic, f.msgtype, f.recv_ns, raw=f.raw, obj=f.obj)
                 runtime.spin_until_idle()
         bar.close()
