@@ -34,7 +34,7 @@ def test_realtime_profile_loads_with_every_capability_wired() -> None:
     assert det.publishes["detections"] == "/detections"
     assert det.publishes["detections_3d"] == "/detections_3d"
     occ = by_type["occupancy_map"]
-    assert occ.parameters["depth_stride"] == 8
+    assert occ.parameters["depth_stride"] == 4
     # mapping reads what stereo_depth publishes; VIO publishes /odom
     assert occ.subscribes["depth"] in published
     assert occ.subscribes["camera_info"] in published
