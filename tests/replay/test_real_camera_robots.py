@@ -39,7 +39,9 @@ NODE_INPUTS = {
     "occupancy_map": ("points",),
 }
 
-OUTPUTS = ("/stereo/disparity", "/stereo/depth", "/stereo/points2", "/detections", "/odom")
+# /stereo/points2 is published (occupancy_map receives it) but not recorded: large outputs
+# are recorded only when a robot file names them.
+OUTPUTS = ("/stereo/disparity", "/stereo/depth", "/detections", "/odom")
 OUTPUTS += ("/path", "/tf", "/map")
 
 

@@ -2,7 +2,10 @@
 
 The graph is the one ``ros2 launch`` starts on the robot (same robot file), run by the
 local runtime on bag time. The output holds every node output, /diagnostics, and the
-inputs the robot file (or the caller) asks to keep.
+inputs the robot file (or the caller) asks to keep. Large derived outputs (point clouds,
+debug and annotated images: ``LARGE_OUTPUT_TYPES``, ``LARGE_OUTPUT_NAMES``) are recorded
+only when the robot file's ``record`` list (or ``keep_inputs``) names their topic: at
+640x480 and 10 Hz a cloud alone is 100 MB per 10 s.
 
 ``wall_clock=True`` releases the bag's messages at their recorded times instead: a node
 slower than its inputs drops frames (KEEP_LAST, newest wins) as on the robot. Either way
@@ -41,17 +44,25 @@ if TYPE_CHECKING:
     from percept.tools.perturb import Perturber
 
 __all__ = [
+    "LARGE_OUTPUT_NAMES",
+    "LARGE_OUTPUT_TYPES",
     "NodeTiming",
     "ReplayResult",
     "build_runtime",
     "format_timing",
     "node_timings",
+    "recorded_outputs",
     "replay",
     "timing_json",
     "write_timing",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Output message types recorded only on request (the robot file's ``record``).
+LARGE_OUTPUT_TYPES = frozenset({codecs.POINT_CLOUD2})
+#: Output names (node-local) recorded only on request: debug and annotated images.
+LARGE_OUTPUT_NAMES = frozenset({"debug_image", "image_detections"})
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,29 @@ def _read_ahead(items: Iterator[FedMessage], depth: int = 512) -> Iterator[FedMe
         thread.join(timeout=5.0)
 
 
+def recorded_outputs(runtime: LocalRuntime, keep: set[str]) -> tuple[set[str], set[str]]:
+    """The output topics a replay records, and the large ones it leaves out.
+
+    Args:
+        runtime: the graph.
+        keep: resolved topics the robot file (or the caller) asks to keep.
+
+    Returns:
+        ``(recorded, left_out)``: every node output's topic, except point clouds and
+        debug/annotated images not named in ``keep``.
+    """
+    recorded: set[str] = set()
+    left_out: set[str] = set()
+    for host in runtime.hosts:
+        for spec in host.node_cls.OUTPUTS:
+            topic = host.topics.get(spec.name)
+            if topic is None:
+                continue
+            large = spec.msg_type in LARGE_OUTPUT_TYPES or spec.name in LARGE_OUTPUT_NAMES
+            (left_out if large and topic not in keep else recorded).add(topic)
+    return recorded, left_out - recorded
+
+
 def build_runtime(robot: RobotConfig, *, diagnostics: bool = True) -> LocalRuntime:
     """A LocalRuntime holding the robot's graph (``percept.runtime.graph.robot_graph``)."""
     import cv2
@@ -304,10 +338,11 @@ def replay(
     runtime = build_runtime(robot, diagnostics=diagnostics)
     graph_inputs = runtime.input_topics()
     keep = {resolve_topic(t) for t in (*robot.record, *keep_inputs)}
-    outputs: set[str] = set()
-    for host in runtime.hosts:
-        outputs.update(
-            t for k, t in host.topics.items() if k in {o.name for o in host.node_cls.OUTPUTS}
+    outputs, left_out = recorded_outputs(runtime, keep)
+    if left_out:
+        logger.info(
+            "not recorded (large; name them in the robot file's record list to keep them): %s",
+            ", ".join(sorted(left_out)),
         )
     if diagnostics:
         outputs.add(DIAGNOSTICS_TOPIC)
