@@ -9,6 +9,7 @@ when the ``ray`` engine is asked for (``pip install 'percept[ray]'``).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -75,7 +76,7 @@ def import_ray() -> ModuleType:
         ConfigError: Ray is not installed (the message says how to install it).
     """
     try:
-        import ray
+        ray: ModuleType = importlib.import_module("ray")
     except ImportError as err:
         msg = (
             f"--engine ray needs Ray, which is not installed ({err}); "
