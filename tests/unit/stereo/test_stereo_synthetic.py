@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 BANDS_M = ((0.0, 2.0), (2.0, 5.0), (5.0, 10.0))
 ROBOT = """robot: stereo_synth
 description: synth stereo through stereo_rectify and stereo_depth
+record: [/stereo/points2]  # clouds are recorded only when asked for
 nodes:
   - type: stereo_rectify
     namespace: stereo
