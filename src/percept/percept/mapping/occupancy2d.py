@@ -137,6 +137,37 @@ def decay_weight(config: MappingConfig, age_ns: npt.ArrayLike) -> tuple[FloatArr
     return np.ones_like(age_s), np.zeros(age_s.shape, dtype=np.bool_)
 
 
+def log_odds_step(
+    config: MappingConfig,
+    stored: npt.NDArray[np.float32],
+    age_ns: npt.ArrayLike,
+    seen: BoolArray,
+    hit: BoolArray,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """One update of a set of cells: decay, a hit or a miss each, clamping.
+
+    Shared by the 2-D grid and the 3-D voxel map.
+
+    Args:
+        config: sensor model and decay.
+        stored: (N,) float32 log-odds as stored (ignored where not ``seen``).
+        age_ns: (N,) int nanoseconds since each cell's last update (used where ``seen``).
+        seen: (N,) bool: the cell was observed before (else it starts at 0, unknown).
+        hit: (N,) bool: a hit (else a miss).
+
+    Returns:
+        (N,) float32 new log-odds, and how many cells changed or became observed.
+    """
+    current = np.zeros(stored.shape, dtype=np.float32)
+    current[seen] = stored[seen]
+    if config.decay_model != "none":
+        weight, _ = decay_weight(config, np.asarray(age_ns)[seen])
+        current[seen] *= weight.astype(np.float32)
+    delta = np.where(hit, np.float32(config.log_odds_hit), np.float32(config.log_odds_miss))
+    new = np.clip(current + delta, config.log_odds_min, config.log_odds_max).astype(np.float32)
+    return new, int(np.count_nonzero((new != current) | ~seen))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class RaySplit:
     """Ray ends of one insert and their kinds, and the counts of :class:`InsertStats`.
@@ -432,20 +463,14 @@ class OccupancyMap2D:
 
     def _update(self, window: tuple[slice, slice], free: BoolArray, hit: BoolArray) -> int:
         """Apply misses and hits to the masked cells of a window; how many changed."""
-        cfg = self.config
         assert self._now_ns is not None
         touched = free | hit
         lo_win = self._log_odds[window]
         st_win = self._stamp_ns[window]
         stamps = st_win[touched]
-        seen = stamps != NEVER_NS
-        current = np.where(seen, lo_win[touched], np.float32(0.0))
-        if cfg.decay_model != "none":
-            weight, _ = decay_weight(cfg, self._now_ns - stamps)
-            current = np.where(seen, current * weight.astype(np.float32), np.float32(0.0))
-        delta = np.where(hit[touched], np.float32(cfg.log_odds_hit), np.float32(cfg.log_odds_miss))
-        new = np.clip(current + delta, cfg.log_odds_min, cfg.log_odds_max).astype(np.float32)
-        changed = int(np.count_nonzero((new != current) | ~seen))
+        new, changed = log_odds_step(
+            self.config, lo_win[touched], self._now_ns - stamps, stamps != NEVER_NS, hit[touched]
+        )
         lo_win[touched] = new
         st_win[touched] = self._now_ns
         return changed

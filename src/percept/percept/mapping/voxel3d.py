@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from percept.domain import Header, PointCloud
 from percept.mapping.config import MappingConfig
-from percept.mapping.occupancy2d import InsertStats, decay_weight, split_points
+from percept.mapping.occupancy2d import InsertStats, decay_weight, log_odds_step, split_points
 from percept.mapping.raycast import HIT, PASS, traverse_3d
 
 __all__ = ["FREE", "OCCUPIED", "UNKNOWN", "VoxelMap3D", "pack_keys", "unpack_keys"]
@@ -171,27 +171,19 @@ class VoxelMap3D:
         return stats
 
     def _update(self, free: IntArray, hit: IntArray) -> int:
-        cfg = self.config
         assert self._now_ns is not None
         keys = np.concatenate([free, hit])
-        delta = np.concatenate(
-            [
-                np.full(free.shape[0], cfg.log_odds_miss, dtype=np.float32),
-                np.full(hit.shape[0], cfg.log_odds_hit, dtype=np.float32),
-            ]
-        )
+        is_hit = np.concatenate([np.zeros(free.shape[0], bool), np.ones(hit.shape[0], bool)])
         order = np.argsort(keys, kind="stable")
-        keys, delta = keys[order], delta[order]
+        keys, is_hit = keys[order], is_hit[order]
         pos = np.searchsorted(self._keys, keys)
         found = pos < self._keys.shape[0]
         found[found] = self._keys[pos[found]] == keys[found]
-        current = np.zeros(keys.shape[0], dtype=np.float32)
-        current[found] = self._log_odds[pos[found]]
-        if cfg.decay_model != "none":
-            weight, _ = decay_weight(cfg, self._now_ns - self._stamp_ns[pos[found]])
-            current[found] *= weight.astype(np.float32)
-        new = np.clip(current + delta, cfg.log_odds_min, cfg.log_odds_max).astype(np.float32)
-        changed = int(np.count_nonzero((new != current) | ~found))
+        stored = np.zeros(keys.shape[0], dtype=np.float32)
+        stored[found] = self._log_odds[pos[found]]
+        age = np.zeros(keys.shape[0], dtype=np.int64)
+        age[found] = self._now_ns - self._stamp_ns[pos[found]]
+        new, changed = log_odds_step(self.config, stored, age, found, is_hit)
         self._log_odds[pos[found]] = new[found]
         self._stamp_ns[pos[found]] = self._now_ns
         fresh = ~found
