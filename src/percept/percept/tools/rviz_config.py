@@ -28,12 +28,13 @@ import yaml
 
 from percept import msgtypes
 from percept.errors import ConfigError
+from percept.runtime.graph import join_namespace, robot_graph
 from percept.runtime.local import resolve_topic
 from percept.runtime.robot import find_config_root
 
 if TYPE_CHECKING:
     from percept.node import ParamValue, QosProfile
-    from percept.runtime.robot import NodeEntry, RobotConfig
+    from percept.runtime.robot import RobotConfig
 
 __all__ = [
     "DISPLAY_TYPES",
@@ -45,7 +46,6 @@ __all__ = [
     "Publication",
     "RvizConfig",
     "check_rviz",
-    "join_namespace",
     "read_rviz",
     "robot_publications",
     "source_rviz_config",
@@ -193,16 +193,6 @@ class Publication:
     gate: str = ""
 
 
-def join_namespace(*parts: str) -> str:
-    """Join namespaces into one absolute namespace, ``""`` when all are empty.
-
-    >>> join_namespace("", "robot1/", "/stereo")
-    '/robot1/stereo'
-    """
-    kept = [p.strip("/") for p in parts if p.strip("/")]
-    return "/" + "/".join(kept) if kept else ""
-
-
 def source_rviz_config(root: Path | None = None) -> Path:
     """The shipped ``percept.rviz`` in the source checkout (``RVIZ_CONFIG``).
 
@@ -292,29 +282,6 @@ def read_rviz(path: Path) -> RvizConfig:
     return RvizConfig(path, fixed_frame, tuple(displays))
 
 
-def _node_publications(entry: NodeEntry, namespace: str) -> list[Publication]:
-    """One node's outputs, remapped and resolved as ``LocalRuntime.add_node`` does."""
-    remaps = entry.remappings
-    full = f"{namespace}/{entry.name}" if namespace else f"/{entry.name}"
-    out = []
-    for spec in entry.node_cls.OUTPUTS:
-        target = remaps.get(spec.name, remaps.get(spec.topic, spec.topic))
-        gate = OUTPUT_GATES.get((entry.node_type, spec.name))
-        out.append(
-            Publication(
-                resolve_topic(target, namespace, entry.name),
-                spec.msg_type,
-                spec.qos,
-                full,
-                entry.node_type,
-                spec.name,
-                gate is None or gate.test(entry.params),
-                "" if gate is None else gate.text,
-            )
-        )
-    return out
-
-
 def robot_publications(robot: RobotConfig, namespace: str = "") -> dict[str, list[Publication]]:
     """Every output of the robot's nodes, by resolved topic.
 
@@ -326,9 +293,20 @@ def robot_publications(robot: RobotConfig, namespace: str = "") -> dict[str, lis
         resolved topic -> the outputs published on it (several nodes may declare one).
     """
     topics: dict[str, list[Publication]] = {}
-    for entry in robot.nodes:
-        ns = join_namespace(namespace, robot.namespace, entry.namespace)
-        for pub in _node_publications(entry, ns):
+    for node in robot_graph(robot, namespace=namespace).nodes:
+        entry = node.entry
+        for spec in entry.node_cls.OUTPUTS:
+            gate = OUTPUT_GATES.get((entry.node_type, spec.name))
+            pub = Publication(
+                node.publishes[spec.name],
+                spec.msg_type,
+                spec.qos,
+                node.full_name,
+                entry.node_type,
+                spec.name,
+                gate is None or gate.test(entry.params),
+                "" if gate is None else gate.text,
+            )
             topics.setdefault(pub.topic, []).append(pub)
     return topics
 
