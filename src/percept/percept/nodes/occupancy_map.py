@@ -298,7 +298,7 @@ class OccupancyMapNode(Node):
         """
         from percept.mapping.map_io import save_map
 
-        grid = self.grid.to_occupancy_grid(self.param_str("map_frame"), self.ctx.now_ns())
+        grid = self.current_map()
         yaml_path = Path(target).with_suffix(".yaml")
         try:
             written = save_map(grid, yaml_path, mode=self.param_str("save_map_mode"))
