@@ -12,7 +12,6 @@ from percept.eval.detection3d import DEFAULT_RANGE_EDGES_M
 from percept.eval.disparity import DEFAULT_BANDS_M, DEFAULT_THRESHOLDS_PX
 from percept.eval.metrics import METRICS
 from percept.eval.metrics.base import CAMERA_INFO, IMAGE, Input
-from percept.eval.metrics.occupancy import GT_MAP_VISIBLE
 from percept.eval.trajectory import TrajectoryEvalConfig
 from percept.units import NS_PER_S
 
@@ -20,8 +19,7 @@ __all__ = ["DEFAULT_TOPICS", "INPUTS", "EvalConfig", "resolve_topics"]
 
 #: Every input key: the metrics' own, then the camera image and its camera_info.
 INPUTS: dict[str, Input] = {
-    i.key: i
-    for i in (*(i for m in METRICS for i in m.inputs()), IMAGE, CAMERA_INFO, GT_MAP_VISIBLE)
+    i.key: i for i in (*(i for m in METRICS for i in m.inputs()), IMAGE, CAMERA_INFO)
 }
 #: Run-side and ground-truth topic candidates per key, first found wins.
 DEFAULT_TOPICS: dict[str, tuple[str, ...]] = {k: i.candidates for k, i in INPUTS.items()}

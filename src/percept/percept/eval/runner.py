@@ -105,11 +105,7 @@ def evaluate(
         brightness = Brightness()
         sinks: dict[str, list[Collector]] = {IMAGE.key: [brightness]}
         for metric, collector in zip(metrics, collectors, strict=True):
-            # Its own inputs, and the extra topics it collects itself (the image and
-            # camera_info are read elsewhere: brightness split, first_camera_info).
-            own = [i.key for i in metric.inputs()]
-            own += sorted(metric.extra_keys - {IMAGE.key, CAMERA_INFO.key})
-            for key in (k for k in own if k in plan):
+            for key in (i.key for i in metric.inputs() if i.key in plan):
                 sinks.setdefault(key, []).append(collector)
         undecodable = stream(readers, by_topic, sinks)
         for collector in collectors:
@@ -145,4 +141,5 @@ def _plan(
         metrics.append(metric)
     for metric in metrics:
         plan.update(k for k in metric.extra_keys if k in found)
+        plan.update(i.key for i in metric.optional_inputs if i.key in found)
     return plan, metrics

@@ -115,6 +115,8 @@ class Metric(ABC):
         run_inputs: run topics it can score, first found is used.
         gt_input: the ground-truth topic it needs, None for none.
         extra_keys: inputs read as well when found (``image``, ``camera_info``).
+        optional_inputs: topics its collector takes when the bags have them (a metric
+            is scored without them).
         split_metrics: per-frame scores split by speed and image brightness.
         worst_metrics: per-frame scores whose worst frames are listed (highest = worst).
     """
@@ -123,12 +125,14 @@ class Metric(ABC):
     run_inputs: ClassVar[tuple[Input, ...]]
     gt_input: ClassVar[Input | None]
     extra_keys: ClassVar[frozenset[str]] = frozenset()
+    optional_inputs: ClassVar[tuple[Input, ...]] = ()
     split_metrics: ClassVar[tuple[str, ...]] = ()
     worst_metrics: ClassVar[tuple[str, ...]] = ()
 
     def inputs(self) -> tuple[Input, ...]:
-        """Every input the metric reads itself (run inputs, then ground truth)."""
-        return self.run_inputs + (() if self.gt_input is None else (self.gt_input,))
+        """Every input the metric reads itself (run inputs, ground truth, optional)."""
+        gt = () if self.gt_input is None else (self.gt_input,)
+        return self.run_inputs + gt + self.optional_inputs
 
     @abstractmethod
     def collector(self, context: RunContext) -> Collector:

@@ -160,7 +160,7 @@ class OccupancyMetric(Metric):
     name = "occupancy"
     run_inputs = (MAP,)
     gt_input = GT_MAP
-    extra_keys = frozenset({GT_MAP_VISIBLE.key})
+    optional_inputs = (GT_MAP_VISIBLE,)
 
     def collector(self, context: RunContext) -> Collector:
         """Keeps the last map of the run and of the ground truth."""
