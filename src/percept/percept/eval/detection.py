@@ -7,8 +7,9 @@ The evaluation reproduces ``pycocotools.cocoeval.COCOeval`` for ``iouType="bbox"
 - Per image and category, detections sorted by score (stable) and cut to the largest
   ``maxDets``; greedy matching per IoU threshold, each detection taking the unmatched
   ground truth of highest IoU (ties to the later one), ordinary boxes before ignored
-  ones (crowd, or outside the area range). Detections matched to an ignored box, and
-  unmatched detections outside the area range, are ignored.
+  ones (crowd, outside the area range, lower than ``min_height_px`` or marked
+  ``ignore``). Detections matched to an ignored box, and unmatched detections outside
+  the area range or lower than ``min_height_px``, are ignored.
 - Per category, area range and ``maxDets``: detections of all images sorted by score,
   precision made monotone, sampled at 101 recall points; categories without ground
   truth are left out of the means (-1 in the arrays).
@@ -25,12 +26,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from percept.domain import Detection2DArray
 from percept.errors import EvalError
+
+if TYPE_CHECKING:
+    from percept.eval.difficulty import LevelMetrics
 
 __all__ = [
     "AREA_RANGES",
@@ -138,6 +143,9 @@ class CocoGroundTruth:
         categories: category id -> name; every category evaluated.
         file_names: image id -> file name (empty when unknown).
         stamps_ns: image id -> stamp, for images that came from messages.
+        ignore: (N,) bool per box, or None: ignore regions (a difficulty level's boxes
+            left out): matched by ordinary IoU like a box outside the area range, a
+            detection on one counts neither way (KITTI's ignored ground truth).
     """
 
     boxes: BoxSet
@@ -145,6 +153,7 @@ class CocoGroundTruth:
     categories: dict[int, str]
     file_names: dict[int, str] = field(default_factory=dict)
     stamps_ns: dict[int, int] = field(default_factory=dict)
+    ignore: BoolArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +167,9 @@ class CocoParams:
         area_ranges: name -> (min, max) px^2; must include ``all``.
         score_threshold: score from which a detection counts in the per-image failure
             analysis (not used by mAP).
+        min_height_px: ground-truth boxes lower than this are ignore regions and
+            unmatched detections lower than this are ignored (KITTI's ``MIN_HEIGHT`` of a
+            difficulty level; 0: none).
     """
 
     iou_thresholds: tuple[float, ...] = tuple(
@@ -171,6 +183,7 @@ class CocoParams:
         (k, lo, hi) for k, (lo, hi) in AREA_RANGES.items()
     )
     score_threshold: float = 0.5
+    min_height_px: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.iou_thresholds or not all(0 < t <= 1 for t in self.iou_thresholds):
@@ -223,6 +236,7 @@ class CocoMetrics:
         recall: (T, K, A, M) float64, as ``COCOeval.eval["recall"]``.
         images: per-image outcome for the failure analysis, by image id.
         params: the parameters used.
+        levels: mAP per difficulty level (:mod:`percept.eval.difficulty`), when scored.
     """
 
     stats: dict[str, float]
@@ -232,15 +246,19 @@ class CocoMetrics:
     recall: FloatArray
     images: dict[int, ImageResult]
     params: CocoParams
+    levels: tuple[LevelMetrics, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        """Summary for metrics.json."""
-        return {
+        """Summary for metrics.json (``levels`` by name when scored)."""
+        doc: dict[str, object] = {
             **self.stats,
             "per_class_ap": self.per_class_ap,
             "per_class_ap50": self.per_class_ap50,
             "images": len(self.images),
         }
+        if self.levels:
+            doc["levels"] = {level.name: level.as_dict() for level in self.levels}
+        return doc
 
 
 # --------------------------------------------------------------------------- IoU
@@ -358,10 +376,13 @@ def _evaluate_image(
     det_idx: IntArray,
     area_range: tuple[float, float],
     thresholds: FloatArray,
+    gt_ignore: BoolArray,
+    min_height_px: float,
 ) -> _ImageEval:
     lo, hi = area_range
     g_area = gt.areas[gt_idx]
-    g_ign_raw = gt.iscrowd[gt_idx] | (g_area < lo) | (g_area > hi)
+    g_low = gt.boxes_xywh[gt_idx, 3] < min_height_px
+    g_ign_raw = gt.iscrowd[gt_idx] | (g_area < lo) | (g_area > hi) | gt_ignore[gt_idx] | g_low
     g_order = np.argsort(g_ign_raw, kind="mergesort")
     g_sel = gt_idx[g_order]
     g_ign = g_ign_raw[g_order]
@@ -369,7 +390,7 @@ def _evaluate_image(
     scores = dets.scores[det_idx]
     matched, to_ignored, gt_score = _match(ious, g_ign, gt.iscrowd[g_sel], scores, thresholds)
     d_area = dets.areas[det_idx]
-    outside = (d_area < lo) | (d_area > hi)
+    outside = (d_area < lo) | (d_area > hi) | (dets.boxes_xywh[det_idx, 3] < min_height_px)
     ignored = to_ignored | (~matched & outside[None, :])
     return _ImageEval(scores, matched, ignored, g_ign, gt_score)
 
@@ -425,6 +446,11 @@ def evaluate_coco(
     empty = np.zeros(0, dtype=np.int64)
     all_index = [a[0] for a in p.area_ranges].index("all")
     per_image: dict[int, list[int]] = {int(i): [0, 0, 0, 0] for i in image_ids}
+    gt_ignore = (
+        np.zeros(len(gt), dtype=bool)
+        if ground_truth.ignore is None
+        else np.asarray(ground_truth.ignore, dtype=bool).reshape(len(gt))
+    )
 
     for k, cat in enumerate(cat_ids):
         evals: list[list[_ImageEval]] = [[] for _ in range(n_a)]
@@ -436,7 +462,9 @@ def evaluate_coco(
             order = np.argsort(-detections.scores[d_idx], kind="mergesort")
             d_idx = d_idx[order][:max_det]
             for a, (_, lo, hi) in enumerate(p.area_ranges):
-                ev = _evaluate_image(gt, g_idx, detections, d_idx, (lo, hi), thresholds)
+                ev = _evaluate_image(
+                    gt, g_idx, detections, d_idx, (lo, hi), thresholds, gt_ignore, p.min_height_px
+                )
                 evals[a].append(ev)
                 if a == all_index:
                     _count_image(per_image[img], ev, p.score_threshold)

@@ -13,6 +13,13 @@ Only run detections with a track id count (a detection without one is no track o
 they are already thresholded by the node that published them. Ground-truth frames
 between the first and the last run frame are scored, a missing run frame among them as
 a frame without output (all misses); frames outside the run's span are left out.
+
+A difficulty level (:mod:`percept.eval.difficulty`, as the detection metric's) makes the
+ground-truth boxes outside it distractors, as MOTChallenge does with occluded and
+non-target objects (TrackEval's ``MotChallenge2DBox`` preprocessing) and KITTI's tracking
+devkit with boxes under ``min_height`` or too occluded: per frame, run boxes are matched
+to all ground truth (Hungarian, the same IoU gate); those matched to a distractor, and
+unmatched ones lower than the level's height, are removed, then the distractors are.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy.typing as npt
 
 from percept.domain import Detection2DArray, Header
 from percept.errors import EvalError
+from percept.eval.difficulty import DifficultyLevel
 from percept.track.bytetrack import iou_matrix
 
 __all__ = [
@@ -93,6 +101,11 @@ class TrackingMetrics:
         untracked_detections: run detections left out because they had no track id.
         switch_events: (stamp ns, ground-truth id, previous track id, new track id) of
             the first switches, in order.
+        level: the difficulty level scored (``all``: every box).
+        level_rule: its rule in words.
+        ignored_gt: ground-truth boxes left out as distractors (outside the level).
+        ignored_run: run boxes left out with them (on a distractor, or too low).
+        levels: the same metrics per difficulty level (on the ``all`` result only).
     """
 
     mota: float
@@ -121,19 +134,26 @@ class TrackingMetrics:
     class_aware: bool
     untracked_detections: int = 0
     switch_events: tuple[tuple[int, str, str, str], ...] = field(default=())
+    level: str = "all"
+    level_rule: str = "every box"
+    ignored_gt: int = 0
+    ignored_run: int = 0
+    levels: tuple[TrackingMetrics, ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
-        """The metrics.json section (switch events as a list of dicts)."""
+        """The metrics.json section (switch events as a list of dicts, levels by name)."""
         doc: dict[str, object] = {
             name: getattr(self, name)
             for name in self.__dataclass_fields__
-            if name not in ("switch_events", "class_aware")
+            if name not in ("switch_events", "class_aware", "levels")
         }
         doc["class_aware"] = self.class_aware
         doc["switch_events"] = [
             {"stamp_s": s / 1e9, "gt_id": g, "from_track": a, "to_track": b}
             for s, g, a, b in self.switch_events
         ]
+        if self.levels:
+            doc["levels"] = {m.level: m.as_dict() for m in self.levels}
         return doc
 
 
@@ -287,6 +307,8 @@ def evaluate_tracking(
     max_iou_distance: float = 0.5,
     same_class: bool = True,
     max_switch_events: int = 20,
+    level: DifficultyLevel | None = None,
+    visibility: Sequence[Detection2DArray] = (),
 ) -> tuple[TrackingMetrics, list[tuple[int, dict[str, float]]], list[str]]:
     """MOTA, MOTP, IDF1, ID switches... of tracked run detections against ground truth.
 
@@ -299,6 +321,10 @@ def evaluate_tracking(
             id ever equals a ground-truth one (e.g. indices against names), matching is
             class-agnostic and a note says so.
         max_switch_events: switch events kept for the report.
+        level: score only the ground truth of this difficulty level, the rest as
+            distractors (None: every box).
+        visibility: ground-truth frames whose scores are the visible fractions (the
+            boxes' ``id`` pairs them); without them a level goes by height alone.
 
     Returns:
         (metrics, per-frame ``(stamp, {switches, false_positives, misses})``, notes).
@@ -336,6 +362,23 @@ def evaluate_tracking(
             f"({sorted(run_classes)[:5]} vs {sorted(gt_classes)[:5]}); matched across classes"
         )
 
+    ignored_gt = ignored_run = 0
+    if level is not None:
+        visible = _visible_by_stamp(visibility)
+        kept: list[_Pair] = []
+        for (g, r), (gt_frame, _) in zip(frames, pairs, strict=True):
+            g, r, n_gt, n_run = _drop_distractors(
+                g,
+                r,
+                visible.get(gt_frame.header.stamp_ns, {}),
+                level,
+                max_iou_distance,
+                class_aware,
+            )
+            kept.append((g, r))
+            ignored_gt += n_gt
+            ignored_run += n_run
+        frames = kept
     # integer ids for motmetrics (it turns numeric-looking strings into floats)
     gt_names = sorted({o for (g, _) in frames for o in g[1]})
     run_names = sorted({h for _, r in frames if r is not None for h in r[1]})
@@ -420,5 +463,69 @@ def evaluate_tracking(
         class_aware=class_aware,
         untracked_detections=untracked,
         switch_events=tuple(switch_events),
+        level="all" if level is None else level.name,
+        level_rule="every box" if level is None else level.describe(bool(visibility)),
+        ignored_gt=ignored_gt,
+        ignored_run=ignored_run,
     )
     return metrics, per_frame, notes
+
+
+_Boxes = tuple[npt.NDArray[np.float64], list[str], list[str]]
+_Pair = tuple[_Boxes, _Boxes | None]
+
+
+def _visible_by_stamp(visibility: Sequence[Detection2DArray]) -> dict[int, dict[str, float]]:
+    """Visible fraction by stamp and ground-truth id (the visibility frames' scores)."""
+    return {
+        f.header.stamp_ns: {d.id: float(d.results[0].score) for d in f.detections if d.results}
+        for f in visibility
+    }
+
+
+def _drop_distractors(
+    gt: _Boxes,
+    run: _Boxes | None,
+    visible: dict[str, float],
+    level: DifficultyLevel,
+    max_iou_distance: float,
+    class_aware: bool,
+) -> tuple[_Boxes, _Boxes | None, int, int]:
+    """One frame without the ground truth outside ``level`` and the run boxes on it.
+
+    Returns:
+        (ground truth kept, run kept, ground-truth boxes dropped, run boxes dropped).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    g_boxes, g_ids, g_cls = gt
+    vis = np.array([visible.get(i, np.nan) for i in g_ids], dtype=np.float64)
+    heights = g_boxes[:, 3] - g_boxes[:, 1]
+    out = (heights < level.min_height_px) | (np.isfinite(vis) & (vis < level.min_visible))
+    if not out.any() and run is None:
+        return gt, run, 0, 0
+    drop_run = np.zeros(0, dtype=bool)
+    if run is not None:
+        r_boxes, r_ids, r_cls = run
+        dist = iou_distances(
+            g_boxes,
+            r_boxes,
+            max_iou_distance,
+            g_cls if class_aware else None,
+            r_cls if class_aware else None,
+        )
+        allowed = np.isfinite(dist)
+        rows, cols = linear_sum_assignment(np.where(allowed, dist, 1e6))
+        ok = allowed[rows, cols]
+        rows, cols = rows[ok], cols[ok]
+        matched = np.zeros(r_boxes.shape[0], dtype=bool)
+        matched[cols] = True
+        on_distractor = np.zeros(r_boxes.shape[0], dtype=bool)
+        on_distractor[cols[out[rows]]] = True
+        low = (r_boxes[:, 3] - r_boxes[:, 1]) < level.min_height_px
+        drop_run = on_distractor | (~matched & low)
+        keep = np.flatnonzero(~drop_run)
+        run = (r_boxes[keep], [r_ids[k] for k in keep], [r_cls[k] for k in keep])
+    keep_g = np.flatnonzero(~out)
+    gt = (g_boxes[keep_g], [g_ids[k] for k in keep_g], [g_cls[k] for k in keep_g])
+    return gt, run, int(np.count_nonzero(out)), int(np.count_nonzero(drop_run))

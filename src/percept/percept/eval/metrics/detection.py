@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from percept import codecs
 from percept.domain import Detection2DArray, Image
 from percept.errors import CodecError
 from percept.eval.detection import coco_from_detection_arrays, evaluate_coco
+from percept.eval.difficulty import evaluate_levels, visible_fractions_of
 from percept.eval.frames import FrameScore, Shot
 from percept.eval.html import figure, fmt, table
 from percept.eval.metrics.base import IMAGE, Collector, Input, Metric, RunContext, SummaryRow
@@ -26,9 +28,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from percept.eval.config import EvalConfig
+    from percept.eval.detection import CocoMetrics
     from percept.eval.result import EvalResult
 
-__all__ = ["DETECTIONS", "GT_DETECTIONS", "DetectionMetric", "Detections"]
+__all__ = ["DETECTIONS", "GT_DETECTIONS", "GT_VISIBILITY", "DetectionMetric", "Detections"]
 
 DETECTIONS = Input("detections", ("/detections",), frozenset({codecs.DETECTION2D_ARRAY}))
 GT_DETECTIONS = Input(
@@ -38,6 +41,14 @@ GT_DETECTIONS = Input(
         "/ground_truth/detections_2d",
         "/ground_truth/detections",
     ),
+    frozenset({codecs.DETECTION2D_ARRAY}),
+    ground_truth=True,
+)
+#: The visible fraction of each ground-truth box (``percept synth``: the boxes again,
+#: score = visible fraction), for the difficulty levels; optional.
+GT_VISIBILITY = Input(
+    "gt_visibility",
+    ("/ground_truth/left/detections_2d/visibility",),
     frozenset({codecs.DETECTION2D_ARRAY}),
     ground_truth=True,
 )
@@ -51,11 +62,15 @@ class Detections(Collector):
         self.context = context
         self.run: list[Detection2DArray] = []
         self.gt: list[Detection2DArray] = []
+        self.visibility: list[Detection2DArray] = []
 
     def add(self, key: str, obj: object) -> None:
-        """Keep a detection frame of the run or of the ground truth."""
+        """Keep a detection frame of the run, of the ground truth or of its visibility."""
         if isinstance(obj, Detection2DArray):
-            (self.run if key == DETECTIONS.key else self.gt).append(obj)
+            if key == GT_VISIBILITY.key:
+                self.visibility.append(obj)
+            else:
+                (self.run if key == DETECTIONS.key else self.gt).append(obj)
 
     def finish(self, result: EvalResult) -> None:
         """COCO evaluation, per-frame failures, worst frames (with their camera image)."""
@@ -72,6 +87,9 @@ class Detections(Collector):
                 f"{cfg.frame_max_diff_ns / 1e6:g} ms and were left out"
             )
         metrics = evaluate_coco(gt, dets, cfg.coco)
+        # Without visible fractions (older bags) the levels go by height and say so.
+        visible = visible_fractions_of(self.gt, self.visibility) if self.visibility else None
+        metrics = dataclasses.replace(metrics, levels=evaluate_levels(gt, dets, metrics, visible))
         result.detection, result.detection_truth, result.detection_boxes = metrics, gt, dets
         frames = [
             FrameScore(
@@ -187,12 +205,29 @@ def _detection_overlay(result: EvalResult, shot: Shot) -> npt.NDArray[np.uint8] 
     return canvas
 
 
+def _levels_html(cm: CocoMetrics) -> str:
+    """The difficulty-level table (all / moderate / easy), empty when not scored."""
+    if not cm.levels:
+        return ""
+    rows = [[lv.name, lv.rule, lv.boxes, lv.ignored, lv.map_50, lv.map] for lv in cm.levels]
+    known = all(lv.visibility_known for lv in cm.levels)
+    return (
+        "<h3>Difficulty levels</h3><p>As KITTI's: ground truth outside a level is an ignore "
+        "region (a detection on it counts neither way) and unmatched detections lower than "
+        "the level's height are ignored"
+        + ("" if known else "; the ground truth has no visible fractions, so height alone")
+        + ".</p>"
+        + table(["level", "rule", "boxes", "ignored", "mAP@0.5", "mAP@0.5:0.95"], rows)
+    )
+
+
 class DetectionMetric(Metric):
     """COCO mAP as pycocotools computes it (:mod:`percept.eval.detection`)."""
 
     name = "detection"
     run_inputs = (DETECTIONS,)
     gt_input = GT_DETECTIONS
+    optional_inputs = (GT_VISIBILITY,)
     extra_keys = frozenset({IMAGE.key})
     split_metrics = ("errors",)
     worst_metrics = ("errors",)
@@ -208,16 +243,20 @@ class DetectionMetric(Metric):
         return {"detection": result.detection.as_dict()}
 
     def summary(self, result: EvalResult) -> list[SummaryRow]:
-        """mAP@0.5:0.95, mAP@0.5, mAP@0.75, mAR@100."""
+        """mAP@0.5:0.95, mAP@0.5, mAP@0.75, mAR@100, then both mAPs per difficulty level."""
         cm = result.detection
         if cm is None:
             return []
-        return [
+        rows: list[SummaryRow] = [
             ("mAP@0.5:0.95", fmt(cm.stats["map"]), ""),
             ("mAP@0.5", fmt(cm.stats["map_50"]), ""),
             ("mAP@0.75", fmt(cm.stats["map_75"]), ""),
             ("mAR@100", fmt(cm.stats["mar_100"]), ""),
         ]
+        for level in cm.levels:
+            rows.append((f"mAP@0.5 {level.name}", fmt(level.map_50), f"({level.rule})"))
+            rows.append((f"mAP@0.5:0.95 {level.name}", fmt(level.map), ""))
+        return rows
 
     def section(self, result: EvalResult, out_dir: Path) -> str:
         """COCO tables and overlays of the worst frames."""
@@ -234,6 +273,7 @@ class DetectionMetric(Metric):
             f"<p>COCO evaluation (pycocotools semantics), {len(cm.images)} images. Per-image "
             f"failures counted at IoU 0.5 and score &ge; {cm.params.score_threshold:g}.</p>",
             table(["metric", "value"], rows),
+            _levels_html(cm),
             "<h3>Per class</h3>",
             table(["class", "AP@[.5:.95]", "AP@.5"], per_class),
         ]

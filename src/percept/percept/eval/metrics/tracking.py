@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from percept.errors import EvalError
+from percept.eval.difficulty import DIFFICULTY_LEVELS, DifficultyLevel
 from percept.eval.frames import FrameScore
 from percept.eval.html import fmt, table
 from percept.eval.metrics.base import Collector, Metric, RunContext, SummaryRow
-from percept.eval.metrics.detection import DETECTIONS, GT_DETECTIONS, Detections
-from percept.eval.tracking import evaluate_tracking
+from percept.eval.metrics.detection import DETECTIONS, GT_DETECTIONS, GT_VISIBILITY, Detections
+from percept.eval.tracking import TrackingMetrics, evaluate_tracking
 from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TrackingMetric"]
 
+TrackingResult = tuple[TrackingMetrics, list[tuple[int, dict[str, float]]], list[str]]
+
 
 class _Tracks(Detections):
     def finish(self, result: EvalResult) -> None:
@@ -26,18 +30,25 @@ class _Tracks(Detections):
         if not self.gt:
             result.skipped["tracking"] = "no ground-truth detection frames decoded"
             return
-        try:
-            metrics, per_frame, notes = evaluate_tracking(
+
+        def score(level: DifficultyLevel | None = None) -> TrackingResult:
+            return evaluate_tracking(
                 self.gt,
                 self.run,
                 max_diff_ns=cfg.frame_max_diff_ns,
                 max_iou_distance=cfg.track_max_iou_distance,
                 same_class=cfg.match_same_class,
+                level=level,
+                visibility=self.visibility,
             )
+
+        try:
+            metrics, per_frame, notes = score()
+            levels = tuple(score(level)[0] for level in DIFFICULTY_LEVELS)
         except EvalError as err:
             result.skipped["tracking"] = str(err)
             return
-        result.tracking = metrics
+        result.tracking = dataclasses.replace(metrics, levels=levels)
         result.notes += notes
         result.frames["tracking"] = [FrameScore(s, v) for s, v in per_frame]
 
@@ -48,6 +59,7 @@ class TrackingMetric(Metric):
     name = "tracking"
     run_inputs = (DETECTIONS,)
     gt_input = GT_DETECTIONS
+    optional_inputs = (GT_VISIBILITY,)
     worst_metrics = ("switches",)
 
     def collector(self, context: RunContext) -> Collector:
@@ -61,15 +73,19 @@ class TrackingMetric(Metric):
         return {"tracking": result.tracking.as_dict()}
 
     def summary(self, result: EvalResult) -> list[SummaryRow]:
-        """MOTA, IDF1, ID switches."""
+        """MOTA, IDF1, ID switches; MOTA and IDF1 per difficulty level."""
         tr = result.tracking
         if tr is None:
             return []
-        return [
+        rows: list[SummaryRow] = [
             ("MOTA", fmt(tr.mota), ""),
             ("IDF1", fmt(tr.idf1), ""),
             ("ID switches", str(tr.num_switches), f"({tr.gt_tracks} true tracks)"),
         ]
+        for lv in tr.levels:
+            rows.append((f"MOTA {lv.level}", fmt(lv.mota), f"({lv.level_rule})"))
+            rows.append((f"IDF1 {lv.level}", fmt(lv.idf1), ""))
+        return rows
 
     def section(self, result: EvalResult, out_dir: Path) -> str:
         """The metrics table and the ID switches."""
@@ -110,6 +126,29 @@ class TrackingMetric(Metric):
             "</p>",
             table(["metric", "value"], [[k, doc[k]] for k in keys]),
         ]
+        if tr.levels:
+            parts.append(
+                "<h3>Difficulty levels</h3><p>As the detection levels: ground truth outside a "
+                "level is a distractor (it and the run boxes on it are left out, as "
+                "MOTChallenge and KITTI do), as are unmatched run boxes lower than the "
+                "level's height.</p>"
+            )
+            level_rows = [
+                [
+                    m.level,
+                    m.level_rule,
+                    m.mota,
+                    m.idf1,
+                    m.num_switches,
+                    m.recall,
+                    m.precision,
+                    m.num_objects,
+                    m.ignored_gt,
+                ]
+                for m in (tr, *tr.levels)
+            ]
+            header = ["level", "rule", "MOTA", "IDF1", "ID switches", "recall", "precision"]
+            parts.append(table([*header, "boxes", "ignored"], level_rows))
         if tr.switch_events:
             frames = result.frames.get("tracking", [])
             t0 = min(f.stamp_ns for f in frames) if frames else 0
