@@ -2,24 +2,26 @@
 
 Topics (standard messages, image_pipeline names; frames per REP 103/105):
 
-=====================================  =====================================  =========
-topic                                  type                                   rate
-=====================================  =====================================  =========
-/stereo/left/image_raw                 sensor_msgs/Image (mono8 or bgr8)      camera
-/stereo/left/camera_info               sensor_msgs/CameraInfo                 camera
-/stereo/right/image_raw                sensor_msgs/Image                      camera
-/stereo/right/camera_info              sensor_msgs/CameraInfo                 camera
-/imu/data                              sensor_msgs/Imu (no orientation)       200 Hz
-/tf_static                             tf2_msgs/TFMessage: base_link ->       once
-                                       imu_link, stereo_{left,right}_optical_frame
-/ground_truth/odom                     nav_msgs/Odometry, map -> base_link    100 Hz
-/ground_truth/left/depth               sensor_msgs/Image 32FC1, metres        camera
-/ground_truth/left/detections_2d       vision_msgs/Detection2DArray           camera
-/ground_truth/left/detections_3d       vision_msgs/Detection3DArray           camera
-/ground_truth/objects                  vision_msgs/Detection3DArray, map      once
-/ground_truth/map                      nav_msgs/OccupancyGrid, map            once
-/ground_truth/map_visible              nav_msgs/OccupancyGrid, map            at the end
-=====================================  =====================================  =========
+============================================  =====================================  =========
+topic                                         type                                   rate
+============================================  =====================================  =========
+/stereo/left/image_raw                        sensor_msgs/Image (mono8 or bgr8)      camera
+/stereo/left/camera_info                      sensor_msgs/CameraInfo                 camera
+/stereo/right/image_raw                       sensor_msgs/Image                      camera
+/stereo/right/camera_info                     sensor_msgs/CameraInfo                 camera
+/imu/data                                     sensor_msgs/Imu (no orientation)       200 Hz
+/tf_static                                    tf2_msgs/TFMessage: base_link ->       once
+                                              imu_link, stereo_{left,right}_optical_frame
+/ground_truth/odom                            nav_msgs/Odometry, map -> base_link    100 Hz
+/ground_truth/left/depth                      sensor_msgs/Image 32FC1, metres        camera
+/ground_truth/left/detections_2d              vision_msgs/Detection2DArray           camera
+/ground_truth/left/detections_2d/visibility   vision_msgs/Detection2DArray, score:   camera
+                                              visible fraction (below)
+/ground_truth/left/detections_3d              vision_msgs/Detection3DArray           camera
+/ground_truth/objects                         vision_msgs/Detection3DArray, map      once
+/ground_truth/map                             nav_msgs/OccupancyGrid, map            once
+/ground_truth/map_visible                     nav_msgs/OccupancyGrid, map            at the end
+============================================  =====================================  =========
 
 Ground truth of the left camera is aligned with ``/stereo/left/image_raw`` (raw,
 distorted pixels): depth is the z coordinate in ``stereo_left_optical_frame`` (NaN where
@@ -28,7 +30,13 @@ nothing is seen); 2-D boxes are the tight boxes of each object's *visible* pixel
 detectors and COCO give them: the image spans [0, W] x [0, H] and pixel (u, v) covers
 [u, u + 1) x [v, v + 1) (camera_info's K puts pixel centres at integers, so add 0.5 to
 a projected point to compare); 3-D boxes are the objects' boxes
-in the left optical frame, for the objects with a 2-D box. ``/ground_truth/odom`` carries
+in the left optical frame, for the objects with a 2-D box. vision_msgs has no field for
+an object's visible fraction (KITTI's occlusion, Isaac Replicator's ``occlusionRatio``:
+its visible pixels over the pixels it would cover with nothing in front, within the
+image, :func:`visible_fractions`), so ``/ground_truth/left/detections_2d/visibility``
+repeats each frame's boxes (same header, order, ids and classes) with the fraction as
+the hypothesis score: a standard message any ROS tool reads, paired by stamp and id,
+while the boxes topic keeps score 1 for every reader. ``/ground_truth/odom`` carries
 ``T_map_base_link`` and the body-frame twist.
 
 ``/ground_truth/map`` marks a cell when any geometry between 0.05 m and 2 m above the
@@ -98,6 +106,7 @@ from percept.units import NS_PER_S
 __all__ = [
     "GROUND_TRUTH_TOPICS",
     "SENSOR_TOPICS",
+    "VISIBILITY_TOPIC",
     "SynthConfig",
     "SynthResult",
     "boxes_2d",
@@ -123,11 +132,14 @@ SENSOR_TOPICS: Final = {
     "/imu/data": IMU,
     "/tf_static": TF_MESSAGE,
 }
+#: Visible fraction of each ground-truth box: its boxes again, score = visible fraction.
+VISIBILITY_TOPIC: Final = "/ground_truth/left/detections_2d/visibility"
 #: Ground-truth topics -> message type.
 GROUND_TRUTH_TOPICS: Final = {
     "/ground_truth/odom": ODOMETRY,
     "/ground_truth/left/depth": IMAGE,
     "/ground_truth/left/detections_2d": DETECTION2D_ARRAY,
+    VISIBILITY_TOPIC: DETECTION2D_ARRAY,
     "/ground_truth/left/detections_3d": DETECTION3D_ARRAY,
     "/ground_truth/objects": DETECTION3D_ARRAY,
     "/ground_truth/map": OCCUPANCY_GRID,
@@ -573,6 +585,17 @@ def _frame_messages(
         stamp,
         encode(DETECTION2D_ARRAY, Detection2DArray(left_h, dets_2d)),
     )
+    fractions = visible_fractions(render.object_left, seq.footprint(stamp), ids)
+    seen_2d = tuple(
+        dataclasses.replace(d, results=(dataclasses.replace(d.results[0], score=float(f)),))
+        for d, f in zip(dets_2d, fractions, strict=True)
+    )
+    yield (
+        VISIBILITY_TOPIC,
+        DETECTION2D_ARRAY,
+        stamp,
+        encode(DETECTION2D_ARRAY, Detection2DArray(left_h, seen_2d)),
+    )
     T_world_base = seq.trajectory.sample([float(seq.t_s(stamp))]).matrices()[0]
     seq.see(render.depth_left, T_world_base)
     T_left_world = np.linalg.inv(T_world_base @ rig.T_base_left)
@@ -778,7 +801,7 @@ def write_robot_files(
             "/stereo/right/camera_info",
             "/imu/data",
             "/tf_static",
-            *GROUND_TRUTH_TOPICS,
+            *(t for t in GROUND_TRUTH_TOPICS if t != VISIBILITY_TOPIC),
         ]
         description = (
             f"percept synth: simulated {cfg.motion} stereo + IMU rig "
