@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = ["TrainConfig"]
 
@@ -31,7 +32,19 @@ class TrainConfig:
         width: channels of the first backbone stage (later stages 2x, 4x, 8x).
         threads: torch CPU threads.
         seed: torch and augmentation seed.
-        max_minutes: stop training after this wall time (0: no limit).
+        max_minutes: stop this run after this wall time (0: no limit); it saves a
+            checkpoint that ``--resume`` continues from. The learning-rate schedule
+            is defined in steps only, so a stop changes nothing of the schedule.
+        levels: strides of the output levels, from (4,) 8, 16, 32; a stride-4 level
+            gives the smallest boxes cells at 4-pixel spacing.
+        mosaic_p: probability that a training sample is a mosaic of four frames.
+        copy_paste_p: probability of pasting object crops of other frames into a
+            sample.
+        wide_scale_p: probability of drawing the sample's scale from
+            ``wide_scale_range`` instead of 0.75..1.33.
+        wide_scale_range: the wider scale jitter, (low, high) factors.
+        val_seeds: validation scene seeds, scored while training (never trained on).
+        val_frames_per_seed: validation frames per seed (evenly spaced times).
     """
 
     train_seeds: tuple[int, int] = (100, 200)
@@ -52,3 +65,18 @@ class TrainConfig:
     threads: int = 2
     seed: int = 0
     max_minutes: float = 0.0
+    levels: tuple[int, ...] = (8, 16, 32)
+    mosaic_p: float = 0.0
+    copy_paste_p: float = 0.0
+    wide_scale_p: float = 0.0
+    wide_scale_range: tuple[float, float] = (0.5, 2.0)
+    val_seeds: tuple[int, int] = (800, 808)
+    val_frames_per_seed: int = 4
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The configuration of ``dataclasses.asdict`` (JSON lists back to tuples)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        known: dict[str, Any] = {k: v for k, v in kwargs.items() if k in names}
+        return cls(**known)

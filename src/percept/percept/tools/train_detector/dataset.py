@@ -4,7 +4,8 @@ One scene per seed (layout, sizes, colours, textures, lighting and clutter are d
 the seed); frames at random times along the seed's trajectory, ground and handheld motion
 alternating by seed, a random exposure per frame and the generator's sensor noise, and
 each object's visible fraction. ``augment`` gives the photometric and geometric
-augmentation of one training sample.
+augmentation of one training sample (``place`` then ``photometric``); ``mix`` builds
+mosaics and copy-paste on these.
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CLASS_NAMES", "Dataset", "augment", "render_dataset", "render_seed"]
+__all__ = [
+    "CLASS_NAMES",
+    "SCALE_RANGE",
+    "Dataset",
+    "augment",
+    "photometric",
+    "place",
+    "render_dataset",
+    "render_seed",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Classes of the synthetic warehouse, in class-id order.
 CLASS_NAMES: Final = ("pallet", "carton", "barrel", "person", "cart")
 _PAD: Final = 114
+#: Default random scale factors of a training sample (log-uniform).
+SCALE_RANGE: Final = (0.75, 1.33)
 
 
 @dataclass(slots=True)
@@ -177,7 +189,7 @@ def render_dataset(
     return Dataset.concat(parts)
 
 
-def augment(
+def place(
     image: npt.NDArray[np.uint8],
     boxes: npt.NDArray[np.float32],
     classes: npt.NDArray[np.int64],
@@ -185,17 +197,15 @@ def augment(
     out_height: int,
     rng: np.random.Generator,
     base_scale: float | None = None,
+    scale_range: tuple[float, float] = SCALE_RANGE,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Random geometric and photometric augmentation into a network-size canvas.
+    """The geometric part of ``augment``: flip, scale and place on a grey canvas.
 
-    Geometric: horizontal flip; a scale of 0.75..1.33 of ``base_scale`` and a random
-    placement on the grey canvas (boxes cropped by the canvas edge keep their visible
-    part; those keeping < 40 % of their area or < 3 px of a side are dropped). With the
-    default ``base_scale`` (the letterbox scale into the canvas) the canvas holds the
-    whole image; with the scale of the network's full input it is a random crop at the
-    scale the network sees at run time.
-    Photometric: grey (as a mono8 camera) half of the time, channel gains, brightness,
-    contrast and gamma, Gaussian blur or motion blur, Gaussian noise.
+    A horizontal flip half of the time; a scale of ``scale_range`` times
+    ``base_scale`` (log-uniform) and a random placement on the grey canvas: a random
+    crop when the scaled image is larger, padding when smaller. Boxes cut by the
+    canvas edge keep their visible part; those keeping < 40 % of their area or < 3 px
+    of a side are dropped.
 
     Args:
         image: (H, W, 3) uint8 BGR.
@@ -206,9 +216,10 @@ def augment(
         rng: random generator.
         base_scale: image-to-canvas scale before the random factor (default: letterbox
             the whole image into the canvas).
+        scale_range: (low, high) random scale factors.
 
     Returns:
-        ((out_height, out_width, 3) uint8 BGR, boxes, classes) in canvas pixels.
+        ((out_height, out_width, 3) uint8 BGR canvas, boxes, classes) in canvas pixels.
     """
     h, w = image.shape[:2]
     boxes = boxes.copy()
@@ -216,7 +227,8 @@ def augment(
         image = image[:, ::-1]
         boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
     base = min(out_width / w, out_height / h) if base_scale is None else base_scale
-    s = base * float(np.exp(rng.uniform(math.log(0.75), math.log(1.33))))
+    low, high = scale_range
+    s = base * float(np.exp(rng.uniform(math.log(low), math.log(high))))
     new_w, new_h = max(8, round(w * s)), max(8, round(h * s))
     resized = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_AREA)
     dx = int(rng.integers(min(0, out_width - new_w), max(0, out_width - new_w) + 1))
@@ -237,8 +249,23 @@ def augment(
         & (clipped[:, 2] - clipped[:, 0] >= 3)
         & (clipped[:, 3] - clipped[:, 1] >= 3)
     )
-    boxes, classes = clipped[keep], classes[keep]
+    return canvas, clipped[keep].astype(np.float32), classes[keep].astype(np.int64)
 
+
+def photometric(canvas: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """The photometric part of ``augment`` (boxes unchanged).
+
+    Grey (as a mono8 camera) half of the time, else channel gains 0.8..1.2; contrast
+    0.6..1.4 and brightness +-35; gamma (p 0.3); Gaussian blur (p 0.25) or motion blur
+    (p 0.1); Gaussian noise (p 0.5).
+
+    Args:
+        canvas: (H, W, 3) uint8 BGR.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) uint8 BGR.
+    """
     img = canvas.astype(np.float32)
     if rng.random() < 0.5:
         grey = img @ np.array([0.114, 0.587, 0.299], np.float32)
@@ -262,5 +289,41 @@ def augment(
         img = np.asarray(cv2.filter2D(img, -1, kernel), np.float32)
     if rng.random() < 0.5:
         img = img + rng.normal(0.0, rng.uniform(1.0, 8.0), img.shape).astype(np.float32)
-    out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return out, boxes.astype(np.float32), classes.astype(np.int64)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def augment(
+    image: npt.NDArray[np.uint8],
+    boxes: npt.NDArray[np.float32],
+    classes: npt.NDArray[np.int64],
+    out_width: int,
+    out_height: int,
+    rng: np.random.Generator,
+    base_scale: float | None = None,
+    scale_range: tuple[float, float] = SCALE_RANGE,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Random geometric and photometric augmentation into a network-size canvas.
+
+    ``place`` (flip, scale of ``scale_range`` x ``base_scale``, random placement or
+    crop) then ``photometric``. With the default ``base_scale`` (the letterbox scale
+    into the canvas) the canvas holds the whole image; with the scale of the network's
+    full input it is a random crop at the scale the network sees at run time.
+
+    Args:
+        image: (H, W, 3) uint8 BGR.
+        boxes: (K, 4) float32 ``x1, y1, x2, y2``.
+        classes: (K,) int64.
+        out_width: canvas width.
+        out_height: canvas height.
+        rng: random generator.
+        base_scale: image-to-canvas scale before the random factor (default: letterbox
+            the whole image into the canvas).
+        scale_range: (low, high) random scale factors.
+
+    Returns:
+        ((out_height, out_width, 3) uint8 BGR, boxes, classes) in canvas pixels.
+    """
+    canvas, boxes, classes = place(
+        image, boxes, classes, out_width, out_height, rng, base_scale, scale_range
+    )
+    return photometric(canvas, rng), boxes, classes
