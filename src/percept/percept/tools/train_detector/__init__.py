@@ -4,4 +4,14 @@ Needs the optional ``train`` extra (torch) to train; ``--evaluate MODEL.onnx`` s
 model without torch. Run as ``python -m percept.tools.train_detector`` (``train.main``).
 """
 
-__all__ = ["config", "dataset", "evaluate", "loss", "model", "train"]
+__all__ = [
+    "checkpoint",
+    "config",
+    "dataset",
+    "evaluate",
+    "loss",
+    "mix",
+    "model",
+    "stages",
+    "train",
+]

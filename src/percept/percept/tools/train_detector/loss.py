@@ -1,9 +1,9 @@
 """Training targets and loss: FCOS-style assignment, quality focal loss, GIoU loss.
 
 A cell is positive for a box when its centre lies in the box, within 2.5 strides of the
-box centre, on the level of the box's size; ties go to the smaller box. Quality focal
-loss on the classes (the target of a positive is the IoU of its predicted box, so scores
-rank boxes by localisation quality), GIoU loss on the boxes.
+box centre, on the level of the box's size (``level_ranges``); ties go to the smaller
+box. Quality focal loss on the classes (the target of a positive is the IoU of its
+predicted box, so scores rank boxes by localisation quality), GIoU loss on the boxes.
 """
 
 from __future__ import annotations
@@ -13,32 +13,61 @@ from typing import Any, Final
 
 from percept.tools.train_detector.model import STRIDES
 
-__all__ = ["LEVEL_MAX_SIDE", "LEVEL_MIN_SIDE", "assign", "cell_grid", "detection_loss", "nn_bce"]
+__all__ = [
+    "LEVEL_MAX_SIDE",
+    "LEVEL_MIN_SIDE",
+    "assign",
+    "cell_grid",
+    "detection_loss",
+    "level_ranges",
+    "nn_bce",
+]
 
-#: Largest box side (pixels) assigned to each level; the last takes everything above.
+#: Largest box side (pixels) assigned to each default level (strides 8, 16, 32); the
+#: last takes everything above.
 LEVEL_MAX_SIDE: Final = (64.0, 128.0, math.inf)
-#: Smallest box side assigned to each level.
+#: Smallest box side assigned to each default level.
 LEVEL_MIN_SIDE: Final = (0.0, 48.0, 96.0)
 
 
-def cell_grid(input_width: int, input_height: int) -> tuple[Any, Any, Any]:
-    """(N, 2) cell centres, (N,) strides and (N,) level of every output cell."""
+def level_ranges(strides: tuple[int, ...]) -> list[tuple[float, float]]:
+    """(smallest, largest) box side in pixels each level is assigned: 3 to 8 strides.
+
+    The first level takes everything below, the last everything above; with strides 8,
+    16, 32 these are ``LEVEL_MIN_SIDE`` / ``LEVEL_MAX_SIDE``; a stride-4 level takes boxes
+    up to 32 px and stride 8 then starts at 24 px.
+    """
+    ranges = [(3.0 * s, 8.0 * s) for s in strides]
+    ranges[0] = (0.0, ranges[0][1])
+    ranges[-1] = (ranges[-1][0], math.inf)
+    return ranges
+
+
+def cell_grid(
+    input_width: int, input_height: int, strides: tuple[int, ...] = STRIDES
+) -> tuple[Any, Any, Any, Any]:
+    """Every output cell: (N, 2) centres, (N,) strides, (N,) smallest and largest side.
+
+    The sides are the range of box sizes (pixels) the cell's level is assigned
+    (``level_ranges``).
+    """
     import torch
 
-    centres, strides, levels = [], [], []
-    for level, stride in enumerate(STRIDES):
+    centres, cell_strides, lows, highs = [], [], [], []
+    for stride, (low, high) in zip(strides, level_ranges(strides), strict=True):
         h, w = input_height // stride, input_width // stride
         gy, gx = torch.meshgrid(
             (torch.arange(h) + 0.5) * stride, (torch.arange(w) + 0.5) * stride, indexing="ij"
         )
         centres.append(torch.stack([gx.flatten(), gy.flatten()], 1))
-        strides.append(torch.full((h * w,), float(stride)))
-        levels.append(torch.full((h * w,), level))
-    return torch.cat(centres), torch.cat(strides), torch.cat(levels)
+        cell_strides.append(torch.full((h * w,), float(stride)))
+        lows.append(torch.full((h * w,), low))
+        highs.append(torch.full((h * w,), high))
+    return torch.cat(centres), torch.cat(cell_strides), torch.cat(lows), torch.cat(highs)
 
 
 def assign(
-    boxes: Any, centres: Any, strides: Any, levels: Any, radius: float = 2.5
+    boxes: Any, centres: Any, strides: Any, low: Any, high: Any, radius: float = 2.5
 ) -> tuple[Any, Any]:
     """FCOS-style targets of one image.
 
@@ -46,7 +75,8 @@ def assign(
         boxes: (K, 4) float tensor ``x1, y1, x2, y2``.
         centres: (N, 2) cell centres.
         strides: (N,) cell strides.
-        levels: (N,) cell levels.
+        low: (N,) smallest box side (pixels) of each cell's level.
+        high: (N,) largest box side of each cell's level.
         radius: centre sampling radius, strides.
 
     Returns:
@@ -64,9 +94,7 @@ def assign(
     r = radius * strides[:, None]
     near = ((cx - bcx).abs() < r) & ((cy - bcy).abs() < r)
     side = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    lo = torch.tensor(LEVEL_MIN_SIDE)[levels][:, None]
-    hi = torch.tensor(LEVEL_MAX_SIDE)[levels][:, None]
-    scale_ok = (side >= lo) & (side <= hi)
+    scale_ok = (side >= low[:, None]) & (side <= high[:, None])
     ok = inside & near & scale_ok
     # A box no cell centre of its level falls in (small, thin) gets its nearest cell.
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -100,7 +128,7 @@ def _giou(a: Any, b: Any) -> Any:
 
 
 def detection_loss(
-    model: Any, images: Any, targets: list[tuple[Any, Any]], grid: tuple[Any, Any, Any]
+    model: Any, images: Any, targets: list[tuple[Any, Any]], grid: tuple[Any, Any, Any, Any]
 ) -> tuple[Any, dict[str, float]]:
     """Loss of a batch: quality focal loss on the classes plus twice the GIoU loss.
 
@@ -115,7 +143,7 @@ def detection_loss(
     """
     import torch
 
-    centres, strides, levels = grid
+    centres, strides, low, high = grid
     outs = model.raw(images)
     dist = torch.cat([d.flatten(2) for d, _ in outs], 2).transpose(1, 2)  # (B, N, 4)
     logits = torch.cat([c.flatten(2) for _, c in outs], 2).transpose(1, 2)  # (B, N, C)
@@ -123,7 +151,7 @@ def detection_loss(
     cls_target = torch.zeros_like(logits)
     box_losses, n_pos = [], 0
     for i, (boxes, classes) in enumerate(targets):
-        positive, which = assign(boxes, centres, strides, levels)
+        positive, which = assign(boxes, centres, strides, low, high)
         if not bool(positive.any()):
             continue
         idx = torch.nonzero(positive).flatten()

@@ -1,11 +1,12 @@
 """The detector network and its ONNX export.
 
-About 0.4 M parameters: a stride-2 convolution backbone (BN + SiLU, residual blocks) to
-strides 8, 16 and 32, a top-down feature pyramid, one head shared by the levels
+About 0.4 M parameters at width 16: a stride-2 convolution backbone (BN + SiLU, residual
+blocks) to strides 8, 16 and 32 (and optionally a stride-4 output level), a top-down
+feature pyramid, one head shared by the levels
 predicting the distances from each cell centre to the box sides (left, top, right,
 bottom) and five class logits. Exported output: (B, 4 + 5, N) with rows ``cx, cy, w, h``
-in network-input pixels then the class scores after the sigmoid, N the cells of the
-three levels, exactly what Ultralytics' YOLOv8 exports give, so
+in network-input pixels then the class scores after the sigmoid, N the cells of all
+levels, exactly what Ultralytics' YOLOv8 exports give, so
 ``percept.detect.decode``'s ``yolov8`` decoder reads it unchanged.
 
 torch, onnx and onnxruntime are imported inside the functions: the module imports
@@ -23,16 +24,30 @@ import numpy as np
 from percept.tools.train_detector.config import TrainConfig
 from percept.tools.train_detector.dataset import CLASS_NAMES
 
-__all__ = ["STRIDES", "build_model", "export_onnx"]
+__all__ = ["ALLOWED_STRIDES", "STRIDES", "build_model", "export_onnx"]
 
 logger = logging.getLogger(__name__)
 
-#: Strides of the three output levels.
+#: Strides of the three default output levels.
 STRIDES: Final = (8, 16, 32)
+#: Strides an output level may have (the backbone's feature maps).
+ALLOWED_STRIDES: Final = (4, 8, 16, 32)
 
 
-def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
-    """The detector network (a ``torch.nn.Module``); its output is the exported one."""
+def build_model(
+    width: int = 16, num_classes: int = len(CLASS_NAMES), strides: tuple[int, ...] = STRIDES
+) -> Any:
+    """The detector network (a ``torch.nn.Module``); its output is the exported one.
+
+    Args:
+        width: channels of the first backbone stage (later stages 2x, 4x, 6x, 8x).
+        num_classes: class scores per cell.
+        strides: output levels, ascending, a contiguous run of ``ALLOWED_STRIDES``
+            ending at 32 (the pyramid runs top-down from stride 32).
+
+    Raises:
+        ValueError: unsupported strides.
+    """
     import torch
     from torch import nn
 
@@ -49,6 +64,15 @@ def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.add(x, self.body(x))
 
+    strides = tuple(strides)
+    if (
+        not strides
+        or strides[0] not in ALLOWED_STRIDES
+        or strides != ALLOWED_STRIDES[ALLOWED_STRIDES.index(strides[0]) :]
+    ):
+        msg = f"output strides must be a run ending at 32 of {ALLOWED_STRIDES}, got {strides}"
+        raise ValueError(msg)
+
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -61,6 +85,8 @@ def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
             self.lat32 = conv(c5, head, 1)
             self.lat16 = conv(c4, head, 1)
             self.lat8 = conv(c3, head, 1)
+            if 4 in strides:
+                self.lat4 = conv(c2, head, 1)
             self.tower = nn.Sequential(conv(head, head, 3), conv(head, head, 3))
             self.box = nn.Conv2d(head, 4, 1)
             self.cls = nn.Conv2d(head, num_classes, 1)
@@ -71,14 +97,19 @@ def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
 
         def raw(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
             """Per level: (B, 4, h, w) box distances in pixels and (B, C, h, w) logits."""
-            f8 = self.s8(self.stem(x))
+            f4 = self.stem(x)
+            f8 = self.s8(f4)
             f16 = self.s16(f8)
             f32 = self.s32(f16)
             p32 = self.lat32(f32)
             p16 = self.lat16(f16) + nn.functional.interpolate(p32, scale_factor=2.0)
             p8 = self.lat8(f8) + nn.functional.interpolate(p16, scale_factor=2.0)
+            pyramid = {8: p8, 16: p16, 32: p32}
+            if 4 in strides:
+                pyramid[4] = self.lat4(f4) + nn.functional.interpolate(p8, scale_factor=2.0)
             out = []
-            for p, stride in zip((p8, p16, p32), STRIDES, strict=True):
+            for stride in strides:
+                p = pyramid[stride]
                 t = self.tower(p)
                 dist = nn.functional.softplus(self.box(t)) * stride
                 out.append((dist, self.cls(t)))
@@ -87,7 +118,7 @@ def build_model(width: int = 16, num_classes: int = len(CLASS_NAMES)) -> Any:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             """(B, 4 + C, N): cx, cy, w, h in input pixels, class scores after sigmoid."""
             rows = []
-            for (dist, logits), stride in zip(self.raw(x), STRIDES, strict=True):
+            for (dist, logits), stride in zip(self.raw(x), strides, strict=True):
                 _, _, h, w = dist.shape
                 ys = (torch.arange(h, dtype=dist.dtype) + 0.5) * stride
                 xs = (torch.arange(w, dtype=dist.dtype) + 0.5) * stride
@@ -113,7 +144,11 @@ def export_onnx(model: Any, config: TrainConfig, path: Path) -> None:
     import torch
 
     model.eval()
-    x = torch.rand(2, 3, config.input_height, config.input_width)
+    # A generator of its own: the export must not move torch's global random state
+    # (training resumed after a validation export continues bit for bit).
+    x = torch.rand(
+        2, 3, config.input_height, config.input_width, generator=torch.Generator().manual_seed(0)
+    )
     torch.onnx.export(
         model,
         (x,),
