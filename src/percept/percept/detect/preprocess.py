@@ -2,9 +2,12 @@
 
 The letterbox is Ultralytics' (``ultralytics/data/augment.py`` ``LetterBox`` with
 ``auto=False, center=True``): scale by ``r = min(H_in / h, W_in / w)``, resize to
-``(round(w r), round(h r))`` with bilinear interpolation, pad to the network size with
-grey 114, the padding split as ``round(d - 0.1)`` before and ``round(d + 0.1)`` after.
-Boxes map back as ``(x - pad_x) / r`` (Ultralytics ``scale_boxes``). Normalisation is
+``(max(round(w r), 1), max(round(h r), 1))`` with bilinear interpolation, pad to the
+network size with grey 114, the padding split as ``round(d - 0.1)`` before and
+``round(d + 0.1)`` after. Boxes map back per axis by the scale the resize really applied,
+``(x - pad_x) / (w' / w)`` and ``(y - pad_y) / (h' / h)`` for a resized size w' x h'
+(Ultralytics 8.4 ``scale_boxes``; ``/ r`` alone is off by up to half a network pixel
+at the far edge of a side whose ``h r`` was rounded). Normalisation is
 ``/ 255`` into RGB, NCHW float32 (float16 for half-precision models); several cameras
 are stacked into one batch by ``cv2.dnn.blobFromImages`` (one C++ pass, no per-pixel
 Python).
@@ -64,6 +67,8 @@ class Letterbox:
         pad_y: rows of padding on top, network pixels.
         image_width: width of the original image, pixels.
         image_height: height of the original image, pixels.
+        resized_width: width of the resized image inside the padding, network pixels.
+        resized_height: height of the resized image inside the padding, network pixels.
     """
 
     scale: float
@@ -71,6 +76,18 @@ class Letterbox:
     pad_y: int
     image_width: int
     image_height: int
+    resized_width: int
+    resized_height: int
+
+    @property
+    def scale_x(self) -> float:
+        """Horizontal resize factor the image really got (``resized_width / image_width``)."""
+        return self.resized_width / self.image_width
+
+    @property
+    def scale_y(self) -> float:
+        """Vertical resize factor the image really got (``resized_height / image_height``)."""
+        return self.resized_height / self.image_height
 
 
 def letterbox(
@@ -99,11 +116,11 @@ def letterbox(
         msg = f"letterbox: image {w}x{h} into {width}x{height}: sizes must be > 0"
         raise ValueError(msg)
     r = min(height / h, width / w)
-    new_w, new_h = round(w * r), round(h * r)
+    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
     dw, dh = (width - new_w) / 2, (height - new_h) / 2
     left, top = round(dw - 0.1), round(dh - 0.1)
     right, bottom = round(dw + 0.1), round(dh + 0.1)
-    placed = Letterbox(r, left, top, w, h)
+    placed = Letterbox(r, left, top, w, h, new_w, new_h)
     if (new_w, new_h) == (w, h) and (w, h) == (width, height):
         return image, placed
     resized = image
@@ -126,9 +143,8 @@ def scale_boxes(boxes_xyxy: npt.NDArray[np.float32], placed: Letterbox) -> npt.N
         (N, 4) float32 boxes in image pixels (x = column, y = row), inside the image.
     """
     out = np.empty_like(boxes_xyxy, dtype=np.float32)
-    inv = 1.0 / placed.scale
-    out[:, 0::2] = (boxes_xyxy[:, 0::2] - placed.pad_x) * inv
-    out[:, 1::2] = (boxes_xyxy[:, 1::2] - placed.pad_y) * inv
+    out[:, 0::2] = (boxes_xyxy[:, 0::2] - placed.pad_x) / np.float32(placed.scale_x)
+    out[:, 1::2] = (boxes_xyxy[:, 1::2] - placed.pad_y) / np.float32(placed.scale_y)
     np.clip(out[:, 0::2], 0, placed.image_width, out=out[:, 0::2])
     np.clip(out[:, 1::2], 0, placed.image_height, out=out[:, 1::2])
     return out
