@@ -43,6 +43,9 @@ setup(
         "eval": ["motmetrics>=1.4"],
         # `percept eval` / `percept regress --engine ray`: bags on a Ray cluster
         "ray": ["ray>=2.9"],
+        # `python -m percept.tools.ultralytics_check` and its test: real Ultralytics exports
+        # (ultralytics brings torch and torchvision; onnxslim for its export's simplify)
+        "ultralytics": ["ultralytics>=8.4", "onnxslim>=0.1.82"],
     },
     zip_safe=True,
     entry_points={"console_scripts": ["percept = percept.cli.main:main"]},
