@@ -13,7 +13,10 @@ As OpenVINS' ``VioManager``, from the units of this package:
   IMU window is still, else the moving start
   (:func:`~percept.vio.init_dynamic.initialize_dynamic`) over a window of stereo odometry;
 - the camera-IMU time offset ``td`` (Kalibr: ``t_imu = t_cam + td``) is a state
-  variable when ``estimate_time_offset`` is on.
+  variable when ``estimate_time_offset`` is on; the moving start first guesses it from
+  the stereo odometry's rotations and the gyro
+  (:func:`~percept.vio.time_offset_init.estimate_time_offset`), else starts it at
+  ``time_offset_s``.
 
 **Failure detection** (each counted in ``failures`` by reason): a non-finite state or a
 failed update, the position standard deviation over ``max_position_sigma_m``, the
@@ -71,6 +74,11 @@ from percept.vio.state import (
     with_time_offset,
 )
 from percept.vio.state_ops import UpdateError, ekf_update
+from percept.vio.time_offset_init import (
+    TimeOffsetEstimate,
+    TimeOffsetInitConfig,
+    estimate_time_offset,
+)
 from percept.vio.update_config import UpdaterConfig
 from percept.vio.update_msckf import UpdateStats, msckf_update
 from percept.vio.vo import StereoOdometry, StereoVoConfig, VoStep
@@ -108,6 +116,8 @@ class EstimatorConfig:
         init: static and moving start, zero-velocity test.
         updater: the MSCKF update.
         vo: the stereo odometry of the moving start.
+        time_offset_init: the moving start's guess of ``td`` (with
+            ``estimate_time_offset``).
         max_clones: sliding-window size (OpenVINS ``max_clones``: 11).
         estimate_time_offset: estimate ``td`` online.
         time_offset_s: initial (or fixed) ``td``, Kalibr's ``t_imu = t_cam + td``, s.
@@ -137,6 +147,7 @@ class EstimatorConfig:
     init: InitConfig = field(default_factory=InitConfig)
     updater: UpdaterConfig = field(default_factory=UpdaterConfig)
     vo: StereoVoConfig = field(default_factory=StereoVoConfig)
+    time_offset_init: TimeOffsetInitConfig = field(default_factory=TimeOffsetInitConfig)
     max_clones: int = param(11, "sliding-window clones", min_value=2)
     estimate_time_offset: bool = param(True, "estimate the camera-IMU time offset online")
     time_offset_s: float = param(0.0, "initial camera-IMU time offset t_imu = t_cam + td, s")
@@ -235,6 +246,7 @@ class VioEstimator:
         failures: resets by reason.
         frames: stereo frames processed.
         zupts: zero-velocity updates applied.
+        time_offset_guess: the last moving start's guess of ``td`` (None before one).
     """
 
     def __init__(
@@ -256,6 +268,7 @@ class VioEstimator:
         self.failures: Counter[str] = Counter()
         self.frames = 0
         self.zupts = 0
+        self.time_offset_guess: TimeOffsetEstimate | None = None
         self._resets = 0
         self._zupt_detector: ZeroVelocityDetector | None = None
         self._anchor: FloatArray | None = None
@@ -274,6 +287,8 @@ class VioEstimator:
         self._gated_streak = 0
         self._prev_frame_ns: int | None = None
         self._prev_R_world_cam: FloatArray | None = None
+        self._td_start_ns = round(cfg.time_offset_s * NS_PER_S)
+        self._td_guessed = False
 
     @property
     def status(self) -> VioStatus:
@@ -342,7 +357,7 @@ class VioEstimator:
     def _td_ns(self) -> int:
         if self._state is not None and self._state.time_offset_s is not None:
             return time_offset_ns(self._state)
-        return round(self.config.time_offset_s * NS_PER_S)
+        return self._td_start_ns
 
     def imu_covers(self, stamp_ns: int) -> bool:
         """Whether the IMU fed so far reaches the frame at ``stamp_ns`` (+ ``td``)."""
@@ -529,13 +544,20 @@ class VioEstimator:
             steps = [s for s in self._init_steps if s.stamp_ns >= frame.stamp_ns - dyn]
             start = steps[0].stamp_ns + td
             if len(steps) >= cfg.init.dynamic_min_frames and oldest is not None and oldest <= start:
-                t, g, a = self._prop.readings(start, t_imu)
-                res = initialize_dynamic(
-                    steps, (t, g, a), self.T_imu_cam, td, cfg.init, cfg.propagator
-                )
-                if res.state is None:
-                    _log.debug("moving start refused: %s", res.reason)
-                state = res.state
+                if not self._td_guessed:
+                    # Once per start; a guess beyond the IMU received waits for a frame.
+                    self._td_guessed = True
+                    self._td_start_ns = td = self._guess_time_offset(td)
+                    start, t_imu = steps[0].stamp_ns + td, frame.stamp_ns + td
+                newest = self._prop.newest_stamp_ns
+                if oldest <= start and newest is not None and t_imu <= newest:
+                    t, g, a = self._prop.readings(start, t_imu)
+                    res = initialize_dynamic(
+                        steps, (t, g, a), self.T_imu_cam, td, cfg.init, cfg.propagator
+                    )
+                    if res.state is None:
+                        _log.debug("moving start refused: %s", res.reason)
+                    state = res.state
         if state is None:
             return None
         # The static start ends at the newest IMU reading of the window: move it to the frame.
@@ -552,6 +574,26 @@ class VioEstimator:
             return None
         _log.info("VIO initialised at %d ns (resets so far %d)", frame.stamp_ns, self._resets)
         return self._state
+
+    def _guess_time_offset(self, td_ns: int) -> int:
+        """``td`` for the moving start: the guess from vision and gyro, else ``td_ns``."""
+        cfg = self.config
+        if not (cfg.estimate_time_offset and cfg.time_offset_init.enabled):
+            return td_ns
+        oldest, newest = self._prop.oldest_stamp_ns, self._prop.newest_stamp_ns
+        if oldest is None or newest is None or newest <= oldest:
+            return td_ns
+        t, g, _ = self._prop.readings(oldest, newest)
+        guess = estimate_time_offset(
+            self._init_steps, t, g, self.T_imu_cam[:3, :3], cfg.time_offset_init
+        )
+        self.time_offset_guess = guess
+        if guess.offset_s is None:
+            _log.info("no time offset guess, td starts at %d ns: %s", td_ns, guess.reason)
+            return td_ns
+        ms = (guess.offset_s * 1e3, guess.sigma_s * 1e3, guess.intervals)
+        _log.info("time offset guess %.2f ms (sigma %.2f ms, %d frame intervals)", *ms)
+        return round(guess.offset_s * NS_PER_S)
 
     def _continue_from_anchor(self, state: State) -> State:
         """After a reset, start where the last good estimate was (position and yaw)."""
