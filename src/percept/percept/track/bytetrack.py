@@ -6,6 +6,9 @@ velocities per frame), with ByteTrack's noise model (standard deviations proport
 to the box height: 1/20 for positions, 1/160 for velocities). Per frame:
 
 1. every track predicts (several steps when frames were skipped, judged from stamps);
+   with ``camera_motion`` on, the image shift that the camera's own motion gives every
+   box is then estimated from the detections (:func:`estimate_shift`) and applied to
+   all tracks, as BoT-SORT's camera-motion compensation does from the image;
 2. high-score detections are matched to active and lost tracks by Hungarian
    assignment (``scipy.optimize.linear_sum_assignment``) on 1 - IoU;
 3. low-score detections are matched to the active tracks still unmatched (the "BYTE"
@@ -31,7 +34,7 @@ from scipy.optimize import linear_sum_assignment
 
 from percept.params import param
 
-__all__ = ["ByteTracker", "TrackOutput", "TrackerConfig", "iou_matrix"]
+__all__ = ["ByteTracker", "TrackOutput", "TrackerConfig", "estimate_shift", "iou_matrix"]
 
 _STD_POSITION = 1.0 / 20.0
 _STD_VELOCITY = 1.0 / 160.0
@@ -55,6 +58,10 @@ class TrackerConfig:
         max_age: frames a track survives without a match.
         new_track_score: least score of a detection that starts a track; None for
             ``high_score + 0.1`` (ByteTrack's ``det_thresh``).
+        camera_motion: estimate the shift a moving camera gives every box from the
+            high-score detections (:func:`estimate_shift`) and move all tracks by it
+            before matching.
+        motion_max_shift_px: largest shift looked for, pixels per frame.
     """
 
     high_score: float = param(
@@ -69,6 +76,10 @@ class TrackerConfig:
     min_hits: int = param(2, "matches that confirm a track", min_value=1, max_value=100)
     max_age: int = param(30, "frames a track lives without a match", min_value=0, max_value=10000)
     new_track_score: float | None = None
+    camera_motion: bool = param(
+        True, "move all tracks by the image shift the detections agree on (moving camera)"
+    )
+    motion_max_shift_px: float = 64.0
 
     @property
     def birth_score(self) -> float:
@@ -124,6 +135,81 @@ def iou_matrix(
     out = np.zeros(inter.shape, dtype=np.float64)
     np.divide(inter, union, out=out, where=union > 0)
     return out
+
+
+def estimate_shift(
+    tracks_xyxy: npt.NDArray[np.floating],
+    track_classes: npt.NDArray[np.integer],
+    dets_xyxy: npt.NDArray[np.floating],
+    det_classes: npt.NDArray[np.integer],
+    max_shift_px: float = 64.0,
+    min_support: int = 3,
+) -> tuple[npt.NDArray[np.float64], int]:
+    """The image shift most tracks agree on, from their predicted boxes and detections.
+
+    A translation-only model of the camera's motion, fitted like a one-point RANSAC:
+    every pair of a track and a detection of its class and of a similar height (0.67 to
+    1.5 times) within ``max_shift_px`` proposes its centre displacement; a proposal's
+    support is the number of tracks with a pair within ``max(2, 0.25 * height)`` pixels
+    of it. The best proposal wins only when it has ``min_support`` tracks and more than
+    the zero shift (the prediction as it is) has; the shift is then the median of its
+    inliers' displacements, one per track.
+
+    Args:
+        tracks_xyxy: (N, 4) predicted track boxes, pixels.
+        track_classes: (N,) their classes.
+        dets_xyxy: (M, 4) detection boxes, pixels.
+        det_classes: (M,) their classes.
+        max_shift_px: largest displacement considered.
+        min_support: least number of agreeing tracks.
+
+    Returns:
+        ((2,) shift ``(du, dv)`` in pixels, the number of tracks supporting it; 0 and
+        ``(0, 0)`` when no shift beats the prediction).
+
+    >>> t = np.array([[0, 0, 10, 10], [50, 0, 60, 10], [0, 50, 10, 60]], dtype=float)
+    >>> shift, n = estimate_shift(t, np.zeros(3, int), t + [7, 3, 7, 3], np.zeros(3, int))
+    >>> shift.tolist(), n
+    ([7.0, 3.0], 3)
+    """
+    zero = np.zeros(2, dtype=np.float64)
+    t = np.asarray(tracks_xyxy, dtype=np.float64).reshape(-1, 4)
+    d = np.asarray(dets_xyxy, dtype=np.float64).reshape(-1, 4)
+    if t.shape[0] < min_support or d.shape[0] == 0:
+        return zero, 0
+    t_c, d_c = (t[:, :2] + t[:, 2:]) / 2, (d[:, :2] + d[:, 2:]) / 2
+    t_h = np.maximum(t[:, 3] - t[:, 1], 1e-3)
+    ratio = (d[:, 3] - d[:, 1])[None, :] / t_h[:, None]
+    vec = d_c[None, :, :] - t_c[:, None, :]  # (N, M, 2)
+    ok = (
+        (np.asarray(track_classes)[:, None] == np.asarray(det_classes)[None, :])
+        & (ratio > 0.67)
+        & (ratio < 1.5)
+        & (np.hypot(vec[..., 0], vec[..., 1]) <= max_shift_px)
+    )
+    track_of, _ = np.nonzero(ok)
+    cand = vec[ok]  # (K, 2)
+    if cand.shape[0] == 0:
+        return zero, 0
+    tol = np.maximum(2.0, 0.25 * t_h)[track_of]  # (K,) each pair's own tolerance
+    close = np.hypot(*(cand[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) <= tol[None, :]
+    onehot = np.zeros((cand.shape[0], t.shape[0]), dtype=bool)
+    onehot[np.arange(cand.shape[0]), track_of] = True
+    per_track = (close.astype(np.int32) @ onehot.astype(np.int32)) > 0  # (K, N)
+    support = per_track.sum(axis=1)
+    at_zero = np.zeros(t.shape[0], dtype=bool)
+    at_zero[track_of[np.hypot(cand[:, 0], cand[:, 1]) <= tol]] = True
+    # most support; among equals the smallest shift
+    best = int(np.lexsort((np.hypot(cand[:, 0], cand[:, 1]), -support))[0])
+    if support[best] < min_support or support[best] <= int(at_zero.sum()):
+        return zero, 0
+    # one inlier per track: its pair nearest the winning proposal
+    inlier = close[best]
+    err = np.where(inlier, np.hypot(*(cand - cand[best]).T), np.inf)
+    order = np.lexsort((err, track_of))
+    first = order[np.r_[True, track_of[order][1:] != track_of[order][:-1]]]
+    first = first[np.isfinite(err[first])]
+    return np.median(cand[first], axis=0), int(support[best])
 
 
 def _to_xyah(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
@@ -241,6 +327,23 @@ class ByteTracker:
         """Confirmed tracks alive (matched recently or coasting)."""
         return sum(t.confirmed for t in self._tracks)
 
+    def _compensate(
+        self, boxes: npt.NDArray[np.float32], classes: npt.NDArray[np.int64], steps: int
+    ) -> None:
+        """Move every track by the shift its recently seen members agree on."""
+        recent = [t for t in self._tracks if t.since_update <= steps]
+        if not recent:
+            return
+        predicted = np.stack([t.box() for t in recent])
+        track_classes = np.array([t.class_id for t in recent], dtype=np.int64)
+        shift, _ = estimate_shift(
+            predicted, track_classes, boxes, classes, self.config.motion_max_shift_px * steps
+        )
+        if shift.any():
+            for track in self._tracks:
+                track.kf.x[0, 0] += shift[0]
+                track.kf.x[1, 0] += shift[1]
+
     def _steps(self, stamp_ns: int | None) -> int:
         """Frames since the last update, from stamps (1 when unknown)."""
         if stamp_ns is None:
@@ -287,6 +390,8 @@ class ByteTracker:
             track.since_update += steps
 
         high = np.flatnonzero(score >= cfg.high_score)
+        if cfg.camera_motion:
+            self._compensate(boxes[high], classes[high], steps)
         low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
         established = [t for t in self._tracks if t.confirmed]
         tentative = [t for t in self._tracks if not t.confirmed]
