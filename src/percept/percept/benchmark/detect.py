@@ -148,13 +148,17 @@ def _frame(rng: np.random.Generator) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.resize(small, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC))
 
 
-def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float]:
+def run_detect_benchmark(
+    repeats: int = 30, threads: int = 0, model_path: Path | None = None
+) -> dict[str, float]:
     """Time the detector node per 640x640 frame against a bare ONNX Runtime run.
 
     Args:
         repeats: timed frames (after one warm-up frame); medians reported.
         threads: ONNX Runtime intra-op threads of the node (0: ONNX Runtime's default);
             the bare run uses the node's own session, so the same.
+        model_path: a 640x640 ONNX detector to time instead of the built one (an
+            Ultralytics export, say).
 
     Returns:
         ``detect_640x640.node_ms`` (median ms per frame through the local runtime),
@@ -169,7 +173,7 @@ def run_detect_benchmark(repeats: int = 30, threads: int = 0) -> dict[str, float
     check_repeats(repeats)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="percept_bench_detect_") as tmp:
-        model = build_benchmark_model(Path(tmp) / "bench_yolo.onnx")
+        model = model_path or build_benchmark_model(Path(tmp) / "bench_yolo.onnx")
         runtime = LocalRuntime(publish_diagnostics=False)
         params = resolve_parameters(DetectorNode, DetectorNode.NAME)
         params.update(
