@@ -92,8 +92,9 @@ def test_ids_are_given_on_confirmation_and_kept_through_a_gap() -> None:
 
 
 def test_low_scores_never_start_tracks() -> None:
-    tracker = ByteTracker(TrackerConfig(min_hits=1))
+    tracker = ByteTracker(TrackerConfig(min_hits=1, high_score=0.5))
     weak = tracker.update(np.array([[0.0, 0, 10, 10]]), np.array([0.55]), np.array([0]), 0)
     assert weak.track_ids.tolist() == [0]  # below high_score + 0.1
+    assert TrackerConfig().birth_score == pytest.approx(0.55)  # the default 0.45 + 0.1
     with pytest.raises(ValueError, match="low_score <= high_score"):
         TrackerConfig(high_score=0.2, low_score=0.4)
