@@ -435,7 +435,10 @@ class DetectorNode(Node):
         keep = np.flatnonzero((dets.scores > score_min) | (track_ids > 0))
         dets = dets.select(keep)
         ids = [str(t) if t > 0 else "" for t in track_ids[keep]]
-        class_ids = [self._class_id(detector, int(c)) for c in dets.class_ids]
+        as_index = self.param_str("class_id_format") == "index"  # once per frame
+        class_ids = [
+            str(c) if as_index else detector.class_name(c) for c in dets.class_ids.tolist()
+        ]
         self._counts["frames"] += 1
         out: dict[str, object] = {
             "detections": _detection_array(image.header, dets, class_ids, ids)
@@ -503,11 +506,6 @@ class DetectorNode(Node):
         return out
 
     # -- helpers -----------------------------------------------------------------------
-    def _class_id(self, detector: Detector, class_id: int) -> str:
-        if self.param_str("class_id_format") == "index":
-            return str(class_id)
-        return detector.class_name(class_id)
-
     def diagnostic_values(self) -> list[tuple[str, str]]:
         """Model, timings per stage, frames processed and dropped, tracks, 3D counts."""
         detector = self._detector
@@ -556,18 +554,15 @@ def _detection_array(
     header: Header, dets: Detections, class_ids: list[str], ids: list[str]
 ) -> Detection2DArray:
     boxes = dets.boxes_xyxy.astype(np.float64)
-    centers = (boxes[:, :2] + boxes[:, 2:]) / 2
-    sizes = boxes[:, 2:] - boxes[:, :2]
+    # Python floats in one pass each (tolist), not one numpy scalar per field.
+    centers = ((boxes[:, :2] + boxes[:, 2:]) / 2).tolist()
+    sizes = (boxes[:, 2:] - boxes[:, :2]).tolist()
+    scores = dets.scores.astype(np.float64).tolist()
     return Detection2DArray(
         header,
         tuple(
-            Detection2D(
-                (float(centers[i, 0]), float(centers[i, 1])),
-                (float(sizes[i, 0]), float(sizes[i, 1])),
-                _hypotheses(class_ids[i], float(dets.scores[i])),
-                ids[i],
-            )
-            for i in range(boxes.shape[0])
+            Detection2D((c[0], c[1]), (z[0], z[1]), _hypotheses(k, s), i)
+            for c, z, k, s, i in zip(centers, sizes, class_ids, scores, ids, strict=True)
         ),
     )
 
