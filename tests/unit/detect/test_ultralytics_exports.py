@@ -9,7 +9,8 @@ equal Ultralytics' ``predict`` on the same ONNX file: boxes within 0.5 px, score
 1e-3, same classes. The only detections allowed without a partner are borderline NMS
 decisions (an IoU within float32 rounding of the threshold; see
 ``percept.tools.ultralytics_check``). Needs the ``ultralytics`` extra (and torch);
-skipped otherwise.
+skipped otherwise. About 10 s per export on 2 loaded cores: the dynamic-shape and
+640 exports are marked slow (all 11: 70 s under a load of 15; the 7 others: 35 s, 15 s of CPU).
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def _check(result: Any) -> None:
     assert result.ok
 
 
-@pytest.mark.parametrize("dynamic", [False, True], ids=["fixed", "dynamic"])
+@pytest.mark.parametrize(
+    "dynamic", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fixed", "dynamic"]
+)
 def test_percept_matches_ultralytics_prediction(
     family: tuple[str, Any], dynamic: bool, workdir: Path, images: list[Any]
 ) -> None:
@@ -78,6 +81,7 @@ def test_percept_matches_ultralytics_prediction(
     _check(result)
 
 
+@pytest.mark.slow
 def test_640_export_at_the_tensorrt_10_3_opset(workdir: Path, images: list[Any]) -> None:
     from percept.tools.ultralytics_check import TRT_MAX_OPSET, check_model
 
@@ -90,3 +94,10 @@ def test_opset_above_tensorrt_10_3_is_refused(family: tuple[str, Any], workdir: 
 
     with pytest.raises(ValueError, match=r"TensorRT 10\.3 parses opsets 9 to 20"):
         export_onnx(family[1], workdir / "onnx", IMGSZ, dynamic=False, opset=21)
+
+
+def test_rtdetr_is_refused_with_the_reason(workdir: Path, images: list[Any]) -> None:
+    from percept.tools.ultralytics_check import build_model
+
+    with pytest.raises(ValueError, match="RT-DETR is not checked"):
+        build_model("rtdetr-l", images, IMGSZ, SEED)
