@@ -111,6 +111,24 @@ def test_a_cloud_marks_the_wall_and_clears_the_floor_in_front() -> None:
     assert h.errors == 0
 
 
+def test_grid_model_band3d_projects_3d_rays_with_the_same_face() -> None:
+    h = harness(grid_model="band3d")
+    points = to_optical(wall_points_base())
+    for k in range(3):
+        stamp = T0 + k * S // 10
+        h.feed_transforms([odom_tf(stamp)], stamp, static=False)
+        h.feed("points", cloud(stamp, points), stamp + 1000)
+    h.feed_transforms([odom_tf(T0 + S)], T0 + S, static=False)
+    grid = h.last("map")
+    assert isinstance(grid, OccupancyGrid)
+    assert set(np.unique(grid.data).tolist()) <= {-1, 0, 100}  # projected_map values
+    assert cell(grid, 2.01, 0.0) == 100
+    assert cell(grid, 1.2, 0.0) == 0
+    assert cell(grid, 3.0, 0.0) == -1
+    assert h.diagnostic_values()["inserted"] == "3"
+    assert h.errors == 0
+
+
 def test_a_cloud_waits_for_its_pose_then_is_inserted() -> None:
     h = harness(tf_timeout_s=0.5)
     points = to_optical(wall_points_base(0.05))

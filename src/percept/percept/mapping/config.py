@@ -16,10 +16,12 @@ from typing import Final
 
 from percept.params import param
 
-__all__ = ["DECAY_MODELS", "MappingConfig", "logit"]
+__all__ = ["DECAY_MODELS", "GRID_MODELS", "MappingConfig", "logit"]
 
 #: ``decay_model`` values: no decay, STVL's linear (0) and exponential (1) models.
 DECAY_MODELS: Final = ("none", "linear", "exponential")
+#: ``grid_model`` values: rays in the xy plane, or 3-D rays in the band projected.
+GRID_MODELS: Final = ("flat", "band3d")
 
 
 def logit(probability: float) -> float:
@@ -54,6 +56,10 @@ class MappingConfig:
         decay_s: time constant of the decay, seconds (STVL's ``voxel_decay``).
         initial_size_m: edge of the first 2-D grid, centred on the first sensor
             origin; the grid grows to include new data.
+        grid_model: ``flat`` (rays cast in the xy plane,
+            :mod:`percept.mapping.occupancy2d`) or ``band3d`` (3-D rays in voxels of the
+            height band, projected as octomap_server does, :mod:`percept.mapping.band3d`).
+        layer_height_m: voxel height of ``band3d``, metres.
     """
 
     resolution_m: float = param(
@@ -100,6 +106,16 @@ class MappingConfig:
         read_only=True,
     )
 
+    grid_model: str = param(
+        "flat",
+        "2-D grid from rays in the xy plane (flat) or 3-D rays in the band, projected (band3d)",
+        choices=GRID_MODELS,
+        read_only=True,
+    )
+    layer_height_m: float = param(
+        0.1, "voxel height of the band3d grid model, metres", min_value=0.001, read_only=True
+    )
+
     def __post_init__(self) -> None:
         def finite(value: float) -> bool:
             return math.isfinite(value)
@@ -140,6 +156,18 @@ class MappingConfig:
                 "decay_s",
                 "finite and > 0 with a decay model (>= 0 without)",
                 self.decay_s,
+            ),
+            (
+                self.grid_model in GRID_MODELS,
+                "grid_model",
+                f"one of {list(GRID_MODELS)}",
+                self.grid_model,
+            ),
+            (
+                finite(self.layer_height_m) and self.layer_height_m > 0.0,
+                "layer_height_m",
+                "finite and > 0",
+                self.layer_height_m,
             ),
             (
                 finite(self.initial_size_m) and self.initial_size_m >= 0.0,

@@ -1,7 +1,9 @@
 """OccupancyMapNode: point clouds, depth images or laser scans + TF -> an occupancy grid.
 
-The ROS face of :class:`percept.mapping.occupancy2d.OccupancyMap2D` (and, optionally,
-:class:`percept.mapping.voxel3d.VoxelMap3D`), as octomap_server and nav2's obstacle
+The ROS face of :class:`percept.mapping.occupancy2d.OccupancyMap2D` (``grid_model:
+flat``) or :class:`percept.mapping.band3d.BandMap2D` (``grid_model: band3d``: 3-D rays
+in the height band, projected; rays over low obstacles do not clear them) and,
+optionally, :class:`percept.mapping.voxel3d.VoxelMap3D`, as octomap_server and nav2's obstacle
 layer take their sensors: ``points2`` (sensor_msgs/PointCloud2, organised or not),
 ``depth`` + ``camera_info`` (a depth image, 32FC1 metres or 16UC1 millimetres), or
 ``scan`` (sensor_msgs/LaserScan); any of them, each on its own topic.
@@ -43,6 +45,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from percept.domain import CameraInfo, Image, LaserScan, OccupancyGrid, Odometry, PointCloud
 from percept.errors import ConfigError, InputRejected, PerceptError, TransformError
+from percept.mapping.band3d import BandMap2D
 from percept.mapping.config import MappingConfig
 from percept.mapping.occupancy2d import InsertStats, OccupancyMap2D
 from percept.msgtypes import CAMERA_INFO, IMAGE, LASER_SCAN, OCCUPANCY_GRID, ODOMETRY, POINT_CLOUD2
@@ -165,6 +168,11 @@ def _voxel_map(config: MappingConfig, enabled: bool) -> VoxelMap3D | None:
     return VoxelMap3D(config)
 
 
+def _grid(config: MappingConfig) -> OccupancyMap2D | BandMap2D:
+    """The 2-D map of ``grid_model``: flat rays, or 3-D rays in the band, projected."""
+    return BandMap2D(config) if config.grid_model == "band3d" else OccupancyMap2D(config)
+
+
 def _transform(T: FloatArray, points: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     out: npt.NDArray[np.float64] = points.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
     return out
@@ -236,7 +244,7 @@ class OccupancyMapNode(Node):
             ConfigError: mapping values that do not go together.
         """
         self.config = self._config(self.params)
-        self.grid = OccupancyMap2D(self.config)
+        self.grid = _grid(self.config)
         self.voxels = _voxel_map(self.config, self.param_bool("enable_3d"))
         self._pending: deque[_Pending] = deque()
         self._odom: deque[tuple[int, FloatArray]] = deque(maxlen=2000)
@@ -279,7 +287,7 @@ class OccupancyMapNode(Node):
         if mapping_keys & set(changed) or "enable_3d" in changed:
             self.ctx.logger.warning("occupancy_map: mapping settings changed: a new map starts")
             self.config = config
-            self.grid = OccupancyMap2D(config)
+            self.grid = _grid(config)
             self.voxels = _voxel_map(config, self.param_bool("enable_3d"))
             self._dirty = True
         target = str(changed.get("save_map_to", "") or "")

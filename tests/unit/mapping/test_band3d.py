@@ -1,0 +1,124 @@
+"""Tests of percept.mapping.band3d."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from percept.mapping.band3d import BandMap2D
+from percept.mapping.config import MappingConfig
+from percept.mapping.occupancy2d import OccupancyMap2D
+from percept.units import NS_PER_S
+
+RES = 0.05
+PERIOD_NS = NS_PER_S // 10
+
+
+def _box() -> npt.NDArray[np.float64]:
+    """A camera's view of a low box (top at 0.3 m, x 1.0..1.3): front face and top."""
+    y, z = np.meshgrid(np.linspace(-0.3, 0.3, 25), np.linspace(0.06, 0.29, 6))
+    front = np.c_[np.full(y.size, 1.0), y.ravel(), z.ravel()]
+    x, y = np.meshgrid(np.linspace(1.0, 1.3, 13), np.linspace(-0.3, 0.3, 25))
+    top = np.c_[x.ravel(), y.ravel(), np.full(x.size, 0.3)]
+    return np.concatenate([front, top])
+
+
+def _floor_behind() -> npt.NDArray[np.float64]:
+    """The floor beyond the box, seen over it (rays pass x 1.0..1.3 above 0.38 m)."""
+    x, y = np.meshgrid(np.linspace(2.5, 3.5, 41), np.linspace(-0.3, 0.3, 25))
+    return np.c_[x.ravel(), y.ravel(), np.zeros(x.size)]
+
+
+def _state(grid_data: npt.NDArray[np.int8], m: BandMap2D | OccupancyMap2D, x: float) -> int:
+    col, row = m.geometry.world_to_cell([[x, 0.01]])[0]
+    return int(grid_data[row, col])
+
+
+def test_rays_over_a_low_box_do_not_clear_it() -> None:
+    cfg = MappingConfig(resolution_m=RES, max_range_m=5.0)
+    band = BandMap2D(MappingConfig(resolution_m=RES, max_range_m=5.0, grid_model="band3d"))
+    flat = OccupancyMap2D(cfg)
+    cam = [0.0, 0.0, 0.8]  # looking down over the box
+    for i in range(6):  # the box seen once, then five views over it
+        points = _box() if i == 0 else _floor_behind()
+        band.insert(cam, points, 0.0, i * PERIOD_NS)
+        flat.insert(cam, points, 0.0, i * PERIOD_NS)
+    b = band.to_occupancy_grid("map", 0).data
+    f = flat.to_occupancy_grid("map", 0).data
+    for x in (1.02, 1.12, 1.22):  # the box's top: occupied in the band map
+        assert _state(b, band, x) == 100
+    # The flat grid: rays to the floor pass the box's cells and clear its inside.
+    assert _state(f, flat, 1.12) <= 25
+    for x in (0.5, 2.0, 3.0):  # in front of it, behind it (seen over it), the floor
+        assert _state(b, band, x) == 0
+    assert _state(b, band, 4.5) == -1  # never reached
+
+
+def test_projection_values_and_geometry() -> None:
+    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", layer_height_m=0.2))
+    assert m.layers == 10  # (2.0 - 0.05) / 0.2, rounded up
+    stats = m.insert([0.0, 0.0, 0.5], [[2.02, 0.0, 0.5]], 0.0, 7)
+    assert stats.points_marked == 1
+    assert stats.rays == 1
+    grid = m.to_occupancy_grid("odom", 7)
+    assert set(np.unique(grid.data).tolist()) == {-1, 0, 100}
+    assert grid.header.frame_id == "odom"
+    np.testing.assert_allclose(grid.origin.translation_m[:2], m.geometry.origin_xy_m)
+    assert _state(grid.data, m, 2.02) == 100
+    assert _state(grid.data, m, 1.0) == 0
+    voxels = m.voxel_log_odds()
+    assert voxels.shape == (10, *m.geometry.shape)
+    assert np.count_nonzero(voxels > 0) == 1
+
+
+def test_ground_and_high_points_clear_but_do_not_mark() -> None:
+    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d"))
+    pts = [[2.0, 0.0, 0.0], [2.0, 0.5, 2.5]]  # the floor; above the band
+    stats = m.insert([0.0, 0.0, 0.5], pts, 0.0, 0)
+    assert stats.points_ground == 1
+    assert stats.points_above == 1
+    grid = m.to_occupancy_grid("map", 0).data
+    assert not (grid == 100).any()
+    assert _state(grid, m, 1.0) == 0
+
+
+def test_a_moved_obstacle_clears_and_decay_forgets() -> None:
+    cfg = MappingConfig(resolution_m=RES, grid_model="band3d", max_range_m=4.0)
+    m = BandMap2D(cfg)
+    wall = np.c_[np.full(21, 2.02), np.linspace(-0.5, 0.5, 21), np.full(21, 0.5)]
+    behind = wall + np.array([1.0, 0.0, 0.0])
+    m.insert([0.0, 0.0, 0.5], wall, 0.0, 0)
+    assert _state(m.to_occupancy_grid("map", 0).data, m, 2.02) == 100
+    scans = 0
+    while _state(m.to_occupancy_grid("map", 0).data, m, 2.02) == 100:
+        scans += 1
+        m.insert([0.0, 0.0, 0.5], behind, 0.0, scans * PERIOD_NS)
+        assert scans < 10
+    assert scans == 3  # +0.85 then three misses of -0.41
+    d = BandMap2D(
+        MappingConfig(resolution_m=RES, grid_model="band3d", decay_model="linear", decay_s=1.0)
+    )
+    d.insert([0.0, 0.0, 0.5], wall, 0.0, 0)
+    d.insert([10.0, 0.0, 0.5], [[12.0, 0.0, 0.5]], 0.0, 2 * NS_PER_S)
+    assert _state(d.to_occupancy_grid("map", 0).data, d, 2.02) == -1
+
+
+def test_empty_and_bad_input() -> None:
+    m = BandMap2D(MappingConfig(grid_model="band3d"))
+    stats = m.insert([0.0, 0.0, 0.5], np.empty((0, 3)), 0.0, 0)
+    assert stats.rays == 0
+    assert m.geometry.width == 0
+    stats = m.insert([0.0, 0.0, 0.5], [[np.nan, 0.0, 0.0]], 0.0, 1)
+    assert stats.points_nan == 1
+    with pytest.raises(ValueError, match="base_z_m"):
+        m.insert([0.0, 0.0, 0.5], [[1.0, 0.0, 0.5]], float("nan"), 2)
+    with pytest.raises(ValueError, match="origin"):
+        m.insert([np.inf, 0.0, 0.5], [[1.0, 0.0, 0.5]], 0.0, 2)
+
+
+def test_config_rejects_unknown_model() -> None:
+    with pytest.raises(ValueError, match="grid_model"):
+        MappingConfig(grid_model="octree")
+    with pytest.raises(ValueError, match="layer_height_m"):
+        MappingConfig(layer_height_m=float("inf"))
