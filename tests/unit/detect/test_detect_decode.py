@@ -196,3 +196,17 @@ def test_nms_threshold_is_strict_and_ties_keep_input_order() -> None:
 def test_iou_of_zero_area_boxes_is_one_as_opencv() -> None:
     iou = box_iou_one_to_many(np.zeros(4), np.zeros((1, 4)))
     assert iou.tolist() == [1.0]
+
+
+def test_rtdetr_topk_is_told_from_yolov10_by_the_metadata_head() -> None:
+    assert choose_layout([(1, 300, 6)]).decoder == "yolov10"
+    layout = choose_layout([(1, 300, 6)], head="RTDETRDecoder")
+    assert layout.decoder == "rtdetr_topk"
+    assert not layout.needs_nms
+    out = np.zeros((1, 3, 6), np.float32)
+    out[0, 0] = [0.5, 0.25, 0.2, 0.1, 0.9, 7]  # cx, cy, w, h normalised, score, class
+    out[0, 1] = [0.1, 0.1, 0.1, 0.1, 0.2, 3]  # below the threshold
+    (cand,) = decode_outputs([out], layout, 0.25, 640, 320)
+    np.testing.assert_allclose(cand.boxes_xyxy, [[256, 64, 384, 96]])
+    assert cand.class_ids.tolist() == [7]
+    np.testing.assert_allclose(cand.scores, [0.9])

@@ -91,3 +91,13 @@ def test_unusable_images_are_rejected_with_the_reason(
 ) -> None:
     with pytest.raises(InputRejected, match=match):
         rgb_or_bgr(Image(Header(), encoding, data))
+
+
+def test_stretch_resizes_without_padding_and_maps_boxes_back_per_axis() -> None:
+    image = np.full((100, 200, 3), 50, np.uint8)
+    out, placed = letterbox(image, 64, 64, stretch=True)
+    assert out.shape == (64, 64, 3)
+    assert (out == 50).all()  # no grey 114 border
+    assert (placed.pad_x, placed.pad_y, placed.scale_x, placed.scale_y) == (0, 0, 0.32, 0.64)
+    boxes = np.array([[32, 32, 64, 64]], np.float32)
+    np.testing.assert_allclose(scale_boxes(boxes, placed), [[100, 50, 200, 100]], atol=1e-4)

@@ -13,6 +13,9 @@ pixels unless said otherwise):
   output (B, K, 6), ``x1, y1, x2, y2, score, class``.
 * ``rtdetr`` — Ultralytics RT-DETR: one output (B, K, 4+C), ``cx, cy, w, h``
   normalised to [0, 1] then C class scores; no NMS needed.
+* ``rtdetr_topk`` — Ultralytics 8.4 RT-DETR export: one output (B, K, 6),
+  ``cx, cy, w, h`` normalised to [0, 1], score, class. Its shape is YOLOv10's: only
+  ``auto`` takes it, when the model's metadata names the head ``RTDETRDecoder``.
 * ``boxes_scores_labels`` — RT-DETR (lyuwenyu) / TensorRT EfficientNMS style: outputs
   boxes (B, K, 4) ``x1, y1, x2, y2``, scores (B, K), labels (B, K), and optionally a
   detection count (B, 1).
@@ -43,9 +46,12 @@ __all__ = [
     "decode_outputs",
 ]
 
-DecoderName = Literal["yolov8", "yolov5", "yolov10", "rtdetr", "boxes_scores_labels"]
-#: Decoder names a ``decoder`` parameter may take besides ``auto``.
+DecoderName = Literal["yolov8", "yolov5", "yolov10", "rtdetr", "rtdetr_topk", "boxes_scores_labels"]
+#: Decoder names a ``decoder`` parameter may take besides ``auto`` (``rtdetr_topk`` is
+#: chosen by ``auto`` from the metadata only: its shape is YOLOv10's).
 DECODERS: Final[tuple[str, ...]] = ("yolov8", "yolov5", "yolov10", "rtdetr", "boxes_scores_labels")
+#: Ultralytics' metadata ``head`` of RT-DETR exports.
+RTDETR_HEAD: Final = "RTDETRDecoder"
 #: End-to-end models have at most this many query rows; YOLOv5 heads have more anchors
 #: (1,575 at a 160x160 input).
 _MAX_QUERIES = 1000
@@ -145,6 +151,7 @@ def choose_layout(
     shapes: Sequence[Shape],
     decoder: str = "auto",
     names: Sequence[str] = (),
+    head: str = "",
 ) -> OutputLayout:
     """The decoder for outputs of these shapes.
 
@@ -153,6 +160,8 @@ def choose_layout(
         decoder: ``auto`` or one of ``DECODERS`` to force a layout.
         names: output names (``boxes``, ``scores``, ``labels``/``classes``, ``num``...)
             used by ``boxes_scores_labels`` to tell scores from labels.
+        head: the ``head`` entry of Ultralytics' metadata (``RTDETRDecoder`` makes a
+            (B, K, 6) output ``rtdetr_topk``), empty when unknown.
 
     Returns:
         The layout.
@@ -178,7 +187,7 @@ def choose_layout(
         raise _fail(shapes, f"the output has rank {len(shape)}, not 3")
     a, b = shape[1], shape[2]
     if decoder == "auto":
-        decoder = _guess(a, b, shapes)
+        decoder = "rtdetr_topk" if head == RTDETR_HEAD and b == 6 else _guess(a, b, shapes)
     if decoder == "yolov8":
         transposed = not _channels_first(a, b)
         channels = b if transposed else a
@@ -189,10 +198,10 @@ def choose_layout(
         if b is None or b < 6:
             raise _fail(shapes, "yolov5 needs a static last dimension 5+C, C >= 1")
         return OutputLayout("yolov5", b - 5)
-    if decoder == "yolov10":
+    if decoder in ("yolov10", "rtdetr_topk"):
         if b != 6:
-            raise _fail(shapes, "yolov10 needs a last dimension of 6")
-        return OutputLayout("yolov10", None)
+            raise _fail(shapes, f"{decoder} needs a last dimension of 6")
+        return OutputLayout("yolov10" if decoder == "yolov10" else "rtdetr_topk", None)
     if b is None or b < 5:
         raise _fail(shapes, "rtdetr needs a static last dimension 4+C, C >= 1")
     return OutputLayout("rtdetr", b - 4)
@@ -290,6 +299,20 @@ def _decode_yolov10(out: npt.NDArray[np.floating], threshold: float) -> Candidat
     )
 
 
+def _decode_rtdetr_topk(
+    out: npt.NDArray[np.floating], threshold: float, width: int, height: int
+) -> Candidates:
+    rows = out[out[:, 4] > threshold]
+    box = rows[:, :4].astype(np.float32)
+    return Candidates(
+        _cxcywh_to_xyxy(
+            box[:, 0] * width, box[:, 1] * height, box[:, 2] * width, box[:, 3] * height
+        ),
+        rows[:, 4].astype(np.float32),
+        np.rint(rows[:, 5]).astype(np.int64),
+    )
+
+
 def _decode_rtdetr(
     out: npt.NDArray[np.floating], threshold: float, width: int, height: int
 ) -> Candidates:
@@ -376,6 +399,8 @@ def decode_outputs(
             result.append(_decode_yolov5(item, score_threshold))
         elif layout.decoder == "yolov10":
             result.append(_decode_yolov10(item, score_threshold))
+        elif layout.decoder == "rtdetr_topk":
+            result.append(_decode_rtdetr_topk(item, score_threshold, input_width, input_height))
         else:
             result.append(_decode_rtdetr(item, score_threshold, input_width, input_height))
     return result

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from percept.detect.backend import BACKENDS, BackendOptions, InferenceBackend, open_backend
 from percept.detect.decode import (
     DECODERS,
+    RTDETR_HEAD,
     Candidates,
     OutputLayout,
     choose_layout,
@@ -209,10 +210,12 @@ class Detector:
         names = [o.name for o in self.backend.outputs]
         try:
             self.layout: OutputLayout = choose_layout(
-                [tuple(s) for s in shapes], config.decoder, names
+                [tuple(s) for s in shapes], config.decoder, names, metadata.get("head", "")
             )
         except DetectionError as err:
             raise DetectionError(f"{config.model_path}: {err}") from err
+        # Ultralytics RT-DETR is trained and predicted on stretched images, not letterboxed.
+        self.stretch = metadata.get("head", "") == RTDETR_HEAD
         self.labels = load_labels(config.model_path, metadata, config.labels_path)
         num_classes = self.layout.num_classes
         if self.labels and num_classes is not None and len(self.labels) != num_classes:
@@ -326,7 +329,12 @@ class Detector:
         for part in self._batches(len(images)):
             t0 = time.perf_counter()
             tensor, placements = make_batch(
-                images[part], orders[part], self.input_width, self.input_height, self.input_dtype
+                images[part],
+                orders[part],
+                self.input_width,
+                self.input_height,
+                self.input_dtype,
+                stretch=self.stretch,
             )
             n = tensor.shape[0]
             if self.static_batch is not None and n < self.static_batch:

@@ -91,7 +91,7 @@ class Letterbox:
 
 
 def letterbox(
-    image: npt.NDArray[np.uint8], width: int, height: int
+    image: npt.NDArray[np.uint8], width: int, height: int, *, stretch: bool = False
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
     """Resize keeping the aspect ratio and pad to ``width`` x ``height`` with grey 114.
 
@@ -99,6 +99,8 @@ def letterbox(
         image: (H, W, 3) uint8 image, any channel order (kept).
         width: network input width, pixels.
         height: network input height, pixels.
+        stretch: resize to ``width`` x ``height`` exactly, no padding (Ultralytics'
+            ``scale_fill``, how its RT-DETR predictor feeds images).
 
     Returns:
         ((height, width, 3) uint8 image, the placement). An image of the network size
@@ -117,6 +119,8 @@ def letterbox(
         raise ValueError(msg)
     r = min(height / h, width / w)
     new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+    if stretch:
+        new_w, new_h = width, height
     dw, dh = (width - new_w) / 2, (height - new_h) / 2
     left, top = round(dw - 0.1), round(dh - 0.1)
     right, bottom = round(dw + 0.1), round(dh + 0.1)
@@ -192,6 +196,8 @@ def make_batch(
     width: int,
     height: int,
     dtype: type[np.float32] | type[np.float16] = np.float32,
+    *,
+    stretch: bool = False,
 ) -> tuple[npt.NDArray[np.float32] | npt.NDArray[np.float16], list[Letterbox]]:
     """Letterbox several images and stack them into one normalised RGB NCHW tensor.
 
@@ -201,6 +207,7 @@ def make_batch(
         width: network input width, pixels.
         height: network input height, pixels.
         dtype: np.float32 or np.float16 (the model's input type).
+        stretch: resize without keeping the aspect ratio (see :func:`letterbox`).
 
     Returns:
         ((B, 3, height, width) RGB tensor in [0, 1], one Letterbox per image).
@@ -214,7 +221,7 @@ def make_batch(
     boxed: list[npt.NDArray[np.uint8]] = []
     placements: list[Letterbox] = []
     for image in images:
-        out, placed = letterbox(image, width, height)
+        out, placed = letterbox(image, width, height, stretch=stretch)
         boxed.append(out)
         placements.append(placed)
     if all(is_bgr) or not any(is_bgr):

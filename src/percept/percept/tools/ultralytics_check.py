@@ -13,8 +13,11 @@ and whether every class agrees. Ultralytics is an optional extra (``pip install
 Models are Ultralytics model names built from their YAML (``yolov8n``, ``yolo11n``,
 ``yolov10n``: nothing is downloaded) or your own ``.pt`` / ``.yaml`` files. YOLOv10 (a
 head with one-to-one branches) is exported end-to-end (``nms=False``: the (B, 300, 6)
-layout of Percept's ``yolov10`` decoder); RT-DETR exports offline but is not compared
-yet (:data:`RTDETR_UNSUPPORTED`). Built from YAML, a network scores about 1e-4
+layout of Percept's ``yolov10`` decoder). RT-DETR (``rtdetr-l``) exports as one
+(B, 300, 6) output of normalised boxes (Percept's ``rtdetr_topk``, told from YOLOv10 by
+the metadata's ``head``) and is fed stretched, not letterboxed, on both sides; its
+boxes are clipped to the image here, as Percept clips every box (Ultralytics' RT-DETR
+predictor does not). Built from YAML, a network scores about 1e-4
 everywhere; with ``--seed`` (the default) it is made to answer, deterministically
 (:func:`make_responsive`): convolutions re-drawn He-normal from the seed, the last layer
 of each head branch rescaled on calibration images (box logits std 1, class logits 1.5
@@ -65,7 +68,6 @@ from percept.detect.preprocess import make_batch
 
 __all__ = [
     "FAMILIES",
-    "RTDETR_UNSUPPORTED",
     "TRT_MAX_OPSET",
     "CheckResult",
     "build_model",
@@ -87,14 +89,6 @@ logger = logging.getLogger(__name__)
 FAMILIES: Final = ("yolov8n", "yolo11n", "yolov10n")
 #: Highest ONNX opset the TensorRT 10.3 ONNX parser (JetPack 6.1/6.2) reads.
 TRT_MAX_OPSET: Final = 20
-#: Why RT-DETR is not compared (it does export offline: rtdetr-l.yaml, 320, opset 18).
-RTDETR_UNSUPPORTED: Final = (
-    "RT-DETR is not checked: Ultralytics 8.4 exports it as one (B, 300, 6) output of "
-    "normalised cx, cy, w, h, score, class (the shape of a YOLOv10 export, told apart "
-    "only by the metadata's head: RTDETRDecoder), and its predictor stretches images to "
-    "the input size instead of letterboxing them; Percept's decoders and letterbox read "
-    "neither yet"
-)
 #: Tolerances of Must show 2 of issue 21.
 BOX_TOLERANCE_PX: Final = 0.5
 SCORE_TOLERANCE: Final = 1e-3
@@ -215,6 +209,12 @@ def _head_branches(head: Any) -> list[tuple[str, Any]]:
         for prefix in ("", "one2one_"):
             for seq in getattr(head, prefix + name, None) or ():
                 branches.append((kind, seq[-1]))
+    for name in ("enc_score_head", "dec_score_head"):  # RT-DETR: Linear (hidden -> C)
+        layer = getattr(head, name, None)
+        if layer is not None:
+            branches += [
+                ("class", lay) for lay in (layer if hasattr(layer, "__len__") else [layer])
+            ]
     return branches
 
 
@@ -230,7 +230,7 @@ def make_responsive(
     a seeded offset per class. Deterministic for a seed and images.
 
     Args:
-        model: an ``ultralytics.YOLO`` object (its ``.model`` is changed).
+        model: an ``ultralytics.YOLO`` / ``RTDETR`` object (its ``.model`` is changed).
         images: (H, W, 3) uint8 BGR calibration images.
         imgsz: square input size used for calibration, pixels.
         seed: random seed.
@@ -276,6 +276,8 @@ def make_responsive(
             seen = outputs[id(layer)]
             if not seen:  # a branch the inference graph does not use
                 continue
+            if isinstance(layer, torch.nn.Linear):  # (B, queries, C) -> (B, C, queries)
+                seen = [o.transpose(-1, -2) for o in seen]
             out = torch.cat([o.reshape(o.shape[0], o.shape[1], -1) for o in seen])
             bias = layer.bias if layer.bias is not None else torch.zeros(out.shape[1])
             signal = out - bias.reshape(1, -1, 1)
@@ -301,20 +303,19 @@ def build_model(name: str, images: Sequence[npt.NDArray[np.uint8]], imgsz: int, 
             (``.pt`` files are always left alone).
 
     Returns:
-        An ``ultralytics.YOLO`` object.
-
-    Raises:
-        ValueError: an RT-DETR model (see :data:`RTDETR_UNSUPPORTED`).
+        An ``ultralytics.YOLO`` (``RTDETR`` for RT-DETR) object.
     """
-    from ultralytics import YOLO  # type: ignore[import-not-found, import-untyped]
+    from ultralytics import RTDETR, YOLO  # type: ignore[import-not-found, import-untyped]
 
     source = name if name.endswith((".pt", ".yaml", ".yml")) else f"{name}.yaml"
-    if "rtdetr" in Path(source).stem.lower():
-        raise ValueError(RTDETR_UNSUPPORTED)
-    model = YOLO(source)
+    model = (RTDETR if _is_rtdetr(source) else YOLO)(source)
     if seed >= 0 and not source.endswith(".pt"):
         make_responsive(model, images, imgsz, seed)
     return model
+
+
+def _is_rtdetr(name: str) -> bool:
+    return "rtdetr" in Path(name).stem.lower()
 
 
 def _has_one2one(model: Any) -> bool:
@@ -397,9 +398,10 @@ def ultralytics_predict(
     Returns:
         One Detections per image, boxes in image pixels.
     """
-    from ultralytics import YOLO
+    from ultralytics import RTDETR, YOLO
 
-    model = YOLO(str(onnx_path), task="detect")
+    rtdetr = _is_rtdetr(onnx_path.name)
+    model = RTDETR(str(onnx_path)) if rtdetr else YOLO(str(onnx_path), task="detect")
     found: list[Detections] = []
     for image in images:
         result = model.predict(
@@ -413,9 +415,13 @@ def ultralytics_predict(
             verbose=False,
         )[0]
         boxes = result.boxes
+        xyxy = boxes.xyxy.numpy().astype(np.float32)
+        height, width = image.shape[:2]
+        np.clip(xyxy[:, 0::2], 0, width, out=xyxy[:, 0::2])  # a no-op but for RT-DETR
+        np.clip(xyxy[:, 1::2], 0, height, out=xyxy[:, 1::2])
         found.append(
             Detections(
-                boxes.xyxy.numpy().astype(np.float32),
+                xyxy,
                 boxes.conf.numpy().astype(np.float32),
                 boxes.cls.numpy().astype(np.int64),
             )
@@ -761,11 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[CheckResult] = []
     for name in args.models:
         for imgsz in args.imgsz:
-            try:
-                model = build_model(name, images, imgsz, args.seed)
-            except ValueError as err:
-                sys.stderr.write(f"{name}: {err}\n")
-                return 2
+            model = build_model(name, images, imgsz, args.seed)
             for dynamic in shapes:
                 results.append(
                     check_model(
