@@ -69,6 +69,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "of the synthetic 640x480, 20 Hz camera, 200 Hz IMU sequence",
     )
     p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="detect: a 640x640 ONNX detector to time (an Ultralytics export, say) "
+        "instead of the built one",
+    )
+    p.add_argument(
         "--seconds",
         type=float,
         default=5.0,
@@ -123,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.target == "detect":
         from percept.benchmark.detect import format_detect_report, run_detect_benchmark
 
-        results = run_detect_benchmark(repeats=repeats, threads=args.threads or 0)
+        results = run_detect_benchmark(
+            repeats=repeats, threads=args.threads or 0, model_path=args.model
+        )
         report = format_detect_report(results)
     elif args.target == "stereo":
         from percept.benchmark.stereo import format_stereo_report, run_stereo_benchmark
