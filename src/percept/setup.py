@@ -38,7 +38,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "rosbags-image>=0.9"],
-        "train": ["torch"],
+        # torch 2.13.0 is the CPU build the dev machines carry; an unpinned torch pulls a
+        # multi-GB CUDA build (the training runs on a CPU)
+        "train": ["torch==2.13.0"],
         # `percept eval`'s tracking metrics (MOTA, IDF1, ID switches); skipped without it
         "eval": ["motmetrics>=1.4"],
         # `percept eval` / `percept regress --engine ray`: bags on a Ray cluster
