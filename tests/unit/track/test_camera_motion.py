@@ -88,3 +88,28 @@ def test_compensation_keeps_ids_through_sudden_pans() -> None:
     assert without["num_switches"] >= 20  # every box re-born when the pan starts
     assert with_cmc["mota"] > 0.85
     assert with_cmc["mota"] > without["mota"] + 0.1
+
+
+def test_support_counts_distinct_tracks_as_a_brute_force_count_does() -> None:
+    """On a crowded scene the shift's support is the largest count of agreeing tracks."""
+    rng = np.random.default_rng(4)
+    tracks = np.vstack([_rack(6, 10), _rack(3, 5, size=30.0) + np.array([0.0, 200, 0, 200])])
+    classes = rng.integers(0, 3, len(tracks))
+    dets = tracks + np.array([5.0, 2.0, 5.0, 2.0]) + rng.normal(0, 1.0, tracks.shape)
+    _, support = estimate_shift(tracks, classes, dets, classes)
+    centre = (tracks[:, :2] + tracks[:, 2:]) / 2
+    height = tracks[:, 3] - tracks[:, 1]
+    pairs = [
+        (i, (dets[j, :2] + dets[j, 2:]) / 2 - centre[i])
+        for i in range(len(tracks))
+        for j in range(len(dets))
+        if classes[i] == classes[j]
+        and 0.67 < (dets[j, 3] - dets[j, 1]) / height[i] < 1.5
+        and np.hypot(*((dets[j, :2] + dets[j, 2:]) / 2 - centre[i])) <= 64.0
+    ]
+    counts = [
+        len({i for i, v in pairs if np.hypot(*(v - proposal)) <= max(2.0, 0.25 * height[i])})
+        for _, proposal in pairs
+    ]
+    assert support == max(counts)
+    assert support >= len(tracks) - 5

@@ -1,9 +1,15 @@
 """ByteTrack-style multi-object tracker (Zhang et al., ECCV 2022).
 
-Each track has one ``filterpy`` KalmanFilter on a constant-velocity box state
+Each track has a constant-velocity Kalman filter on its box state
 ``[cx, cy, a, h, vcx, vcy, va, vh]`` (centre, aspect ratio w / h, height, and their
 velocities per frame), with ByteTrack's noise model (standard deviations proportional
-to the box height: 1/20 for positions, 1/160 for velocities). Per frame:
+to the box height: 1/20 for positions, 1/160 for velocities). The filters of all tracks
+step together, stacked (:mod:`percept.track.kalman`: no maintained library batches Kalman
+filters across tracks; ``filterpy``'s ``KalmanFilter``, one per track stepped from Python,
+cost about 20 ms of a 300-track frame, and it remains the reference the batch is tested
+against).
+Tracks are kept as arrays (one row each), so a frame costs a few array operations
+whatever the number of tracks. Per frame:
 
 1. every track predicts (several steps when frames were skipped, judged from stamps);
    with ``camera_motion`` on, the image shift that the camera's own motion gives every
@@ -29,15 +35,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
 from percept.params import param
+from percept.track import kalman
 
 __all__ = ["ByteTracker", "TrackOutput", "TrackerConfig", "estimate_shift", "iou_matrix"]
 
-_STD_POSITION = 1.0 / 20.0
-_STD_VELOCITY = 1.0 / 160.0
 #: Stamps of recent frames kept to estimate the frame period (for skipped frames).
 _PERIOD_WINDOW = 30
 
@@ -187,24 +191,23 @@ def estimate_shift(
         return zero, 0
     t_c, d_c = (t[:, :2] + t[:, 2:]) / 2, (d[:, :2] + d[:, 2:]) / 2
     t_h = np.maximum(t[:, 3] - t[:, 1], 1e-3)
-    ratio = (d[:, 3] - d[:, 1])[None, :] / t_h[:, None]
-    vec = d_c[None, :, :] - t_c[:, None, :]  # (N, M, 2)
-    ok = (
-        (np.asarray(track_classes)[:, None] == np.asarray(det_classes)[None, :])
-        & (ratio > 0.67)
-        & (ratio < 1.5)
-        & (np.hypot(vec[..., 0], vec[..., 1]) <= max_shift_px)
+    # pairs of one class first (row-major, as np.nonzero gives them), then the rest
+    pair_t, pair_d = np.nonzero(
+        np.asarray(track_classes)[:, None] == np.asarray(det_classes)[None, :]
     )
-    track_of, _ = np.nonzero(ok)
+    ratio = (d[:, 3] - d[:, 1])[pair_d] / t_h[pair_t]
+    vec = d_c[pair_d] - t_c[pair_t]  # (P, 2)
+    ok = (ratio > 0.67) & (ratio < 1.5) & (np.hypot(vec[:, 0], vec[:, 1]) <= max_shift_px)
+    track_of = pair_t[ok]
     cand = vec[ok]  # (K, 2)
     if cand.shape[0] == 0:
         return zero, 0
     tol = np.maximum(2.0, 0.25 * t_h)[track_of]  # (K,) each pair's own tolerance
-    close = np.hypot(*(cand[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) <= tol[None, :]
-    onehot = np.zeros((cand.shape[0], t.shape[0]), dtype=bool)
-    onehot[np.arange(cand.shape[0]), track_of] = True
-    per_track = (close.astype(np.int32) @ onehot.astype(np.int32)) > 0  # (K, N)
-    support = per_track.sum(axis=1)
+    close = np.hypot(cand[:, None, 0] - cand[None, :, 0], cand[:, None, 1] - cand[None, :, 1])
+    close = close <= tol[None, :]  # (K, K): pair j agrees with proposal k
+    # support: the tracks with a pair agreeing; pairs come grouped by track (row-major)
+    starts = np.flatnonzero(np.r_[True, track_of[1:] != track_of[:-1]])
+    support = np.logical_or.reduceat(close, starts, axis=1).sum(axis=1)
     at_zero = np.zeros(t.shape[0], dtype=bool)
     at_zero[track_of[np.hypot(cand[:, 0], cand[:, 1]) <= tol]] = True
     # most support; among equals the smallest shift
@@ -220,137 +223,99 @@ def estimate_shift(
     return np.median(cand[first], axis=0), int(support[best])
 
 
-def _to_xyah(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-    w = max(float(box[2] - box[0]), 1e-3)
-    h = max(float(box[3] - box[1]), 1e-3)
-    return np.array([box[0] + w / 2, box[1] + h / 2, w / h, h], dtype=np.float64)
-
-
-def _to_xyxy(state: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-    cx, cy, a, h = (float(v) for v in np.asarray(state).reshape(-1)[:4])
-    h = max(h, 1e-3)
-    w = max(a, 1e-6) * h
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
-
-
-@dataclass
-class _Track:
-    kf: KalmanFilter
-    class_id: int
-    score: float
-    hits: int = 1
-    since_update: int = 0
-    track_id: int = 0  # 0 until confirmed
-
-    @property
-    def confirmed(self) -> bool:
-        return self.track_id > 0
-
-    def box(self) -> npt.NDArray[np.float64]:
-        return _to_xyxy(self.kf.x)
-
-
-def _new_filter(box: npt.NDArray[np.floating]) -> KalmanFilter:
-    kf = KalmanFilter(dim_x=8, dim_z=4)
-    kf.F = np.eye(8)
-    kf.F[:4, 4:] = np.eye(4)
-    kf.H = np.eye(4, 8)
-    z = _to_xyah(box)
-    kf.x = np.concatenate([z, np.zeros(4)]).reshape(8, 1)
-    h = z[3]
-    pos, vel = 2 * _STD_POSITION * h, 10 * _STD_VELOCITY * h
-    std = np.array([pos, pos, 1e-2, pos, vel, vel, 1e-5, vel])
-    kf.P = np.diag(std**2)
-    return kf
-
-
-# Noise variances as (terms scaled by h^2) + (constant terms): ByteTrack's model, with
-# the aspect ratio's noise independent of the box size.
-_P, _V = _STD_POSITION, _STD_VELOCITY
-_Q_SCALED = np.diag(np.array([_P, _P, 0.0, _P, _V, _V, 0.0, _V]) ** 2)
-_Q_FIXED = np.diag(np.array([0.0, 0.0, 1e-2, 0.0, 0.0, 0.0, 1e-5, 0.0]) ** 2)
-_R_SCALED = np.diag(np.array([_P, _P, 0.0, _P]) ** 2)
-_R_FIXED = np.diag(np.array([0.0, 0.0, 1e-1, 0.0]) ** 2)
-
-
-def _predict(kf: KalmanFilter, steps: int) -> None:
-    for _ in range(steps):
-        h = float(kf.x[3, 0])
-        kf.predict(Q=_Q_SCALED * (h * h) + _Q_FIXED)
-
-
-def _update(kf: KalmanFilter, box: npt.NDArray[np.floating]) -> None:
-    z = _to_xyah(box)
-    h = float(z[3])
-    kf.update(z.reshape(4, 1), R=_R_SCALED * (h * h) + _R_FIXED)
-
-
 def _assign(
-    tracks: list[_Track],
+    predicted_xyxy: npt.NDArray[np.float64],
+    track_classes: npt.NDArray[np.int64],
     boxes: npt.NDArray[np.float32],
     classes: npt.NDArray[np.int64],
     min_iou: float,
-) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Hungarian matching on 1 - IoU: (matches (track, det), unmatched tracks, dets)."""
-    if not tracks or not boxes.shape[0]:
-        return [], list(range(len(tracks))), list(range(boxes.shape[0]))
-    predicted = np.stack([t.box() for t in tracks])
-    iou = iou_matrix(predicted, boxes)
-    track_classes = np.array([t.class_id for t in tracks], dtype=np.int64)
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Hungarian matching on 1 - IoU.
+
+    Args:
+        predicted_xyxy: (N, 4) predicted track boxes.
+        track_classes: (N,) their classes.
+        boxes: (M, 4) detection boxes.
+        classes: (M,) their classes.
+        min_iou: least IoU of a match.
+
+    Returns:
+        (matched tracks (K,), their detections (K,), in increasing track order;
+        unmatched tracks; unmatched detections), indices into the inputs.
+    """
+    n, m = predicted_xyxy.shape[0], boxes.shape[0]
+    if not n or not m:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.arange(n), np.arange(m)
+    iou = iou_matrix(predicted_xyxy, boxes)
     iou[track_classes[:, None] != classes[None, :]] = 0.0
     cost = 1.0 - iou
     cost[iou < min_iou] = 1e6  # forbidden pairs: never chosen over an allowed one
     rows, cols = linear_sum_assignment(cost)
     ok = iou[rows, cols] >= min_iou
-    matches = [(int(r), int(c)) for r, c in zip(rows[ok], cols[ok], strict=True)]
-    matched_t = {r for r, _ in matches}
-    matched_d = {c for _, c in matches}
-    return (
-        matches,
-        [i for i in range(len(tracks)) if i not in matched_t],
-        [j for j in range(boxes.shape[0]) if j not in matched_d],
-    )
+    rows, cols = rows[ok], cols[ok]
+    left_t = np.ones(n, dtype=bool)
+    left_t[rows] = False
+    left_d = np.ones(m, dtype=bool)
+    left_d[cols] = False
+    return rows, cols, np.flatnonzero(left_t), np.flatnonzero(left_d)
 
 
 @dataclass
 class ByteTracker:
     """Tracks detections across frames; feed it every processed frame in order.
 
+    The tracks are rows of stacked arrays: Kalman states ``_x`` (T, 8) and covariances
+    ``_p`` (T, 8, 8), classes, last scores, consecutive hits, frames since the last
+    match, and ids (0 while tentative).
+
     Attributes:
         config: thresholds, birth and death settings.
     """
 
     config: TrackerConfig = field(default_factory=TrackerConfig)
-    _tracks: list[_Track] = field(default_factory=list)
+    _x: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 8)))
+    _p: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 8, 8)))
+    _class: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    _score: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    _hits: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    _since: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    _id: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     _next_id: int = 1
     _stamps_ns: list[int] = field(default_factory=list)
 
+    def _keep(self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> None:
+        """Keep only the tracks ``rows`` selects (a mask or indices)."""
+        self._x, self._p = self._x[rows], self._p[rows]
+        self._class, self._score = self._class[rows], self._score[rows]
+        self._hits, self._since, self._id = self._hits[rows], self._since[rows], self._id[rows]
+
     def reset(self) -> None:
         """Forget every track (a new sequence); ids continue from where they were."""
-        self._tracks = []
+        self._keep(np.zeros(0, dtype=np.intp))
         self._stamps_ns = []
 
     @property
     def confirmed_count(self) -> int:
         """Confirmed tracks alive (matched recently or coasting)."""
-        return sum(t.confirmed for t in self._tracks)
+        return int(np.count_nonzero(self._id))
 
     def _compensate(
         self, boxes: npt.NDArray[np.float32], classes: npt.NDArray[np.int64], steps: int
     ) -> None:
         """Move every track by the shift its recently seen members agree on."""
-        recent = [t for t in self._tracks if t.since_update <= steps]
-        if not recent:
+        recent = np.flatnonzero(self._since <= steps)
+        if not recent.size:
             return
-        predicted = np.stack([t.box() for t in recent])
-        track_classes = np.array([t.class_id for t in recent], dtype=np.int64)
         shift, _ = estimate_shift(
-            predicted, track_classes, boxes, classes, self.config.motion_max_shift_px * steps
+            kalman.xyah_to_boxes(self._x[recent]),
+            self._class[recent],
+            boxes,
+            classes,
+            self.config.motion_max_shift_px * steps,
         )
         if shift.any():
-            for track in self._tracks:
-                track.kf.x[0, 0] += shift[0]
-                track.kf.x[1, 0] += shift[1]
+            self._x[:, :2] += shift
 
     def _steps(self, stamp_ns: int | None) -> int:
         """Frames since the last update, from stamps (1 when unknown)."""
@@ -393,57 +358,67 @@ class ByteTracker:
         score = np.asarray(scores, dtype=np.float32).reshape(-1)
         classes = np.asarray(class_ids, dtype=np.int64).reshape(-1)
         steps = self._steps(stamp_ns)
-        for track in self._tracks:
-            _predict(track.kf, steps)
-            track.since_update += steps
+        if self._x.shape[0]:
+            self._x, self._p = kalman.predict(self._x, self._p, steps)
+            self._since += steps
 
         high = np.flatnonzero(score >= cfg.high_score)
         if cfg.camera_motion:
             self._compensate(boxes[high], classes[high], steps)
         low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
-        established = [t for t in self._tracks if t.confirmed]
-        tentative = [t for t in self._tracks if not t.confirmed]
-        track_ids = np.zeros(boxes.shape[0], dtype=np.int64)
+        predicted = kalman.xyah_to_boxes(self._x)
+        established = np.flatnonzero(self._id > 0)
+        tentative = np.flatnonzero(self._id == 0)
 
-        def matched(track: _Track, det: int) -> None:
-            _update(track.kf, boxes[det])
-            track.hits = track.hits + 1 if track.since_update <= steps else 1
-            track.since_update = 0
-            track.score = float(score[det])
-            if not track.confirmed and track.hits >= cfg.min_hits:
-                track.track_id = self._next_id
-                self._next_id += 1
-            track_ids[det] = track.track_id
+        def assign(
+            tracks: npt.NDArray[np.intp], dets: npt.NDArray[np.intp], min_iou: float
+        ) -> tuple[
+            npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]
+        ]:
+            """Matched tracks, their detections, unmatched tracks and detections (all rows)."""
+            rows, cols, left_t, left_d = _assign(
+                predicted[tracks], self._class[tracks], boxes[dets], classes[dets], min_iou
+            )
+            return tracks[rows], dets[cols], tracks[left_t], dets[left_d]
 
         # 1. high-score detections vs established tracks (active and lost).
-        m1, left_tracks, left_high = _assign(established, boxes[high], classes[high], cfg.match_iou)
-        for ti, di in m1:
-            matched(established[ti], int(high[di]))
+        t1, d1, left_tracks, left_high = assign(established, high, cfg.match_iou)
         # 2. low-score detections vs established tracks that were active last frame.
-        active = [established[i] for i in left_tracks if established[i].since_update <= steps]
-        m2, _, _ = _assign(active, boxes[low], classes[low], cfg.low_match_iou)
-        for ti, di in m2:
-            matched(active[ti], int(low[di]))
+        active = left_tracks[self._since[left_tracks] <= steps]
+        t2, d2, _, _ = assign(active, low, cfg.low_match_iou)
         # 3. tentative tracks vs the high-score detections left.
-        rest = high[left_high]
-        m3, dead, left_rest = _assign(
-            tentative, boxes[rest], classes[rest], cfg.tentative_match_iou
+        t3, d3, dead, unclaimed = assign(tentative, left_high, cfg.tentative_match_iou)
+        tracks, dets = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
+        self._x[tracks], self._p[tracks] = kalman.update(
+            self._x[tracks], self._p[tracks], boxes[dets]
         )
-        for ti, di in m3:
-            matched(tentative[ti], int(rest[di]))
-        dead_ids = {id(tentative[i]) for i in dead}
+        self._hits[tracks] = np.where(self._since[tracks] <= steps, self._hits[tracks] + 1, 1)
+        self._since[tracks] = 0
+        self._score[tracks] = score[dets]
+        # ids in match order: stage by stage, tracks in increasing order within one
+        confirm = tracks[(self._id[tracks] == 0) & (self._hits[tracks] >= cfg.min_hits)]
+        self._id[confirm] = self._next_id + np.arange(confirm.size)
+        self._next_id += int(confirm.size)
+        track_ids = np.zeros(boxes.shape[0], dtype=np.int64)
+        track_ids[dets] = self._id[tracks]
         # 4. births: the confident high-score detections nobody took.
-        unclaimed = rest[left_rest]
         unclaimed = unclaimed[score[unclaimed] >= cfg.birth_score]
-        born = [_Track(_new_filter(boxes[d]), int(classes[d]), float(score[d])) for d in unclaimed]
+        born_x, born_p = kalman.initiate(boxes[unclaimed])
+        born_id = np.zeros(unclaimed.size, dtype=np.int64)
         if cfg.min_hits <= 1:
-            for track, d in zip(born, unclaimed, strict=True):
-                track.track_id = self._next_id
-                self._next_id += 1
-                track_ids[d] = track.track_id
+            born_id = self._next_id + np.arange(unclaimed.size, dtype=np.int64)
+            self._next_id += int(unclaimed.size)
+            track_ids[unclaimed] = born_id
         # 5. deaths: unmatched tentative tracks, and tracks unmatched for too long.
-        self._tracks = [
-            t for t in self._tracks if id(t) not in dead_ids and t.since_update <= cfg.max_age
-        ] + born
+        alive = self._since <= cfg.max_age
+        alive[dead] = False
+        self._keep(alive)
+        self._x = np.concatenate([self._x, born_x])
+        self._p = np.concatenate([self._p, born_p])
+        self._class = np.concatenate([self._class, classes[unclaimed]])
+        self._score = np.concatenate([self._score, score[unclaimed].astype(np.float64)])
+        self._hits = np.concatenate([self._hits, np.ones(unclaimed.size, dtype=np.int64)])
+        self._since = np.concatenate([self._since, np.zeros(unclaimed.size, dtype=np.int64)])
+        self._id = np.concatenate([self._id, born_id])
         shown = np.flatnonzero(track_ids > 0)
         return TrackOutput(track_ids, boxes[shown], track_ids[shown])
