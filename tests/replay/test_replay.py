@@ -178,3 +178,17 @@ def test_replay_copies_bag_folder_input(pattern_bag: Path, tmp_path: Path) -> No
     result = replay(folder, tmp_path / "f.mcap", load_robot("example"), diagnostics=False)
     assert result.written["/camera/image_mono"] == 10
     shutil.rmtree(folder)
+
+
+def test_missing_inputs_warning_leaves_out_what_other_nodes_publish(
+    pattern_bag: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The pattern bag has no stereo pair: the synth robot's camera inputs are missing,
+    # but occupancy_map's /stereo/points2 comes from stereo_depth, recorded or not.
+    robot = load_robot("synth")
+    assert "/stereo/points2" not in robot.record  # a large output, left out of the bag
+    with caplog.at_level("WARNING", logger="percept.tools.replay"):
+        replay(pattern_bag, tmp_path / "s.mcap", robot, duration_s=0.2, diagnostics=False)
+    (line,) = [r.getMessage() for r in caplog.records if "not in the bag" in r.getMessage()]
+    assert "/imu/data" in line
+    assert "/stereo/points2" not in line

@@ -361,7 +361,8 @@ def replay(
         wanted = [
             t for t, g in to_graph.items() if g in graph_inputs or g in keep or g in TF_TOPICS
         ]
-        unfed = sorted(set(graph_inputs) - set(to_graph.values()) - outputs)
+        # a node's input fed by another node's output (recorded or not) is not missing
+        unfed = sorted(set(graph_inputs) - set(to_graph.values()) - outputs - set(left_out))
         if unfed:
             logger.warning("graph inputs not in the bag (nothing will arrive): %s", unfed)
 
