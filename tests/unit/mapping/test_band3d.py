@@ -104,6 +104,25 @@ def test_a_moved_obstacle_clears_and_decay_forgets() -> None:
     assert _state(d.to_occupancy_grid("map", 0).data, d, 2.02) == -1
 
 
+def test_hit_min_fraction_keeps_a_noisy_wall_thin() -> None:
+    rng = np.random.default_rng(3)
+    y, z = np.meshgrid(np.linspace(-0.5, 0.5, 60), np.linspace(0.1, 0.9, 40))
+    maps = {f: BandMap2D(MappingConfig(grid_model="band3d", hit_min_fraction=f)) for f in (0, 0.3)}
+    for i in range(10):  # a wall at x = 3.025 m seen with 5 cm (1 sigma) depth noise
+        x = 3.025 + rng.normal(0.0, 0.05, y.size)
+        wall = np.c_[x, y.ravel(), z.ravel()]
+        for m in maps.values():
+            m.insert([0.0, 0.0, 0.5], wall, 0.0, i * PERIOD_NS)
+    plain, voted = (maps[f].to_occupancy_grid("map", 0).data for f in (0, 0.3))
+    front = [2.925, 2.975]  # two cells in front of the wall's cell
+    assert [_state(plain, maps[0], x) for x in front] == [100, 100]
+    assert _state(voted, maps[0.3], 2.925) == 0
+    assert np.count_nonzero(voted == 100) < 0.9 * np.count_nonzero(plain == 100)
+    assert _state(voted, maps[0.3], 3.025) == 100
+    with pytest.raises(ValueError, match="hit_min_fraction"):
+        MappingConfig(hit_min_fraction=1.5)
+
+
 def test_empty_and_bad_input() -> None:
     m = BandMap2D(MappingConfig(grid_model="band3d"))
     stats = m.insert([0.0, 0.0, 0.5], np.empty((0, 3)), 0.0, 0)

@@ -13,6 +13,7 @@ from percept.mapping.raycast import (
     ray_cells_3d,
     traverse_2d,
     traverse_3d,
+    traverse_counts,
     unique_cells,
 )
 
@@ -106,3 +107,23 @@ def test_unique_cells_of_a_wide_box_falls_back_to_a_sort() -> None:
 def test_traverse_raises_on_a_box_too_large_for_its_masks() -> None:
     with pytest.raises(ValueError, match="box"):
         traverse_3d([0.0, 0.0, 0.0], [[10**4, 10**4, 10**4]])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_traverse_counts_sum_the_weights_of_the_rays_entering_each_cell(dims: int) -> None:
+    rng = np.random.default_rng(20 + dims)
+    ext = (30,) * dims
+    origin = rng.uniform(14.0, 15.0, dims)
+    weight = np.zeros(ext)
+    ends = rng.integers(0, 30, (80, dims))
+    np.add.at(weight, tuple(ends.T), rng.integers(1, 4, 80).astype(float))
+    got = traverse_counts(origin, weight)
+    expected = np.zeros(ext)
+    cells_with = np.argwhere(weight > 0)
+    cells, ray = (ray_cells_2d if dims == 2 else ray_cells_3d)(origin, cells_with + 0.5)
+    before = ~(cells == cells_with[ray]).all(axis=1)  # not the ray's own end cell
+    np.add.at(expected, tuple(cells[before].T), weight[tuple(cells_with[ray[before]].T)])
+    np.testing.assert_array_equal(got, expected)
+    assert not traverse_counts(origin, np.zeros(ext)).any()
+    with pytest.raises(ValueError, match="origin"):
+        traverse_counts(np.full(dims, np.nan), weight)

@@ -46,7 +46,7 @@ from percept.mapping.occupancy2d import (
     log_odds_step,
     split_points,
 )
-from percept.mapping.raycast import HIT, PASS, traverse_codes
+from percept.mapping.raycast import HIT, PASS, traverse_codes, traverse_counts
 
 __all__ = ["BandMap2D"]
 
@@ -243,8 +243,18 @@ class BandMap2D:
         code.reshape(-1)[flat[~marks[inside]]] = PASS
         code.reshape(-1)[flat[marks[inside]]] = HIT
         free, rays = traverse_codes(o_box, code)
+        hit_box = code == HIT
+        if cfg.hit_min_fraction > 0.0:
+            # A voxel the rays to farther endpoints mostly pass (a depth error in front
+            # of a surface) is not marked: its endpoints against the rays through it.
+            ends_in = np.bincount(flat, minlength=code.size).astype(np.float64)
+            hits_in = np.bincount(flat[marks[inside]], minlength=code.size).reshape(code.shape)
+            passed = traverse_counts(o_box, ends_in.reshape(code.shape))
+            weak = hit_box & (hits_in < cfg.hit_min_fraction * (hits_in + passed))
+            hit_box &= ~weak
+            free |= weak & (passed > 0.0)
         band = slice(-k_lo, -k_lo + self.layers)
-        hit = (code == HIT)[:, :, band].transpose(2, 1, 0)  # (layers, y, x)
+        hit = hit_box[:, :, band].transpose(2, 1, 0)  # (layers, y, x)
         free_b = free[:, :, band].transpose(2, 1, 0)
         window = (slice(None), slice(w_lo[1], w_hi[1] + 1), slice(w_lo[0], w_hi[0] + 1))
         changed = self._update(window, free_b, hit)

@@ -60,6 +60,11 @@ class MappingConfig:
             :mod:`percept.mapping.occupancy2d`) or ``band3d`` (3-D rays in voxels of the
             height band, projected as octomap_server does, :mod:`percept.mapping.band3d`).
         layer_height_m: voxel height of ``band3d``, metres.
+        hit_min_fraction: ``band3d`` only: in one insert a voxel holding endpoints is
+            marked hit only if they are at least this share of its endpoints plus the
+            rays (weighted by their end voxel's endpoints) that pass through it, else it
+            is freed when passed: depth noise in front of a surface is outvoted by the
+            rays that reach the surface. 0 keeps OctoMap's rule (any endpoint wins).
     """
 
     resolution_m: float = param(
@@ -115,6 +120,12 @@ class MappingConfig:
     layer_height_m: float = param(
         0.1, "voxel height of the band3d grid model, metres", min_value=0.001, read_only=True
     )
+    hit_min_fraction: float = param(
+        0.0,
+        "band3d: least share of endpoints in a voxel's endpoints + passing rays to hit it (0: any)",
+        min_value=0.0,
+        max_value=1.0,
+    )
 
     def __post_init__(self) -> None:
         def finite(value: float) -> bool:
@@ -168,6 +179,12 @@ class MappingConfig:
                 "layer_height_m",
                 "finite and > 0",
                 self.layer_height_m,
+            ),
+            (
+                0.0 <= self.hit_min_fraction <= 1.0,
+                "hit_min_fraction",
+                "in [0, 1]",
+                self.hit_min_fraction,
             ),
             (
                 finite(self.initial_size_m) and self.initial_size_m >= 0.0,

@@ -34,6 +34,7 @@ most in 3-D).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,7 @@ __all__ = [
     "traverse_2d",
     "traverse_3d",
     "traverse_codes",
+    "traverse_counts",
     "unique_cells",
 ]
 
@@ -217,13 +219,31 @@ def _free_mask(origin: FloatArray, ends: FloatArray, lo: IntArray, ext: IntArray
     the runs are marked with a difference array (+1 at the first cell, -1 after the
     last) summed along that axis: O(pieces + box) instead of O(cells crossed).
     """
+    mask: BoolArray = _ray_sums(origin, ends, lo, ext, None) > 0
+    return mask
+
+
+def _ray_sums(
+    origin: FloatArray,
+    ends: FloatArray,
+    lo: IntArray,
+    ext: IntArray,
+    weights: FloatArray | None,
+) -> npt.NDArray[np.number[Any]]:
+    """Per cell of the box, the summed weight of the rays entering it (``_free_mask``).
+
+    ``weights=None`` counts every ray once (int64); otherwise (R,) float weights.
+    """
     dims = origin.shape[0]
-    mask = np.zeros(tuple(int(x) for x in ext), dtype=np.bool_)
+    total: npt.NDArray[np.number[Any]] = np.zeros(
+        tuple(int(x) for x in ext), dtype=np.int64 if weights is None else np.float64
+    )
     major = np.argmax(np.abs(ends - origin), axis=1)
     for m in range(dims):
         sel = ends[major == m]
         if sel.shape[0] == 0:
             continue
+        w = None if weights is None else weights[major == m]
         start = np.repeat(origin[None, :], sel.shape[0], axis=0)
         end = sel
         base = np.zeros(sel.shape[0], dtype=np.int64)
@@ -237,14 +257,15 @@ def _free_mask(origin: FloatArray, ends: FloatArray, lo: IntArray, ext: IntArray
                 continue
             src, cell, start, end = _cut(start, end, axis)
             base = base[src] + (cell - lo[axis]) * strides[axis]
+            w = None if w is None else w[src]
         first, count = _span(np.minimum(start[:, m], end[:, m]), np.maximum(start[:, m], end[:, m]))
         begin = base + (first - lo[m]) * strides[m]
         size = int(np.prod(ext_m))
-        runs = np.bincount(begin, minlength=size)
-        runs -= np.bincount(begin + count * strides[m], minlength=size)
-        covered = np.cumsum(runs.reshape(tuple(int(x) for x in ext_m)), axis=m) > 0
-        mask |= np.delete(covered, -1, axis=m)
-    return mask
+        runs = np.bincount(begin, weights=w, minlength=size)
+        runs -= np.bincount(begin + count * strides[m], weights=w, minlength=size)
+        covered = np.cumsum(runs.reshape(tuple(int(x) for x in ext_m)), axis=m)
+        total += np.delete(covered, -1, axis=m)
+    return total
 
 
 def ray_cells_2d(origin: npt.ArrayLike, ends: npt.ArrayLike) -> tuple[IntArray, IntArray]:
@@ -387,6 +408,53 @@ def traverse_codes(
     mask = _free_mask(o, targets[keep], lo, ext)
     mask &= code != HIT
     return mask, int(flat.shape[0] + extra.shape[0])
+
+
+def traverse_counts(
+    origin: npt.ArrayLike, weight: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """How many endpoints' rays pass through each cell of a box (before their end cell).
+
+    The weighted form of :func:`traverse_codes`' discretised update: one ray from the
+    origin to the centre of every cell with ``weight > 0``, carrying that weight (the
+    number of endpoints in the cell), stopping where it enters its end cell; each cell
+    sums the weights of the rays that enter it. ``band3d``'s hit test compares it with
+    the endpoints a cell holds.
+
+    Args:
+        origin: (D,) float sensor position in box cell units, inside the box.
+        weight: (E_0, ..., E_{D-1}) float endpoints per cell (0: no ray).
+
+    Returns:
+        (E_0, ..., E_{D-1}) float64 summed weight of the rays passing each cell.
+
+    Raises:
+        ValueError: the box exceeds 2**27 cells or the origin is not finite.
+    """
+    o = np.asarray(origin, dtype=np.float64).reshape(-1)
+    dims = weight.ndim
+    if o.shape != (dims,) or not np.isfinite(o).all():
+        msg = f"origin must be ({dims},) finite, got {np.asarray(origin).shape}"
+        raise ValueError(msg)
+    if weight.size > _MAX_BOX_VOLUME:
+        msg = f"the weight box has {weight.size} cells, more than {_MAX_BOX_VOLUME}"
+        raise ValueError(msg)
+    ext = np.asarray(weight.shape, dtype=np.int64)
+    flat = np.flatnonzero(weight.reshape(-1) > 0.0)
+    if flat.shape[0] == 0:
+        return np.zeros(weight.shape, dtype=np.float64)
+    lo = np.zeros(dims, dtype=np.int64)
+    cell = _unravel(flat, lo, ext).astype(np.float64)
+    d = cell + 0.5 - o
+    plane = np.where(d > 0.0, cell, cell + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_axis = np.where(d != 0.0, (plane - o) / d, -np.inf)
+    t_enter = np.clip(t_axis.max(axis=1) - _ENTRY_EPS, 0.0, 1.0)
+    targets = o + t_enter[:, None] * d
+    keep = np.abs(targets - o).max(axis=1) > 0.0
+    w = weight.reshape(-1)[flat].astype(np.float64)
+    sums = _ray_sums(o, targets[keep], lo, ext, w[keep])
+    return np.asarray(sums, dtype=np.float64)
 
 
 def traverse_2d(
