@@ -43,8 +43,9 @@ from percept.mapping.occupancy2d import (
     NEVER_NS,
     InsertStats,
     decay_weight,
-    log_odds_step,
+    forget_faded,
     split_points,
+    update_window,
 )
 from percept.mapping.raycast import HIT, PASS, traverse_codes, traverse_counts
 
@@ -181,7 +182,7 @@ class BandMap2D:
         changed = rays = n_free = n_hit = 0
         if split.ends.shape[0]:
             changed, rays, n_free, n_hit = self._integrate(origin, split.ends, split.kind, base_z_m)
-        self._forget()
+        forget_faded(self.config, self._log_odds, self._stamp_ns, self._now_ns)
         stats = InsertStats(
             rays=rays,
             cells_changed=changed,
@@ -257,30 +258,7 @@ class BandMap2D:
         hit = hit_box[:, :, band].transpose(2, 1, 0)  # (layers, y, x)
         free_b = free[:, :, band].transpose(2, 1, 0)
         window = (slice(None), slice(w_lo[1], w_hi[1] + 1), slice(w_lo[0], w_hi[0] + 1))
-        changed = self._update(window, free_b, hit)
-        return changed, rays, int(np.count_nonzero(free_b)), int(np.count_nonzero(hit))
-
-    def _update(self, window: tuple[slice, slice, slice], free: BoolArray, hit: BoolArray) -> int:
-        """Apply misses and hits to the masked voxels of a window; how many changed."""
-        assert self._now_ns is not None
-        touched = free | hit
-        lo_win = self._log_odds[window]
-        st_win = self._stamp_ns[window]
-        stamps = st_win[touched]
-        new, changed = log_odds_step(
-            self.config, lo_win[touched], self._now_ns - stamps, stamps != NEVER_NS, hit[touched]
+        changed = update_window(
+            self.config, self._log_odds, self._stamp_ns, self._now_ns, window, free_b, hit
         )
-        lo_win[touched] = new
-        st_win[touched] = self._now_ns
-        return changed
-
-    def _forget(self) -> None:
-        """Mark voxels that have faded out unobserved (decay models only)."""
-        if self.config.decay_model == "none" or self._now_ns is None:
-            return
-        seen = self._stamp_ns != NEVER_NS
-        _, gone = decay_weight(self.config, self._now_ns - self._stamp_ns[seen])
-        if gone.any():
-            idx = tuple(a[gone] for a in np.nonzero(seen))
-            self._stamp_ns[idx] = NEVER_NS
-            self._log_odds[idx] = 0.0
+        return changed, rays, int(np.count_nonzero(free_b)), int(np.count_nonzero(hit))

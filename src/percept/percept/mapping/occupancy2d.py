@@ -64,7 +64,10 @@ __all__ = [
     "OccupancyMap2D",
     "RaySplit",
     "decay_weight",
+    "forget_faded",
+    "log_odds_step",
     "split_points",
+    "update_window",
 ]
 
 logger = logging.getLogger(__name__)
@@ -166,6 +169,56 @@ def log_odds_step(
     delta = np.where(hit, np.float32(config.log_odds_hit), np.float32(config.log_odds_miss))
     new = np.clip(current + delta, config.log_odds_min, config.log_odds_max).astype(np.float32)
     return new, int(np.count_nonzero((new != current) | ~seen))
+
+
+def update_window(
+    config: MappingConfig,
+    log_odds: npt.NDArray[np.float32],
+    stamp_ns: IntArray,
+    now_ns: int | None,
+    window: tuple[slice, ...],
+    free: BoolArray,
+    hit: BoolArray,
+) -> int:
+    """Apply misses and hits to the masked cells (or voxels) of a window, in place.
+
+    Args:
+        config: the sensor model, clamping and decay.
+        log_odds: log-odds of the whole map (2-D grid or 3-D voxels).
+        stamp_ns: last-update stamps, same shape (``NEVER_NS``: never).
+        now_ns: the stamp of this insert.
+        window: the slices of the map that the masks cover.
+        free: cells a ray passed, the window's shape.
+        hit: cells a ray ended in, the window's shape.
+
+    Returns:
+        How many cells changed class.
+    """
+    assert now_ns is not None
+    touched = free | hit
+    lo_win = log_odds[window]
+    st_win = stamp_ns[window]
+    stamps = st_win[touched]
+    new, changed = log_odds_step(
+        config, lo_win[touched], now_ns - stamps, stamps != NEVER_NS, hit[touched]
+    )
+    lo_win[touched] = new
+    st_win[touched] = now_ns
+    return changed
+
+
+def forget_faded(
+    config: MappingConfig, log_odds: npt.NDArray[np.float32], stamp_ns: IntArray, now_ns: int | None
+) -> None:
+    """Mark cells (or voxels) that have faded out unobserved as unknown, in place."""
+    if config.decay_model == "none" or now_ns is None:
+        return
+    seen = stamp_ns != NEVER_NS
+    _, gone = decay_weight(config, now_ns - stamp_ns[seen])
+    if gone.any():
+        idx = tuple(a[gone] for a in np.nonzero(seen))
+        stamp_ns[idx] = NEVER_NS
+        log_odds[idx] = 0.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -410,7 +463,9 @@ class OccupancyMap2D:
         free, rays = traverse_codes(o_box, code2)
         hit = code2 == HIT
         window = (slice(w_lo[1], w_hi[1] + 1), slice(w_lo[0], w_hi[0] + 1))
-        changed = self._update(window, free.T, hit.T)
+        changed = update_window(
+            self.config, self._log_odds, self._stamp_ns, self._now_ns, window, free.T, hit.T
+        )
         return changed, rays, int(np.count_nonzero(free)), int(np.count_nonzero(hit))
 
     def insert(
@@ -449,7 +504,7 @@ class OccupancyMap2D:
         changed = rays = n_free = n_hit = 0
         if split.ends.shape[0]:
             changed, rays, n_free, n_hit = self._integrate(origin, split)
-        self._forget()
+        forget_faded(self.config, self._log_odds, self._stamp_ns, self._now_ns)
         stats = InsertStats(
             rays=rays,
             cells_changed=changed,
@@ -460,28 +515,3 @@ class OccupancyMap2D:
         )
         logger.debug("insert: %s", stats)
         return stats
-
-    def _update(self, window: tuple[slice, slice], free: BoolArray, hit: BoolArray) -> int:
-        """Apply misses and hits to the masked cells of a window; how many changed."""
-        assert self._now_ns is not None
-        touched = free | hit
-        lo_win = self._log_odds[window]
-        st_win = self._stamp_ns[window]
-        stamps = st_win[touched]
-        new, changed = log_odds_step(
-            self.config, lo_win[touched], self._now_ns - stamps, stamps != NEVER_NS, hit[touched]
-        )
-        lo_win[touched] = new
-        st_win[touched] = self._now_ns
-        return changed
-
-    def _forget(self) -> None:
-        """Mark cells that have faded out unobserved (decay models only)."""
-        if self.config.decay_model == "none" or self._now_ns is None:
-            return
-        seen = self.observed()
-        _, gone = decay_weight(self.config, self._now_ns - self._stamp_ns[seen])
-        if gone.any():
-            rows, cols = np.nonzero(seen)
-            self._stamp_ns[rows[gone], cols[gone]] = NEVER_NS
-            self._log_odds[rows[gone], cols[gone]] = 0.0
