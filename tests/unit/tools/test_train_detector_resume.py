@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch", reason="torch is the optional `train` extra
 from percept.tools.train_detector.checkpoint import CHECKPOINT_NAME  # noqa: E402
 from percept.tools.train_detector.config import TrainConfig  # noqa: E402
 from percept.tools.train_detector.dataset import Dataset  # noqa: E402
-from percept.tools.train_detector.model import build_model, export_onnx  # noqa: E402
+from percept.tools.train_detector.model import Bf16Raw, build_model, export_onnx  # noqa: E402
 from percept.tools.train_detector.stages import load_stages  # noqa: E402
 from percept.tools.train_detector.train import RunOptions, train  # noqa: E402
 
@@ -71,8 +71,9 @@ def _weights(model: object) -> dict[str, object]:
     [
         {},
         {"levels": (4, 8, 16, 32), "mosaic_p": 0.5, "copy_paste_p": 0.5, "wide_scale_p": 0.5},
+        {"levels": (4, 8, 16, 32), "bf16": True},
     ],
-    ids=["default", "stride4-mosaic-copy-paste-wide-scale"],
+    ids=["default", "stride4-mosaic-copy-paste-wide-scale", "bf16"],
 )
 def test_interrupted_and_resumed_run_equals_the_straight_run(
     tmp_path: Path, changes: dict[str, object]
@@ -156,3 +157,21 @@ def test_build_model_refuses_levels_it_cannot_make() -> None:
         build_model(4, strides=(4, 16, 32))
     with pytest.raises(ValueError, match="run ending at 32"):
         build_model(4, strides=(2, 4, 8, 16, 32))
+
+
+def test_bf16_forward_is_float32_out_and_close_to_float32() -> None:
+    torch.manual_seed(0)
+    model = build_model(8, strides=(4, 8, 16, 32)).eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        full = model.raw(x)
+        half = Bf16Raw(model).raw(x)
+    assert [(d.shape, c.shape) for d, c in full] == [(d.shape, c.shape) for d, c in half]
+    for (d32, c32), (d16, c16) in zip(full, half, strict=True):
+        assert d16.dtype == c16.dtype == torch.float32
+        # bfloat16 keeps 8 bits of mantissa: a few per cent, not a different network.
+        assert torch.allclose(d16, d32, rtol=0.05, atol=0.05 * float(d32.abs().mean()))
+        assert float((c16 - c32).abs().mean()) < 0.05 * float(c32.abs().mean()) + 0.01
+        assert not torch.equal(d16, d32)  # the convolutions did run in bfloat16
+    for p in model.parameters():
+        assert p.dtype == torch.float32

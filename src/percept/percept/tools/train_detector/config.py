@@ -45,6 +45,9 @@ class TrainConfig:
         wide_scale_range: the wider scale jitter, (low, high) factors.
         val_seeds: validation scene seeds, scored while training (never trained on).
         val_frames_per_seed: validation frames per seed (evenly spaced times).
+        bf16: run the network's forward pass under CPU bfloat16 autocast (weights,
+            optimiser, box decoding and loss stay float32); validation and the export
+            are float32.
     """
 
     train_seeds: tuple[int, int] = (100, 200)
@@ -72,6 +75,7 @@ class TrainConfig:
     wide_scale_range: tuple[float, float] = (0.5, 2.0)
     val_seeds: tuple[int, int] = (800, 808)
     val_frames_per_seed: int = 4
+    bf16: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

@@ -66,7 +66,7 @@ from percept.tools.train_detector.dataset import CLASS_NAMES, Dataset, render_da
 from percept.tools.train_detector.evaluate import MIN_VISIBILITY, evaluate_model, log_metrics
 from percept.tools.train_detector.loss import cell_grid, detection_loss
 from percept.tools.train_detector.mix import training_sample
-from percept.tools.train_detector.model import build_model, export_onnx
+from percept.tools.train_detector.model import Bf16Raw, build_model, export_onnx
 from percept.tools.train_detector.stages import StageLog, curve, record_test
 
 __all__ = ["MIN_VISIBILITY", "Dataset", "RunOptions", "main", "train", "validate"]
@@ -217,6 +217,7 @@ def train(
     elif init is not None:
         model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
         logger.info("initialised from %s", init)
+    forward = Bf16Raw(model) if config.bf16 else model
     params = sum(p.numel() for p in model.parameters())
     logger.info("model: %d parameters, levels %s", params, config.levels)
 
@@ -332,7 +333,7 @@ def train(
             x = torch.from_numpy(np.ascontiguousarray(np.stack(imgs))).float() / 255.0
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(step)
-            loss, parts = detection_loss(model, x, targets, grid)
+            loss, parts = detection_loss(forward, x, targets, grid)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -506,6 +507,12 @@ def _parser() -> argparse.ArgumentParser:
         "--wide-scale-range", type=_scale_range, default=defaults.wide_scale_range, help="LOW,HIGH"
     )
     parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="forward pass under CPU bfloat16 autocast (2.3-2.9x faster per step on AVX-512 "
+        "BF16 CPUs; weights, loss, validation and export stay float32)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--max-minutes", type=float, default=0.0, help="stop this run after this wall time"
@@ -587,6 +594,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         wide_scale_range=args.wide_scale_range,
         val_seeds=args.val_seeds,
         val_frames_per_seed=args.val_frames_per_seed,
+        bf16=args.bf16,
     )
 
 
