@@ -129,6 +129,22 @@ def test_grid_model_band3d_projects_3d_rays_with_the_same_face() -> None:
     assert h.errors == 0
 
 
+@pytest.mark.parametrize(("rule", "beside_floor"), [("any_voxel", 0), ("bottom_voxel", -1)])
+def test_band3d_sublayers_and_column_rule_reach_the_map(rule: str, beside_floor: int) -> None:
+    h = harness(grid_model="band3d", clear_sublayers=3, free_column_rule=rule)
+    points = to_optical(wall_points_base())
+    h.feed_transforms([odom_tf(T0)], T0, static=False)
+    h.feed("points", cloud(T0, points), T0 + 1000)
+    h.feed_transforms([odom_tf(T0 + S)], T0 + S, static=False)
+    grid = h.last("map")
+    assert isinstance(grid, OccupancyGrid)
+    assert cell(grid, 2.01, 0.0) == 100
+    assert cell(grid, 1.2, 0.0) == 0  # the floor is seen there
+    # Beside the floor patch only rays to the wall pass, well above the bottom voxel.
+    assert cell(grid, 1.5, 0.7) == beside_floor
+    assert h.errors == 0
+
+
 def test_a_cloud_waits_for_its_pose_then_is_inserted() -> None:
     h = harness(tf_timeout_s=0.5)
     points = to_optical(wall_points_base(0.05))

@@ -141,3 +141,53 @@ def test_config_rejects_unknown_model() -> None:
         MappingConfig(grid_model="octree")
     with pytest.raises(ValueError, match="layer_height_m"):
         MappingConfig(layer_height_m=float("inf"))
+
+
+def test_sublayers_keep_a_deck_that_rays_only_graze() -> None:
+    # A pallet deck's top (0.14 m: the top third of the first voxel, 0.05-0.15 m) is
+    # seen once; then five rays to the floor behind it cross that voxel's top 3 cm only.
+    deck = [[1.275, 0.025, 0.14]]
+    cam = [0.0, 0.025, 0.8]
+    states = {}
+    for sub in (1, 3):
+        m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", clear_sublayers=sub))
+        m.insert(cam, deck, 0.0, 0)
+        for i in range(1, 6):
+            m.insert(cam, [[1.56, 0.025, 0.0]], 0.0, i * PERIOD_NS)
+        states[sub] = _state(m.to_occupancy_grid("map", 0).data, m, 1.275)
+        assert _state(m.to_occupancy_grid("map", 0).data, m, 1.37) == 0  # through the middle
+    assert states == {1: 0, 3: 100}  # whole voxels: cleared by grazing rays; 3: kept
+    # A ray through the voxel's middle clears it with sub-layers too.
+    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", clear_sublayers=3))
+    m.insert([0.0, 0.025, 0.1], deck, 0.0, 0)
+    for i in range(1, 4):
+        m.insert([0.0, 0.025, 0.1], [[2.0, 0.025, 0.1]], 0.0, i * PERIOD_NS)
+    assert _state(m.to_occupancy_grid("map", 0).data, m, 1.275) == 0
+    with pytest.raises(ValueError, match="clear_sublayers"):
+        MappingConfig(clear_sublayers=2)  # even: no middle sub-layer
+
+
+def test_bottom_voxel_rule_leaves_columns_seen_only_from_above_unknown() -> None:
+    near_floor = np.c_[np.linspace(0.3, 0.9, 13), np.zeros(13), np.zeros(13)]
+    maps = {
+        rule: BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", free_column_rule=rule))
+        for rule in ("any_voxel", "bottom_voxel")
+    }
+    for m in maps.values():
+        for i, points in enumerate((_box(), _floor_behind(), near_floor)):
+            m.insert([0.0, 0.0, 0.8], points, 0.0, i * PERIOD_NS)
+    grids = {rule: m.to_occupancy_grid("map", 0).data for rule, m in maps.items()}
+    for rule, m in maps.items():
+        g = grids[rule]
+        assert _state(g, m, 1.12) == 100  # the box's top
+        assert _state(g, m, 0.6) == 0  # floor seen
+        assert _state(g, m, 3.0) == 0
+        np.testing.assert_array_equal(m.observed(), g != -1)
+        np.testing.assert_array_equal(m.occupied(), g == 100)
+    # Behind the box the floor is hidden (rays over it reach the floor beyond 2.08 m).
+    assert _state(grids["any_voxel"], maps["any_voxel"], 1.6) == 0
+    assert _state(grids["bottom_voxel"], maps["bottom_voxel"], 1.6) == -1
+    np.testing.assert_array_equal(grids["any_voxel"] == 100, grids["bottom_voxel"] == 100)
+    assert np.count_nonzero(grids["bottom_voxel"] == 0) < np.count_nonzero(grids["any_voxel"] == 0)
+    with pytest.raises(ValueError, match="free_column_rule"):
+        MappingConfig(free_column_rule="floor")

@@ -21,9 +21,19 @@ end. OctoMap's discretised update in the box around the sensor
 cast to its centre, each voxel updated once, a hit wins over a pass; the log-odds step,
 clamping and decay are :func:`~percept.mapping.occupancy2d.log_odds_step`'s.
 
-**Projection** (octomap_server's ``projected_map``): a cell is observed when any voxel
-of its column is, occupied (100) when any observed voxel of the column is occupied
-(log-odds > 0, OctoMap's ``isNodeOccupied``), free (0) otherwise; -1 unobserved.
+**Grazing rays** (``clear_sublayers`` > 1): the rays are traced through sub-layers of
+``layer_height_m / clear_sublayers``; a voxel is hit when any of its sub-layers holds an
+endpoint, and freed only when a ray passes its middle sub-layer. A ray that crosses a
+voxel's top few centimetres (over a pallet's deck, to the floor behind it) then leaves
+the voxel the deck's points are in, where a whole-voxel trace would take a miss off it
+for every such ray. OctoMap has no such rule: its voxels are cubes.
+
+**Projection** (octomap_server's ``projected_map``): a cell is occupied (100) when any
+observed voxel of its column is occupied (log-odds > 0, OctoMap's ``isNodeOccupied``).
+With ``free_column_rule: any_voxel`` it is free (0) when any other voxel of the column
+is observed; with ``bottom_voxel`` only when the column's bottom voxel is observed free,
+so a column seen only above something (a deck's underside, the space behind a box) stays
+unknown (-1), as nav2's voxel layer leaves a column with too few known voxels unknown.
 """
 
 from __future__ import annotations
@@ -100,16 +110,30 @@ class BandMap2D:
         return out
 
     def observed(self) -> BoolArray:
-        """(H, W) bool: cells with at least one observed voxel."""
-        seen: BoolArray = (self._stamp_ns != NEVER_NS).any(axis=0)
-        return seen
+        """(H, W) bool: cells the projection calls known (free or occupied).
+
+        ``any_voxel``: a column with at least one observed voxel; ``bottom_voxel``: an
+        occupied column, or one whose bottom voxel is observed free.
+        """
+        if self.config.free_column_rule == "any_voxel":
+            seen: BoolArray = (self._stamp_ns != NEVER_NS).any(axis=0)
+            return seen
+        return self._project()[0]
 
     def occupied(self) -> BoolArray:
         """(H, W) bool: cells with an occupied voxel (log-odds > 0)."""
-        occupied: BoolArray = ((self.voxel_log_odds() > 0.0) & (self._stamp_ns != NEVER_NS)).any(
-            axis=0
-        )
-        return occupied
+        return self._project()[1]
+
+    def _project(self) -> tuple[BoolArray, BoolArray]:
+        """(known, occupied) columns under ``free_column_rule``."""
+        log_odds = self.voxel_log_odds()
+        seen = self._stamp_ns != NEVER_NS
+        occupied: BoolArray = ((log_odds > 0.0) & seen).any(axis=0)
+        if self.config.free_column_rule == "any_voxel":
+            return seen.any(axis=0), occupied
+        bottom_free = seen[0] & (log_odds[0] <= 0.0)
+        known: BoolArray = occupied | bottom_free
+        return known, occupied
 
     def to_occupancy_grid(self, frame_id: str, stamp_ns: int) -> OccupancyGrid:
         """The projection as nav_msgs/OccupancyGrid: 100 occupied, 0 free, -1 unobserved.
@@ -121,9 +145,10 @@ class BandMap2D:
         Returns:
             (H, W) int8 data, row 0 at the lowest y, origin at cell (0, 0)'s corner.
         """
+        known, occupied = self._project()
         data = np.full(self._geometry.shape, -1, dtype=np.int8)
-        data[self.observed()] = 0
-        data[self.occupied()] = 100
+        data[known] = 0
+        data[occupied] = 100
         g = self._geometry
         origin = Pose(np.array([g.origin_xy_m[0], g.origin_xy_m[1], 0.0]))
         return OccupancyGrid(Header(int(stamp_ns), frame_id), g.resolution_m, origin, data)
@@ -214,14 +239,17 @@ class BandMap2D:
         w_hi = np.minimum(
             np.floor((origin[:2] + reach) / r).astype(np.int64) - cell0, [g.width - 1, g.height - 1]
         )
-        # Box layers: one below the band, the band, one above, and the sensor's layer.
+        # Rays are traced through sub-layers of h / sub; the box holds the band, one
+        # sub-layer below and above it, and the sensor's sub-layer.
+        sub = cfg.clear_sublayers
+        fine = self.layers * sub
         z0 = base_z_m + cfg.min_height_m
-        o_layer = (origin[2] - z0) / h
+        o_layer = (origin[2] - z0) * sub / h
         k_lo = min(-1, math.floor(o_layer))
-        k_hi = max(self.layers, math.floor(o_layer))
+        k_hi = max(fine, math.floor(o_layer))
         off = np.array([cell0[0] + w_lo[0], cell0[1] + w_lo[1], k_lo], dtype=np.float64)
         ext = np.array([w_hi[0] - w_lo[0] + 1, w_hi[1] - w_lo[1] + 1, k_hi - k_lo + 1])
-        scale = np.array([1.0 / r, 1.0 / r, 1.0 / h])
+        scale = np.array([1.0 / r, 1.0 / r, sub / h])
         o_box = np.array([origin[0] / r, origin[1] / r, o_layer]) - off
         valid = kind != 0
         e = ends_m[valid].astype(np.float64)
@@ -230,8 +258,8 @@ class BandMap2D:
         e[:, :2] -= off[:2]
         e[:, 2] -= off[2]
         marks = kind[valid] == HIT
-        # Rays that leave the band (ground, above it) end one layer outside it.
-        band_lo, band_hi = -1 - k_lo + 0.5, self.layers - k_lo + 0.5
+        # Rays that leave the band (ground, above it) end in the sub-layer outside it.
+        band_lo, band_hi = -k_lo - 0.5, fine - k_lo + 0.5
         dz = e[:, 2] - o_box[2]
         for plane, outside in ((band_lo, e[:, 2] < band_lo), (band_hi, e[:, 2] > band_hi)):
             cut = outside & ~marks & (dz != 0.0)
@@ -254,9 +282,13 @@ class BandMap2D:
             weak = hit_box & (hits_in < cfg.hit_min_fraction * (hits_in + passed))
             hit_box &= ~weak
             free |= weak & (passed > 0.0)
-        band = slice(-k_lo, -k_lo + self.layers)
-        hit = hit_box[:, :, band].transpose(2, 1, 0)  # (layers, y, x)
-        free_b = free[:, :, band].transpose(2, 1, 0)
+        # Back to voxels: hit when any sub-layer is, freed through the middle one only.
+        band = slice(-k_lo, -k_lo + fine)
+        shape4 = (int(ext[0]), int(ext[1]), self.layers, sub)
+        hit_v = hit_box[:, :, band].reshape(shape4).any(axis=3)
+        free_v = free[:, :, band].reshape(shape4)[:, :, :, sub // 2] & ~hit_v
+        hit = hit_v.transpose(2, 1, 0)  # (layers, y, x)
+        free_b = free_v.transpose(2, 1, 0)
         window = (slice(None), slice(w_lo[1], w_hi[1] + 1), slice(w_lo[0], w_hi[0] + 1))
         changed = update_window(
             self.config, self._log_odds, self._stamp_ns, self._now_ns, window, free_b, hit

@@ -16,12 +16,15 @@ from typing import Final
 
 from percept.params import param
 
-__all__ = ["DECAY_MODELS", "GRID_MODELS", "MappingConfig", "logit"]
+__all__ = ["COLUMN_RULES", "DECAY_MODELS", "GRID_MODELS", "MappingConfig", "logit"]
 
 #: ``decay_model`` values: no decay, STVL's linear (0) and exponential (1) models.
 DECAY_MODELS: Final = ("none", "linear", "exponential")
 #: ``grid_model`` values: rays in the xy plane, or 3-D rays in the band projected.
 GRID_MODELS: Final = ("flat", "band3d")
+#: ``free_column_rule`` values of ``band3d``: a column is known free when any voxel of it
+#: is seen free (octomap_server's projection) or only when its bottom voxel is.
+COLUMN_RULES: Final = ("any_voxel", "bottom_voxel")
 
 
 def logit(probability: float) -> float:
@@ -65,6 +68,17 @@ class MappingConfig:
             rays (weighted by their end voxel's endpoints) that pass through it, else it
             is freed when passed: depth noise in front of a surface is outvoted by the
             rays that reach the surface. 0 keeps OctoMap's rule (any endpoint wins).
+        clear_sublayers: ``band3d`` only: rays are traced through sub-layers of
+            ``layer_height_m / clear_sublayers``; a voxel is hit when any of its
+            sub-layers holds an endpoint and freed only when a ray passes its middle
+            sub-layer (odd counts), so a ray grazing the top or bottom of a voxel (over a
+            pallet's deck) leaves it. 1 traces whole voxels.
+        free_column_rule: ``band3d`` only: ``any_voxel`` (octomap_server's projection:
+            a column is free when it is seen and holds no occupied voxel) or
+            ``bottom_voxel`` (free only when its bottom voxel is seen free, so a column
+            seen only above a low obstacle, under a deck or behind an object stays
+            unknown: nav2 voxel layer's ``unknown_threshold`` idea). Occupied is the same
+            in both: any occupied voxel.
     """
 
     resolution_m: float = param(
@@ -126,6 +140,19 @@ class MappingConfig:
         min_value=0.0,
         max_value=1.0,
     )
+    clear_sublayers: int = param(
+        1,
+        "band3d: sub-layers per voxel for tracing; a voxel is freed only through its middle one",
+        min_value=1,
+        max_value=9,
+        read_only=True,
+    )
+    free_column_rule: str = param(
+        "any_voxel",
+        "band3d: a column is free when any voxel (any_voxel) or its bottom one is seen free",
+        choices=COLUMN_RULES,
+        read_only=True,
+    )
 
     def __post_init__(self) -> None:
         def finite(value: float) -> bool:
@@ -185,6 +212,20 @@ class MappingConfig:
                 "hit_min_fraction",
                 "in [0, 1]",
                 self.hit_min_fraction,
+            ),
+            (
+                isinstance(self.clear_sublayers, int)
+                and 1 <= self.clear_sublayers <= 9
+                and self.clear_sublayers % 2 == 1,
+                "clear_sublayers",
+                "an odd integer in [1, 9]",
+                self.clear_sublayers,
+            ),
+            (
+                self.free_column_rule in COLUMN_RULES,
+                "free_column_rule",
+                f"one of {list(COLUMN_RULES)}",
+                self.free_column_rule,
             ),
             (
                 finite(self.initial_size_m) and self.initial_size_m >= 0.0,

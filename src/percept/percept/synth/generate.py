@@ -625,7 +625,10 @@ def _map_entry() -> dict[str, object]:
     occupancy_map.pose_source=odometry --set occupancy_map.map_frame=map``) to map on
     the true poses. 4 m range: stereo depth error grows with the square of the range.
     ``band3d`` with hit 0.6 (a voxel is occupied while its hits outnumber its misses):
-    rays over low objects do not clear them (issue 18's tuning, seed 611).
+    rays over low objects do not clear them (issue 18's tuning, seed 611). A column is
+    free only where its bottom voxel is seen free (``free_column_rule: bottom_voxel``):
+    space behind and under objects that no ray reaches at floor level stays unknown
+    (occupied IoU in the observed area 0.536 -> 0.560 on tuning seeds 611-613).
     """
     return {
         "type": "occupancy_map",
@@ -636,6 +639,7 @@ def _map_entry() -> dict[str, object]:
             "max_range_m": 4.0,
             "grid_model": "band3d",
             "prob_hit": 0.6,
+            "free_column_rule": "bottom_voxel",
             "publish_rate_hz": 1.0,
         },
         "remappings": {
