@@ -119,6 +119,22 @@ def test_observed_and_visible_iou_by_hand() -> None:
     assert m.visible_occupied_iou == 1.0
 
 
+def test_false_occupied_cells_near_a_surface_and_far_from_any() -> None:
+    gt = np.zeros((12, 12), dtype=np.int8)
+    gt[4:7, 4:7] = 100  # a 3x3 object
+    est = gt.copy()
+    est[3, 4:7] = 100  # drawn one cell too thick in front: 3 near
+    est[4, 2] = 100  # two cells to its side: near (distance 2)
+    est[10, 10] = est[10, 11] = 100  # a phantom far from any surface: 2 far
+    est[5, 5] = 0  # an interior cell called free: missed
+    est[6, 4:7] = -1  # the object's far side, not observed: not missed
+    m = occupancy_metrics(grid(est), grid(gt))
+    assert m.false_occupied_cells == 6
+    assert m.false_occupied_near == 4
+    assert m.missed_occupied_cells == 1
+    assert m.as_dict()["false_occupied_near"] == 4
+
+
 def test_visible_map_must_be_on_the_ground_truth_grid() -> None:
     with pytest.raises(EvalError, match="visible-surface map"):
         occupancy_metrics(grid(room()), grid(room()), visible=grid(room()[:10]))

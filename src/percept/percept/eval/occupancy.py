@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from percept.domain import OccupancyGrid
@@ -20,6 +21,7 @@ from percept.errors import EvalError
 
 __all__ = [
     "FREE",
+    "NEAR_CELLS",
     "OCCUPIED",
     "UNKNOWN",
     "OccupancyMetrics",
@@ -32,6 +34,9 @@ Int8Array = npt.NDArray[np.int8]
 
 #: Cell classes returned by :func:`classify_cells`.
 FREE, OCCUPIED, UNKNOWN = 0, 1, -1
+#: A false occupied cell this close to a true occupied one (cells, centre to centre) is
+#: a surface drawn too thick (``OccupancyMetrics.false_occupied_near``).
+NEAR_CELLS = 2.0
 
 
 def classify_cells(data: npt.ArrayLike, *, occupied_min: int = 65, free_max: int = 25) -> Int8Array:
@@ -114,6 +119,13 @@ class OccupancyMetrics:
             occupied cells no ray reaches (inside objects, behind open structures) are
             left out. NaN without that map.
         visible_cells: cells scored by ``visible_occupied_iou``.
+        false_occupied_cells: cells of the observed area the estimate calls occupied
+            and the ground truth free.
+        false_occupied_near: those of them within ``NEAR_CELLS`` cells (centre to
+            centre) of a true occupied cell: surfaces drawn too thick (depth noise),
+            not phantom obstacles.
+        missed_occupied_cells: cells of the observed area the estimate calls free and
+            the ground truth occupied.
     """
 
     occupied_iou: float
@@ -128,6 +140,9 @@ class OccupancyMetrics:
     observed_cells: int = 0
     visible_occupied_iou: float = float("nan")
     visible_cells: int = 0
+    false_occupied_cells: int = 0
+    false_occupied_near: int = 0
+    missed_occupied_cells: int = 0
 
     def as_dict(self) -> dict[str, float | int | bool | None]:
         """Summary for metrics.json."""
@@ -145,6 +160,9 @@ class OccupancyMetrics:
             # null without a visible-surface map (NaN is not JSON).
             "visible_occupied_iou": None if self.visible_cells == 0 else self.visible_occupied_iou,
             "visible_cells": self.visible_cells,
+            "false_occupied_cells": self.false_occupied_cells,
+            "false_occupied_near": self.false_occupied_near,
+            "missed_occupied_cells": self.missed_occupied_cells,
         }
 
 
@@ -221,6 +239,8 @@ def occupancy_metrics(
             int(np.count_nonzero(e_occ & g_occ & scored)),
             int(np.count_nonzero((e_occ | g_occ) & scored)),
         )
+    false_occ = e_occ & (g == FREE) & seen
+    to_surface = ndimage.distance_transform_edt(gt != OCCUPIED)[known]
     return OccupancyMetrics(
         occupied_iou=_ratio(both_occ, int(np.count_nonzero(e_occ | g_occ))),
         free_iou=_ratio(
@@ -239,4 +259,7 @@ def occupancy_metrics(
         observed_cells=int(np.count_nonzero(seen)),
         visible_occupied_iou=visible_iou,
         visible_cells=visible_cells,
+        false_occupied_cells=int(np.count_nonzero(false_occ)),
+        false_occupied_near=int(np.count_nonzero(false_occ & (to_surface <= NEAR_CELLS))),
+        missed_occupied_cells=int(np.count_nonzero(e_free & g_occ & seen)),
     )

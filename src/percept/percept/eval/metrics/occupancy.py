@@ -184,6 +184,12 @@ class OccupancyMetric(Metric):
             ("free IoU (observed area)", fmt(om.observed_free_iou), ""),
             ("occupied IoU (visible surfaces)", fmt(om.visible_occupied_iou), ""),
             ("map coverage", fmt(om.coverage_pct), "%"),
+            (
+                "false occupied (observed area)",
+                f"{om.false_occupied_cells} ({om.false_occupied_near} near a surface)",
+                "cells",
+            ),
+            ("missed occupied (observed area)", str(om.missed_occupied_cells), "cells"),
         ]
 
     def section(self, result: EvalResult, out_dir: Path) -> str:
