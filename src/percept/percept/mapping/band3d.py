@@ -115,9 +115,6 @@ class BandMap2D:
         ``any_voxel``: a column with at least one observed voxel; ``bottom_voxel``: an
         occupied column, or one whose bottom voxel is observed free.
         """
-        if self.config.free_column_rule == "any_voxel":
-            seen: BoolArray = (self._stamp_ns != NEVER_NS).any(axis=0)
-            return seen
         return self._project()[0]
 
     def occupied(self) -> BoolArray:

@@ -154,7 +154,7 @@ class Bf16Raw:
 
         with torch.autocast("cpu", dtype=torch.bfloat16):
             outs = self.model.raw(x)
-        return [(dist.float(), logits.float()) for dist, logits in outs]
+        return [(dist, logits.float()) for dist, logits in outs]  # dist: float32 already
 
 
 def export_onnx(model: Any, config: TrainConfig, path: Path) -> None:
