@@ -191,3 +191,91 @@ def test_bottom_voxel_rule_leaves_columns_seen_only_from_above_unknown() -> None
     assert np.count_nonzero(grids["bottom_voxel"] == 0) < np.count_nonzero(grids["any_voxel"] == 0)
     with pytest.raises(ValueError, match="free_column_rule"):
         MappingConfig(free_column_rule="floor")
+
+
+def _noisy_wall(rng: np.random.Generator, x_m: float, sigma_m: float) -> npt.NDArray[np.float64]:
+    """A wall at ``x_m`` seen from (0, 0, 0.5) with range noise of ``sigma_m`` (1 sigma)."""
+    y, z = np.meshgrid(np.linspace(-0.5, 0.5, 60), np.linspace(0.1, 0.9, 40))
+    wall = np.c_[np.full(y.size, x_m), y.ravel(), z.ravel()]
+    ray = wall - [0.0, 0.0, 0.5]
+    rng_m = np.linalg.norm(ray, axis=1)
+    noisy = rng_m + rng.normal(0.0, sigma_m, rng_m.size)
+    return np.asarray([0.0, 0.0, 0.5] + ray * (noisy / rng_m)[:, None])
+
+
+def test_tsdf_surface_drops_the_noise_band_in_front_of_a_far_wall() -> None:
+    # Stereo at 3.5 m: about 7 cm of range noise. Log-odds mark every voxel that one
+    # insert's points reach, in front of the wall too; the fused surface sits in the
+    # wall's cell, and the voxels in front of it are no longer occupied.
+    rng = np.random.default_rng(5)
+    models = ("log_odds", "tsdf")
+    maps = {
+        s: BandMap2D(MappingConfig(grid_model="band3d", prob_hit=0.6, surface_model=s))
+        for s in models
+    }
+    for i in range(20):
+        wall = _noisy_wall(rng, 3.52, 0.07)
+        for m in maps.values():
+            m.insert([0.0, 0.0, 0.5], wall, 0.0, i * PERIOD_NS)
+    grids = {s: m.to_occupancy_grid("map", 0).data for s, m in maps.items()}
+    front = [3.375, 3.425]  # three and two cells in front of the wall's cell 3.50-3.55
+    assert [_state(grids["log_odds"], maps["log_odds"], x) for x in front] == [100, 100]
+    assert [_state(grids["tsdf"], maps["tsdf"], x) for x in front] == [0, 0]
+    assert _state(grids["tsdf"], maps["tsdf"], 3.52) == 100
+    # Occupied cells more than one cell in front of the wall's cell (x < 3.45 m).
+    in_front = {}
+    for s, m in maps.items():
+        g = m.geometry
+        x_centres = g.origin_xy_m[0] + (np.arange(g.width) + 0.5) * g.resolution_m
+        in_front[s] = int(np.count_nonzero((grids[s] == 100) & (x_centres < 3.45)[None, :]))
+    assert in_front["log_odds"] > 20
+    assert in_front["tsdf"] < 0.1 * in_front["log_odds"]
+    # Free space and what is known behind the wall stay those of the log-odds map.
+    assert _state(grids["tsdf"], maps["tsdf"], 2.0) == 0
+    np.testing.assert_array_equal(maps["tsdf"].voxel_log_odds(), maps["log_odds"].voxel_log_odds())
+
+
+def test_tsdf_surface_is_the_voxel_nearest_the_zero_crossing() -> None:
+    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", surface_model="tsdf"))
+    for x_wall, cell in ((2.02, 40), (2.045, 40), (2.055, 41)):
+        m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", surface_model="tsdf"))
+        y = np.linspace(-0.2, 0.2, 9)
+        m.insert([0.0, 0.0, 0.5], np.c_[np.full(9, x_wall), y, np.full(9, 0.5)], 0.0, 0)
+        surface = m.surface()
+        col, row = m.geometry.world_to_cell([[x_wall, 0.0]])[0]
+        layer = int((0.5 - 0.05) // 0.1)
+        cols = np.nonzero(surface[layer, row])[0]
+        world_cols = cols + m.geometry.origin_cell[0]
+        assert world_cols.tolist() == [cell], x_wall
+        assert col + m.geometry.origin_cell[0] == cell
+    with pytest.raises(ValueError, match="surface_model"):
+        BandMap2D(MappingConfig(grid_model="band3d")).surface()
+
+
+def test_tsdf_keeps_what_is_behind_the_surface_and_clears_a_moved_obstacle() -> None:
+    # A box's front face and top: the top's voxels lie behind the front surface along
+    # the rays (negative distance) and stay occupied, as with log-odds alone.
+    m = BandMap2D(
+        MappingConfig(resolution_m=RES, max_range_m=5.0, grid_model="band3d", surface_model="tsdf")
+    )
+    m.insert([0.0, 0.0, 0.8], _box(), 0.0, 0)
+    g = m.to_occupancy_grid("map", 0).data
+    for x in (1.02, 1.12, 1.22):
+        assert _state(g, m, x) == 100
+    # The obstacle leaves: rays through its place free it as log-odds do (3 misses).
+    wall = np.c_[np.full(21, 2.02), np.linspace(-0.5, 0.5, 21), np.full(21, 0.5)]
+    t = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", surface_model="tsdf"))
+    t.insert([0.0, 0.0, 0.5], wall, 0.0, 0)
+    assert _state(t.to_occupancy_grid("map", 0).data, t, 2.02) == 100
+    for i in range(1, 4):
+        t.insert([0.0, 0.0, 0.5], wall + [1.0, 0.0, 0.0], 0.0, i * PERIOD_NS)
+    assert _state(t.to_occupancy_grid("map", 0).data, t, 2.02) == 0
+    # The fused arrays grow with the grid and keep what they hold.
+    before = t.surface().sum()
+    t.insert([30.0, 0.0, 0.5], [[31.0, 0.0, 0.5]], 0.0, 5 * PERIOD_NS)
+    assert t.surface().shape == (t.layers, *t.geometry.shape)
+    assert t.surface().sum() >= before
+    with pytest.raises(ValueError, match="tsdf_truncation_m"):
+        MappingConfig(tsdf_truncation_m=0.0)
+    with pytest.raises(ValueError, match="surface_model"):
+        MappingConfig(surface_model="esdf")

@@ -16,7 +16,14 @@ from typing import Final
 
 from percept.params import param
 
-__all__ = ["COLUMN_RULES", "DECAY_MODELS", "GRID_MODELS", "MappingConfig", "logit"]
+__all__ = [
+    "COLUMN_RULES",
+    "DECAY_MODELS",
+    "GRID_MODELS",
+    "SURFACE_MODELS",
+    "MappingConfig",
+    "logit",
+]
 
 #: ``decay_model`` values: no decay, STVL's linear (0) and exponential (1) models.
 DECAY_MODELS: Final = ("none", "linear", "exponential")
@@ -25,6 +32,9 @@ GRID_MODELS: Final = ("flat", "band3d")
 #: ``free_column_rule`` values of ``band3d``: a column is known free when any voxel of it
 #: is seen free (octomap_server's projection) or only when its bottom voxel is.
 COLUMN_RULES: Final = ("any_voxel", "bottom_voxel")
+#: ``surface_model`` values of ``band3d``: occupied voxels from log-odds alone (OctoMap),
+#: or log-odds gated by a TSDF surface averaged over the points (voxblox's merged update).
+SURFACE_MODELS: Final = ("log_odds", "tsdf")
 
 
 def logit(probability: float) -> float:
@@ -79,6 +89,19 @@ class MappingConfig:
             seen only above a low obstacle, under a deck or behind an object stays
             unknown: nav2 voxel layer's ``unknown_threshold`` idea). Occupied is the same
             in both: any occupied voxel.
+        surface_model: ``band3d`` only: ``log_odds`` (a voxel is occupied when its
+            log-odds are > 0, OctoMap) or ``tsdf``: also a truncated signed distance is
+            averaged per voxel from the marking points (voxblox's merged integrator:
+            the points of one end voxel as one ray to their mean, weighted by their
+            count, sampled within ``tsdf_truncation_m`` of its end), and a voxel in
+            front of the averaged surface (a positive mean, and not the surface voxel:
+            of two neighbouring voxels whose means differ in sign, the one nearer to
+            zero) is not occupied whatever its log-odds.
+            Depth noise that one insert spreads over several voxels along the ray
+            averages out over the inserts instead of marking each of them.
+        tsdf_truncation_m: ``surface_model: tsdf``: the distance either side of a
+            point over which its ray updates the signed distance, metres (about three
+            times the depth noise at the marking range).
     """
 
     resolution_m: float = param(
@@ -154,6 +177,19 @@ class MappingConfig:
         read_only=True,
     )
 
+    surface_model: str = param(
+        "log_odds",
+        "band3d: occupied by log-odds alone, or not in front of a fused TSDF surface (tsdf)",
+        choices=SURFACE_MODELS,
+        read_only=True,
+    )
+    tsdf_truncation_m: float = param(
+        0.2,
+        "surface_model tsdf: signed distance updated within this of each point, metres",
+        min_value=0.0,
+        read_only=True,
+    )
+
     def __post_init__(self) -> None:
         def finite(value: float) -> bool:
             return math.isfinite(value)
@@ -226,6 +262,18 @@ class MappingConfig:
                 "free_column_rule",
                 f"one of {list(COLUMN_RULES)}",
                 self.free_column_rule,
+            ),
+            (
+                self.surface_model in SURFACE_MODELS,
+                "surface_model",
+                f"one of {list(SURFACE_MODELS)}",
+                self.surface_model,
+            ),
+            (
+                finite(self.tsdf_truncation_m) and self.tsdf_truncation_m > 0.0,
+                "tsdf_truncation_m",
+                "finite and > 0",
+                self.tsdf_truncation_m,
             ),
             (
                 finite(self.initial_size_m) and self.initial_size_m >= 0.0,
