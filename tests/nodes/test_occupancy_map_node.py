@@ -129,6 +129,29 @@ def test_grid_model_band3d_projects_3d_rays_with_the_same_face() -> None:
     assert h.errors == 0
 
 
+@pytest.mark.parametrize(("reference", "floor_cell"), [("map_z", 100), ("base_frame", 0)])
+@pytest.mark.parametrize("model", ["flat", "band3d"])
+def test_height_reference_base_frame_ignores_a_tilted_odometry_frame(
+    model: str, reference: str, floor_cell: int
+) -> None:
+    # VIO with 2 degrees of error in gravity: odom is pitched against the floor the robot
+    # stands on, so the floor 3.5 m ahead lies 12 cm above base_link's height in odom.
+    h = harness(grid_model=model, height_reference=reference, max_range_m=5.0)
+    fx, fy = np.meshgrid(np.arange(0.6, 4.0, 0.02), np.arange(-0.5, 0.5, 0.02))
+    floor = np.stack([fx.ravel(), fy.ravel(), np.zeros(fx.size)], axis=1)
+    tilt = Rotation.from_euler("y", -2.0, degrees=True).as_quat()
+    h.feed_transforms([_tf("odom", "base_link", Pose([0.0, 0.0, 0.0], tilt), T0)], T0, static=False)
+    h.feed("points", cloud(T0, to_optical(floor)), T0 + 1000)
+    h.feed_transforms([odom_tf(T0 + S)], T0 + S, static=False)
+    grid = h.last("map")
+    assert isinstance(grid, OccupancyGrid)
+    # One insert: flat cells read 70 (hit) or 40 (miss), band3d cells 100 or 0.
+    value = cell(grid, 3.5, 0.0)
+    assert (value > 50) if floor_cell == 100 else (0 <= value < 50)
+    assert 0 <= cell(grid, 1.0, 0.0) < 50  # near floor: within the band's margin either way
+    assert h.errors == 0
+
+
 @pytest.mark.parametrize(("rule", "beside_floor"), [("any_voxel", 0), ("bottom_voxel", -1)])
 def test_band3d_sublayers_and_column_rule_reach_the_map(rule: str, beside_floor: int) -> None:
     h = harness(grid_model="band3d", clear_sublayers=3, free_column_rule=rule)

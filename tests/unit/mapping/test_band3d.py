@@ -279,3 +279,19 @@ def test_tsdf_keeps_what_is_behind_the_surface_and_clears_a_moved_obstacle() -> 
         MappingConfig(tsdf_truncation_m=0.0)
     with pytest.raises(ValueError, match="surface_model"):
         MappingConfig(surface_model="esdf")
+
+
+def test_heights_in_the_base_frame_decide_the_band() -> None:
+    # A floor point 12 cm above base_link's height in a tilted map frame, 0 m in base_link.
+    pts = [[3.5, 0.0, 0.12]]
+    for given, marked, ground in ((None, 1, 0), ([0.0], 0, 1)):
+        m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d"))
+        stats = m.insert([0.0, 0.0, 0.5], pts, 0.0, 0, heights_m=given)
+        assert (stats.points_marked, stats.points_ground) == (marked, ground)
+        f = OccupancyMap2D(MappingConfig(resolution_m=RES))
+        stats = f.insert([0.0, 0.0, 0.5], pts, 0.0, 0, heights_m=given)
+        assert (stats.points_marked, stats.points_ground) == (marked, ground)
+    with pytest.raises(ValueError, match="heights_m"):
+        BandMap2D(MappingConfig(grid_model="band3d")).insert(
+            [0.0, 0.0, 0.5], pts, 0.0, 0, heights_m=[0.0, 1.0]
+        )

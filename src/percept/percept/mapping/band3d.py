@@ -243,6 +243,7 @@ class BandMap2D:
         base_z_m: float,
         stamp_ns: int,
         no_return_m: npt.ArrayLike | None = None,
+        heights_m: npt.ArrayLike | None = None,
     ) -> InsertStats:
         """Integrate one cloud or scan (module docstring).
 
@@ -253,6 +254,9 @@ class BandMap2D:
             base_z_m: height of ``base_link`` in the map frame, metres (the band's zero).
             stamp_ns: the data's stamp (the decay clock), nanoseconds.
             no_return_m: (M, 3) points on beams without a return (clear only), or None.
+            heights_m: (N,) (or (H, W)) heights of the points in the ``base_link``
+                frame, which decide marking, ground and above-band instead of ``z -
+                base_z_m`` (the voxels stay layered on ``base_z_m``), or None.
 
         Returns:
             What the insert did (``cells_free`` / ``cells_hit`` count voxels).
@@ -264,7 +268,7 @@ class BandMap2D:
         if not math.isfinite(base_z_m):
             msg = f"base_z_m must be finite, got {base_z_m}"
             raise ValueError(msg)
-        split = split_points(self.config, origin_m, points_m, base_z_m, no_return_m)
+        split = split_points(self.config, origin_m, points_m, base_z_m, no_return_m, heights_m)
         origin = np.asarray(origin_m, dtype=np.float64).reshape(3)
         self._now_ns = int(stamp_ns) if self._now_ns is None else max(self._now_ns, int(stamp_ns))
         self.inserts += 1

@@ -10,7 +10,8 @@ logit(clamp_max)]``. Each cell changes at most once per insert; a cell both hit 
 passed in one insert counts as hit.
 
 **Which points mark** (heights relative to ``base_z_m``, the ``base_link`` height the
-caller passes, as costmap_2d's ``min/max_obstacle_height``): a point within
+caller passes, as costmap_2d's ``min/max_obstacle_height``, or the caller's own
+``heights_m``: each point's height in the ``base_link`` frame): a point within
 ``max_range_m`` (3-D distance from the origin) and with height in ``[min_height_m,
 max_height_m]`` marks its cell; a point below the band is ground (the floor a stereo
 camera sees): its ray frees every cell up to and including its own; a point above the
@@ -270,6 +271,7 @@ def split_points(
     points_m: npt.ArrayLike,
     base_z_m: float | None,
     no_return_m: npt.ArrayLike | None = None,
+    heights_m: npt.ArrayLike | None = None,
 ) -> RaySplit:
     """Sort points into rays that mark, clear through their end, or stop before it.
 
@@ -280,6 +282,8 @@ def split_points(
         base_z_m: ``base_link`` height for the band, metres; None: no band (3-D maps:
             every point in range marks).
         no_return_m: (M, 3) points along beams without a return (clear only).
+        heights_m: (N,) height of each point above ``base_link`` (in its own frame),
+            used for the band instead of ``z - base_z_m``; None: ``z - base_z_m``.
 
     Returns:
         The ray ends (beyond range truncated to ``max_range_m``), their kinds, counts.
@@ -306,6 +310,12 @@ def split_points(
     kind = np.where(finite, np.uint8(HIT), np.uint8(0))
     if base_z_m is not None:
         height = pts[:, 2] - np.float32(base_z_m)
+        if heights_m is not None:
+            given = np.asarray(heights_m, dtype=np.float32).reshape(-1)
+            if given.shape[0] != n_in:
+                msg = f"heights_m must have one height per point ({n_in}), got {given.shape[0]}"
+                raise ValueError(msg)
+            height = given
         kind[(height < np.float32(config.min_height_m)) & finite] = CLEAR
         kind[(height > np.float32(config.max_height_m)) & finite] = PASS
     kind[far] = PASS
@@ -475,6 +485,7 @@ class OccupancyMap2D:
         base_z_m: float,
         stamp_ns: int,
         no_return_m: npt.ArrayLike | None = None,
+        heights_m: npt.ArrayLike | None = None,
     ) -> InsertStats:
         """Integrate one cloud or scan (module docstring).
 
@@ -485,6 +496,8 @@ class OccupancyMap2D:
             base_z_m: height of ``base_link`` in the map frame, metres (the band's zero).
             stamp_ns: the data's stamp (the decay clock), nanoseconds.
             no_return_m: (M, 3) points on beams without a return (clear only), or None.
+            heights_m: (N,) (or (H, W)) heights of the points in the ``base_link``
+                frame, for the band instead of ``z - base_z_m``, or None.
 
         Returns:
             What the insert did. An empty cloud changes nothing but the clock.
@@ -497,7 +510,7 @@ class OccupancyMap2D:
             msg = f"base_z_m must be finite, got {base_z_m}"
             raise ValueError(msg)
         cfg = self.config
-        split = split_points(cfg, origin_m, points_m, base_z_m, no_return_m)
+        split = split_points(cfg, origin_m, points_m, base_z_m, no_return_m, heights_m)
         origin = _origin(origin_m)
         self._now_ns = int(stamp_ns) if self._now_ns is None else max(self._now_ns, int(stamp_ns))
         self.inserts += 1
