@@ -295,3 +295,28 @@ def test_heights_in_the_base_frame_decide_the_band() -> None:
         BandMap2D(MappingConfig(grid_model="band3d")).insert(
             [0.0, 0.0, 0.5], pts, 0.0, 0, heights_m=[0.0, 1.0]
         )
+
+
+def test_tsdf_forgets_so_an_object_in_front_of_a_known_wall_shows() -> None:
+    def wall(x_m: float) -> npt.NDArray[np.float64]:
+        y, z = np.meshgrid(np.linspace(-0.5, 0.5, 60), np.linspace(0.1, 0.9, 40))
+        return np.c_[np.full(y.size, x_m), y.ravel(), z.ravel()]
+
+    shown_after = {}
+    for keep in (1.0, 0.7):
+        cfg = MappingConfig(
+            grid_model="band3d", prob_hit=0.6, surface_model="tsdf", tsdf_weight_keep=keep
+        )
+        m = BandMap2D(cfg)
+        for i in range(50):  # a wall seen 50 times
+            m.insert([0.0, 0.0, 0.5], wall(2.52), 0.0, i * PERIOD_NS)
+        k = 0
+        while _state(m.to_occupancy_grid("map", 0).data, m, 2.42) != 100 and k < 200:
+            k += 1  # then a crate 10 cm in front of it
+            m.insert([0.0, 0.0, 0.5], wall(2.42), 0.0, (50 + k) * PERIOD_NS)
+        shown_after[keep] = k
+    # Log-odds alone need 5 hits (0.41 each from the -2.0 clamp); forgetting adds none.
+    assert shown_after[0.7] == 5
+    assert shown_after[1.0] > 40
+    with pytest.raises(ValueError, match="tsdf_weight_keep"):
+        MappingConfig(tsdf_weight_keep=1.5)

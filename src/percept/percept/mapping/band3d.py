@@ -46,7 +46,11 @@ surface lies between two neighbouring voxels whose means differ in sign, in the 
 nearer to zero (:meth:`BandMap2D.surface`). A voxel is then occupied when its log-odds
 are > 0 and it does not lie in front of that surface (a positive mean, not the surface
 voxel): the noise band goes, the inside of objects behind the surface stays, and a moved
-obstacle clears by the log-odds' misses as before. Written here because no maintained
+obstacle clears by the log-odds' misses as before. Each update keeps ``tsdf_weight_keep``
+of a voxel's old weight (an exponential moving average over a few inserts, each of which
+already averages many points), so an object set down just in front of a surface fused
+over many inserts shows as soon as its log-odds allow (5 inserts after 50 of the wall
+behind it, against 84 with the weights summed). Written here because no maintained
 Python library fuses a TSDF from unorganised points (Open3D's ``VoxelBlockGrid``
 integrates depth images with intrinsics; this map also takes clouds and scans).
 """
@@ -299,7 +303,8 @@ class BandMap2D:
 
         The points of one end voxel become one ray to their mean, weighted by their
         count; it is sampled every half voxel within ``tsdf_truncation_m`` of its end,
-        and each sample adds (end range - sample range) to its voxel's weighted mean.
+        and each sample adds (end range - sample range) to its voxel's weighted mean,
+        whose old weight is first scaled by ``tsdf_weight_keep``.
         """
         if points.shape[0] == 0:
             return
@@ -348,7 +353,7 @@ class BandMap2D:
         total_s = np.bincount(flat, weights=weight * sdf, minlength=sdf_win.size)
         got = np.flatnonzero(total_w)
         at = np.unravel_index(got, sdf_win.shape)  # the window is a view: index, don't reshape
-        w_old = w_win[at].astype(np.float64)
+        w_old = w_win[at].astype(np.float64) * cfg.tsdf_weight_keep
         w_new = w_old + total_w[got]
         sdf_win[at] = ((sdf_win[at] * w_old + total_s[got]) / w_new).astype(np.float32)
         w_win[at] = w_new.astype(np.float32)

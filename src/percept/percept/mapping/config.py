@@ -102,6 +102,9 @@ class MappingConfig:
         tsdf_truncation_m: ``surface_model: tsdf``: the distance either side of a
             point over which its ray updates the signed distance, metres (about three
             times the depth noise at the marking range).
+        tsdf_weight_keep: ``surface_model: tsdf``: share of a voxel's old weight kept
+            when new points update it (1: a plain average over all inserts; lower
+            forgets, so a surface that moved takes over within a few inserts).
     """
 
     resolution_m: float = param(
@@ -190,6 +193,13 @@ class MappingConfig:
         read_only=True,
     )
 
+    tsdf_weight_keep: float = param(
+        0.7,
+        "surface_model tsdf: share of a voxel's old weight kept at each update (1: no forgetting)",
+        min_value=0.0,
+        max_value=1.0,
+    )
+
     def __post_init__(self) -> None:
         def finite(value: float) -> bool:
             return math.isfinite(value)
@@ -274,6 +284,12 @@ class MappingConfig:
                 "tsdf_truncation_m",
                 "finite and > 0",
                 self.tsdf_truncation_m,
+            ),
+            (
+                0.0 <= self.tsdf_weight_keep <= 1.0,
+                "tsdf_weight_keep",
+                "in [0, 1]",
+                self.tsdf_weight_keep,
             ),
             (
                 finite(self.initial_size_m) and self.initial_size_m >= 0.0,
