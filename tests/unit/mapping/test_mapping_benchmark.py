@@ -29,7 +29,17 @@ def test_room_view_is_an_organised_cloud_inside_the_room() -> None:
 def test_benchmark_times_the_grid_beside_bincount_and_octomap() -> None:
     results = run_mapping_benchmark(repeats=2, width=64, height=48)
     r = {k.split(".", 1)[1]: v for k, v in results.items() if k.startswith(PREFIX)}
-    for key in ("grid_ms", "bincount_ms", "voxel3d_ms", "grid_hz", "grid_vs_bincount"):
+    for key in (
+        "grid_ms",
+        "bincount_ms",
+        "voxel3d_ms",
+        "band3d_ms",
+        "band3d_tsdf_ms",
+        "grid_hz",
+        "grid_vs_bincount",
+        "band3d_vs_grid",
+        "tsdf_vs_band3d",
+    ):
         assert r[key] > 0.0, key
     assert r["points_in"] == 64 * 48
     assert r["points_used"] < r["points_in"]  # the 2 % dropped pixels

@@ -16,6 +16,9 @@ one thread):
   ``np.bincount`` over the grid, no rays (the floor of what any 2-D mapper costs);
 - ``voxel3d``: :meth:`~percept.mapping.voxel3d.VoxelMap3D.insert` of the cloud, full
   3-D rays;
+- ``band3d`` and ``band3d_tsdf``: :meth:`~percept.mapping.band3d.BandMap2D.insert` (3-D
+  rays in the height band's voxels, what the synthetic robot runs), without and with
+  the fused TSDF surface (``surface_model: tsdf``);
 - ``octomap``: pyoctomap's ``OcTree.insertPointCloud`` of the same cloud, same
   resolution, probabilities and range, the points discretised to unique voxel centres
   with numpy first (what OctoMap's C++ ``computeDiscreteUpdate`` does; pyoctomap's own
@@ -27,6 +30,7 @@ Nothing is downsampled: every finite point is used; the report gives the counts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 import time
@@ -38,6 +42,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from percept.benchmark.common import median_ms, opencv_run, paired_ratio, report_footer
+from percept.mapping.band3d import BandMap2D
 from percept.mapping.config import MappingConfig
 from percept.mapping.occupancy2d import OccupancyMap2D
 from percept.mapping.voxel3d import VoxelMap3D
@@ -175,9 +180,11 @@ def run_mapping_benchmark(
 
     Returns:
         Flat mapping, keys ``mapping_<W>x<H>.<name>``: ``grid_ms``, ``bincount_ms``,
-        ``voxel3d_ms``, ``octomap_ms`` (medians; octomap only when available),
-        ``grid_hz``, ``grid_vs_bincount``, ``octomap_vs_grid``, ``voxel3d_vs_grid``
-        (medians of paired ratios), ``octomap_available``, ``points_in``,
+        ``voxel3d_ms``, ``band3d_ms`` (3-D rays in the height band, projected),
+        ``band3d_tsdf_ms`` (the same with ``surface_model: tsdf``), ``octomap_ms``
+        (medians; octomap only when available), ``grid_hz``, ``grid_vs_bincount``,
+        ``octomap_vs_grid``, ``voxel3d_vs_grid``, ``band3d_vs_grid``,
+        ``tsdf_vs_band3d`` (medians of paired ratios), ``octomap_available``, ``points_in``,
         ``points_used``, ``points_marked``, ``points_ground``, ``points_above``,
         ``points_far``, ``rays``, ``cells_free``, ``cells_hit``, ``voxel_rays``,
         ``grid_cells``; plus ``repeats`` and ``opencv_threads``.
@@ -191,10 +198,16 @@ def run_mapping_benchmark(
     with opencv_run(repeats, threads) as results, threadpool_limits(limits=1, user_api="blas"):
         grid = OccupancyMap2D(cfg)
         voxels = VoxelMap3D(cfg)
+        band = BandMap2D(dataclasses.replace(cfg, grid_model="band3d"))
+        band_tsdf = BandMap2D(
+            dataclasses.replace(cfg, grid_model="band3d", surface_model="tsdf")
+        )
         octomap, why = _octomap_insert(cfg)
         # Warm-up: the grid and voxel store take the scene once (steady state after).
         stats = grid.insert(view.origin_m, view.points_m, base_z, 0)
         vstats = voxels.insert(view.origin_m, view.points_m, 0)
+        band.insert(view.origin_m, view.points_m, base_z, 0)
+        band_tsdf.insert(view.origin_m, view.points_m, base_z, 0)
         if octomap is not None:
             octomap(view)
         geometry = grid.geometry
@@ -212,11 +225,22 @@ def run_mapping_benchmark(
             np.bincount(flat, minlength=geometry.width * geometry.height)
             return time.perf_counter() - start
 
-        times: dict[str, list[float]] = {"grid": [], "bincount": [], "voxel3d": [], "octomap": []}
+        times: dict[str, list[float]] = {
+            "grid": [],
+            "bincount": [],
+            "voxel3d": [],
+            "band3d": [],
+            "band3d_tsdf": [],
+            "octomap": [],
+        }
         runs: dict[str, Callable[[], float]] = {
             "grid": lambda: grid.insert(view.origin_m, view.points_m, base_z, 1).seconds,
             "bincount": bincount,
             "voxel3d": lambda: voxels.insert(view.origin_m, view.points_m, 1).seconds,
+            "band3d": lambda: band.insert(view.origin_m, view.points_m, base_z, 1).seconds,
+            "band3d_tsdf": lambda: band_tsdf.insert(
+                view.origin_m, view.points_m, base_z, 1
+            ).seconds,
         }
         if octomap is not None:
             runs["octomap"] = lambda: octomap(view)
@@ -234,6 +258,10 @@ def run_mapping_benchmark(
         f"{prefix}.voxel3d_ms": median_ms(times["voxel3d"]),
         f"{prefix}.grid_vs_bincount": paired_ratio(times["grid"], times["bincount"]),
         f"{prefix}.voxel3d_vs_grid": paired_ratio(times["voxel3d"], times["grid"]),
+        f"{prefix}.band3d_ms": median_ms(times["band3d"]),
+        f"{prefix}.band3d_tsdf_ms": median_ms(times["band3d_tsdf"]),
+        f"{prefix}.band3d_vs_grid": paired_ratio(times["band3d"], times["grid"]),
+        f"{prefix}.tsdf_vs_band3d": paired_ratio(times["band3d_tsdf"], times["band3d"]),
         f"{prefix}.octomap_available": float(octomap is not None),
         f"{prefix}.points_in": float(stats.points_in),
         f"{prefix}.points_used": float(stats.points_used),
@@ -277,6 +305,8 @@ def format_mapping_report(results: Mapping[str, float]) -> str:
             ("grid, 2-D rays with clearing (percept)", "grid_ms"),
             ("endpoint-only np.bincount (no clearing)", "bincount_ms"),
             ("voxel map, 3-D rays (percept)", "voxel3d_ms"),
+            ("band3d: 3-D rays in the band, projected", "band3d_ms"),
+            ("band3d + fused TSDF surface", "band3d_tsdf_ms"),
         ]
         if r.get("octomap_available", 0.0):
             rows.append(("OctoMap insertPointCloud, discretised, 3-D", "octomap_ms"))
@@ -288,7 +318,9 @@ def format_mapping_report(results: Mapping[str, float]) -> str:
             )
         ratios = (
             f"grid / bincount {r['grid_vs_bincount']:.1f}x, "
-            f"voxel3d / grid {r['voxel3d_vs_grid']:.1f}x"
+            f"voxel3d / grid {r['voxel3d_vs_grid']:.1f}x, "
+            f"band3d / grid {r['band3d_vs_grid']:.1f}x, "
+            f"band3d tsdf / band3d {r['tsdf_vs_band3d']:.2f}x"
         )
         if r.get("octomap_available", 0.0):
             ratios += f", OctoMap / grid {r['octomap_vs_grid']:.1f}x"
