@@ -268,7 +268,7 @@ def test_tsdf_keeps_what_is_behind_the_surface_and_clears_a_moved_obstacle() -> 
     t.insert([0.0, 0.0, 0.5], wall, 0.0, 0)
     assert _state(t.to_occupancy_grid("map", 0).data, t, 2.02) == 100
     for i in range(1, 4):
-        t.insert([0.0, 0.0, 0.5], wall + [1.0, 0.0, 0.0], 0.0, i * PERIOD_NS)
+        t.insert([0.0, 0.0, 0.5], wall + np.array([1.0, 0.0, 0.0]), 0.0, i * PERIOD_NS)
     assert _state(t.to_occupancy_grid("map", 0).data, t, 2.02) == 0
     # The fused arrays grow with the grid and keep what they hold.
     before = t.surface().sum()

@@ -199,9 +199,7 @@ def run_mapping_benchmark(
         grid = OccupancyMap2D(cfg)
         voxels = VoxelMap3D(cfg)
         band = BandMap2D(dataclasses.replace(cfg, grid_model="band3d"))
-        band_tsdf = BandMap2D(
-            dataclasses.replace(cfg, grid_model="band3d", surface_model="tsdf")
-        )
+        band_tsdf = BandMap2D(dataclasses.replace(cfg, grid_model="band3d", surface_model="tsdf"))
         octomap, why = _octomap_insert(cfg)
         # Warm-up: the grid and voxel store take the scene once (steady state after).
         stats = grid.insert(view.origin_m, view.points_m, base_z, 0)
@@ -238,9 +236,9 @@ def run_mapping_benchmark(
             "bincount": bincount,
             "voxel3d": lambda: voxels.insert(view.origin_m, view.points_m, 1).seconds,
             "band3d": lambda: band.insert(view.origin_m, view.points_m, base_z, 1).seconds,
-            "band3d_tsdf": lambda: band_tsdf.insert(
-                view.origin_m, view.points_m, base_z, 1
-            ).seconds,
+            "band3d_tsdf": lambda: (
+                band_tsdf.insert(view.origin_m, view.points_m, base_z, 1).seconds
+            ),
         }
         if octomap is not None:
             runs["octomap"] = lambda: octomap(view)

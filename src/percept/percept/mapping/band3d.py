@@ -323,20 +323,18 @@ class BandMap2D:
                 ],
                 axis=-1,
             ).astype(np.int64)
-            ok = ((lrc >= 0) & (lrc < dims)).all(axis=-1)
+            ok: BoolArray = np.asarray(((lrc >= 0) & (lrc < dims)).all(axis=-1))
             lrc = np.where(ok[..., None], lrc, 0)
             flat = np.ravel_multi_index(tuple(np.moveaxis(lrc, -1, 0)), sdf_win.shape)
-            return flat, ok
+            return np.asarray(flat, dtype=np.int64), ok
 
         key, ok = voxel_index(points)
         key, points = key[ok], points[ok]
         if key.size == 0:
             return
         groups, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
-        mean = np.stack(
-            [np.bincount(inverse, weights=points[:, i], minlength=groups.size) for i in range(3)],
-            axis=1,
-        ) / count[:, None]
+        sums = [np.bincount(inverse, weights=points[:, i], minlength=groups.size) for i in range(3)]
+        mean = np.stack(sums, axis=1) / count[:, None]
         ray = mean - origin
         rng = np.linalg.norm(ray, axis=1)
         ray /= np.maximum(rng, 1e-12)[:, None]
