@@ -12,7 +12,10 @@ Where the sensor was: the pose of the message's frame in ``map_frame`` at the me
 stamp, from TF (``pose_source: tf``; ``map_frame`` is ``odom`` behind an odometry, or
 ``map`` behind a localiser), or from a nav_msgs/Odometry topic (``pose_source:
 odometry``: the odometry's pose of its child frame, interpolated at the stamp, and TF
-from that child frame to the sensor). A message whose pose is not there yet waits in a
+from that child frame to the sensor). The height band is measured from ``base_frame``:
+a point's map z less the base's (``height_reference: map_z``, nav2's rule), or its z in
+``base_frame`` (``base_frame``: a ground robot's floor stays out of the band when the
+odometry's gravity is off by a degree). A message whose pose is not there yet waits in a
 bounded queue for at most ``tf_timeout_s`` of message time, as tf2's MessageFilter
 does; then it is dropped, counted, and the TF error is logged.
 
