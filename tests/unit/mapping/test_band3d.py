@@ -11,6 +11,8 @@ from percept.mapping.config import MappingConfig
 from percept.mapping.occupancy2d import OccupancyMap2D
 from percept.units import NS_PER_S
 
+FloatArray = npt.NDArray[np.float64]
+
 RES = 0.05
 PERIOD_NS = NS_PER_S // 10
 
@@ -236,7 +238,6 @@ def test_tsdf_surface_drops_the_noise_band_in_front_of_a_far_wall() -> None:
 
 
 def test_tsdf_surface_is_the_voxel_nearest_the_zero_crossing() -> None:
-    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", surface_model="tsdf"))
     for x_wall, cell in ((2.02, 40), (2.045, 40), (2.055, 41)):
         m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d", surface_model="tsdf"))
         y = np.linspace(-0.2, 0.2, 9)
@@ -270,11 +271,16 @@ def test_tsdf_keeps_what_is_behind_the_surface_and_clears_a_moved_obstacle() -> 
     for i in range(1, 4):
         t.insert([0.0, 0.0, 0.5], wall + np.array([1.0, 0.0, 0.0]), 0.0, i * PERIOD_NS)
     assert _state(t.to_occupancy_grid("map", 0).data, t, 2.02) == 0
-    # The fused arrays grow with the grid and keep what they hold.
-    before = t.surface().sum()
+    # The fused arrays grow with the grid and keep what they hold, voxel for voxel.
+    layer = int((0.5 - 0.05) // 0.1)
+    col, row = t.geometry.world_to_cell([[3.02, 0.01]])[0]
+    before = (t._sdf[layer, row, col], t._sdf_weight[layer, row, col], t.surface()[layer, row, col])
+    assert before[1] > 0.0
     t.insert([30.0, 0.0, 0.5], [[31.0, 0.0, 0.5]], 0.0, 5 * PERIOD_NS)
     assert t.surface().shape == (t.layers, *t.geometry.shape)
-    assert t.surface().sum() >= before
+    col, row = t.geometry.world_to_cell([[3.02, 0.01]])[0]
+    after = (t._sdf[layer, row, col], t._sdf_weight[layer, row, col], t.surface()[layer, row, col])
+    assert after == before
     with pytest.raises(ValueError, match="tsdf_truncation_m"):
         MappingConfig(tsdf_truncation_m=0.0)
     with pytest.raises(ValueError, match="surface_model"):
@@ -320,3 +326,41 @@ def test_tsdf_forgets_so_an_object_in_front_of_a_known_wall_shows() -> None:
     assert shown_after[1.0] > 40
     with pytest.raises(ValueError, match="tsdf_weight_keep"):
         MappingConfig(tsdf_weight_keep=1.5)
+
+
+def test_tsdf_drops_a_thin_pole_only_within_the_truncation_of_a_surface() -> None:
+    # The price of the gate: rays to a wall that pass beside a pole thinner than a voxel
+    # cross the pole's voxel in front of the wall and outweigh the pole's own points. A
+    # pole 10 cm before the wall is lost, one 30 cm before it (beyond the 20 cm
+    # truncation) is kept: what is lost lies within tsdf_truncation_m of an occupied
+    # surface, inside any costmap inflation radius at least that large.
+    def scene(x_pole: float, x_wall: float = 2.52, width: float = 0.02) -> FloatArray:
+        y, z = np.meshgrid(np.linspace(-0.5, 0.5, 200), np.linspace(0.1, 0.9, 40))
+        y, z = y.ravel(), z.ravel()
+        shadow = np.abs(y) <= width / 2 * x_wall / x_pole
+        wall = np.c_[np.full(y.size, x_wall), y, z][~shadow]
+        yp, zp = np.meshgrid(np.linspace(-width / 2, width / 2, 5), np.linspace(0.1, 0.9, 40))
+        pole = np.c_[np.full(yp.size, x_pole), yp.ravel(), zp.ravel()]
+        return np.concatenate([wall, pole])
+
+    for x_pole, kept in ((2.42, False), (2.22, True)):
+        grids = {}
+        for model in ("log_odds", "tsdf"):
+            m = BandMap2D(MappingConfig(grid_model="band3d", prob_hit=0.6, surface_model=model))
+            for i in range(10):
+                m.insert([0.0, 0.0, 0.5], scene(x_pole), 0.0, i * PERIOD_NS)
+            grids[model] = (m, m.to_occupancy_grid("map", 0).data)
+        assert _state(grids["log_odds"][1], grids["log_odds"][0], x_pole) == 100
+        assert (_state(grids["tsdf"][1], grids["tsdf"][0], x_pole) == 100) is kept
+        assert _state(grids["tsdf"][1], grids["tsdf"][0], 2.52) == 100  # the wall
+
+
+def test_heights_keep_a_mark_whose_map_z_leaves_the_band_and_drop_nan_heights() -> None:
+    # Tilted odometry: a crate's point 8 cm above base_link reads -4 cm in map z,
+    # below the band's first layer (5-15 cm); it marks that layer of its column.
+    m = BandMap2D(MappingConfig(resolution_m=RES, grid_model="band3d"))
+    stats = m.insert([0.0, 0.0, 0.5], [[2.02, 0.0, -0.04]], 0.0, 0, heights_m=[0.08])
+    assert (stats.points_marked, stats.cells_hit) == (1, 1)
+    assert _state(m.to_occupancy_grid("map", 0).data, m, 2.02) == 100
+    stats = m.insert([0.0, 0.0, 0.5], [[2.02, 0.0, 0.5]], 0.0, 1, heights_m=[np.nan])
+    assert (stats.points_used, stats.points_nan, stats.rays) == (0, 1, 0)

@@ -50,7 +50,11 @@ obstacle clears by the log-odds' misses as before. Each update keeps ``tsdf_weig
 of a voxel's old weight (an exponential moving average over a few inserts, each of which
 already averages many points), so an object set down just in front of a surface fused
 over many inserts shows as soon as its log-odds allow (5 inserts after 50 of the wall
-behind it, against 84 with the weights summed). Written here because no maintained
+behind it, against 84 with the weights summed). The price: an object thinner than a
+voxel within ``tsdf_truncation_m`` in front of a fused surface (a pole 10 cm before a
+wall) is outvoted by the rays that pass it to the surface and dropped; it lies within
+that distance of the occupied surface, so keep ``tsdf_truncation_m`` below the costmap's
+inflation radius. Written here because no maintained
 Python library fuses a TSDF from unorganised points (Open3D's ``VoxelBlockGrid``
 integrates depth images with intrinsics; this map also takes clouds and scans).
 """
@@ -260,7 +264,9 @@ class BandMap2D:
             no_return_m: (M, 3) points on beams without a return (clear only), or None.
             heights_m: (N,) (or (H, W)) heights of the points in the ``base_link``
                 frame, which decide marking, ground and above-band instead of ``z -
-                base_z_m`` (the voxels stay layered on ``base_z_m``), or None.
+                base_z_m``, or None. The voxels stay layered on ``base_z_m``: a marking
+                point whose map z falls outside the band (a tilted odometry frame) marks
+                the nearest band layer of its column.
 
         Returns:
             What the insert did (``cells_free`` / ``cells_hit`` count voxels).
@@ -278,7 +284,9 @@ class BandMap2D:
         self.inserts += 1
         changed = rays = n_free = n_hit = 0
         if split.ends.shape[0]:
-            changed, rays, n_free, n_hit = self._integrate(origin, split.ends, split.kind, base_z_m)
+            changed, rays, n_free, n_hit = self._integrate(
+                origin, split.ends, split.kind, base_z_m, heights_m is not None
+            )
         forget_faded(self.config, self._log_odds, self._stamp_ns, self._now_ns)
         stats = InsertStats(
             rays=rays,
@@ -339,7 +347,8 @@ class BandMap2D:
         rng = np.linalg.norm(ray, axis=1)
         ray /= np.maximum(rng, 1e-12)[:, None]
         step = 0.5 * r
-        offsets = np.arange(-cfg.tsdf_truncation_m, cfg.tsdf_truncation_m + 0.5 * step, step)
+        n = math.floor(cfg.tsdf_truncation_m / step + 1e-9)
+        offsets = step * np.arange(-n, n + 1)  # through 0, within the truncation
         t = rng[:, None] + offsets[None, :]  # (G, K) sample ranges
         samples = origin + t[..., None] * ray[:, None, :]
         flat, inside = voxel_index(samples)
@@ -362,8 +371,14 @@ class BandMap2D:
         ends_m: npt.NDArray[np.float32],
         kind: npt.NDArray[np.uint8],
         base_z_m: float,
+        clamp_marks: bool = False,
     ) -> tuple[int, int, int, int]:
-        """Cast and apply one update in the box of voxels the rays can reach."""
+        """Cast and apply one update in the box of voxels the rays can reach.
+
+        ``clamp_marks``: the marking points were chosen by their own heights (in
+        ``base_link``), so one whose map z lies outside the band marks the band's
+        nearest layer of its column instead of being lost.
+        """
         cfg = self.config
         r, h = cfg.resolution_m, cfg.layer_height_m
         reach = cfg.max_range_m + r
@@ -395,6 +410,8 @@ class BandMap2D:
         e[:, :2] -= off[:2]
         e[:, 2] -= off[2]
         marks = kind[valid] == HIT
+        if clamp_marks:
+            e[marks, 2] = np.clip(e[marks, 2], -k_lo, -k_lo + fine - 1e-6)
         # Rays that leave the band (ground, above it) end in the sub-layer outside it.
         band_lo, band_hi = -k_lo - 0.5, fine - k_lo + 0.5
         dz = e[:, 2] - o_box[2]

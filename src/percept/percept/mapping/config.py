@@ -101,7 +101,9 @@ class MappingConfig:
             averages out over the inserts instead of marking each of them.
         tsdf_truncation_m: ``surface_model: tsdf``: the distance either side of a
             point over which its ray updates the signed distance, metres (about three
-            times the depth noise at the marking range).
+            times the depth noise at the marking range). An object thinner than a voxel
+            within this distance in front of a surface can be dropped: keep it below the
+            costmap's inflation radius.
         tsdf_weight_keep: ``surface_model: tsdf``: share of a voxel's old weight kept
             when new points update it (1: a plain average over all inserts; lower
             forgets, so a surface that moved takes over within a few inserts).

@@ -299,6 +299,13 @@ def split_points(
     # NaN or inf anywhere in a row makes its squared range NaN or inf: one test per row.
     dist2 = np.einsum("ij,ij->i", rel, rel)
     finite = np.isfinite(dist2)
+    given = None
+    if base_z_m is not None and heights_m is not None:
+        given = np.asarray(heights_m, dtype=np.float32).reshape(-1)
+        if given.shape[0] != n_in:
+            msg = f"heights_m must have one height per point ({n_in}), got {given.shape[0]}"
+            raise ValueError(msg)
+        finite &= np.isfinite(given)  # a point without a height is dropped like a NaN row
     max_r = config.max_range_m
     far = (dist2 > np.float32(max_r * max_r)) & finite
     ends = pts
@@ -309,13 +316,7 @@ def split_points(
         ends[far] = o32 + rel[far] * scale[:, None]
     kind = np.where(finite, np.uint8(HIT), np.uint8(0))
     if base_z_m is not None:
-        height = pts[:, 2] - np.float32(base_z_m)
-        if heights_m is not None:
-            given = np.asarray(heights_m, dtype=np.float32).reshape(-1)
-            if given.shape[0] != n_in:
-                msg = f"heights_m must have one height per point ({n_in}), got {given.shape[0]}"
-                raise ValueError(msg)
-            height = given
+        height = pts[:, 2] - np.float32(base_z_m) if given is None else given
         kind[(height < np.float32(config.min_height_m)) & finite] = CLEAR
         kind[(height > np.float32(config.max_height_m)) & finite] = PASS
     kind[far] = PASS

@@ -459,7 +459,9 @@ class OccupancyMapNode(Node):
         while self._pending:
             item = self._pending[0]
             try:
-                T_map_sensor, T_base_sensor = self._sensor_pose(item.frame_id, item.stamp_ns)
+                T_map_sensor, T_base_sensor, base_z = self._sensor_pose(
+                    item.frame_id, item.stamp_ns
+                )
             except TransformError as err:
                 self._last_tf_error = str(err)
                 if now - item.stamp_ns > timeout_ns:
@@ -477,11 +479,11 @@ class OccupancyMapNode(Node):
                 self.counts["tf_waited"] += 1
                 break
             self._pending.popleft()
-            self._insert(item, T_map_sensor, T_base_sensor)
+            self._insert(item, T_map_sensor, T_base_sensor, base_z)
         return None
 
-    def _sensor_pose(self, frame_id: str, stamp_ns: int) -> tuple[FloatArray, FloatArray]:
-        """``T_map_sensor`` and ``T_base_sensor``, (4, 4) each, at the stamp.
+    def _sensor_pose(self, frame_id: str, stamp_ns: int) -> tuple[FloatArray, FloatArray, float]:
+        """``T_map_sensor``, ``T_base_sensor`` ((4, 4) each) and the base's map z at the stamp.
 
         Raises:
             TransformError: the pose is not (yet) known.
@@ -491,10 +493,11 @@ class OccupancyMapNode(Node):
         if self.param_str("pose_source") == "odometry":
             T_map_base = self._odom_pose(stamp_ns)
             T_base_sensor = self.ctx.lookup_transform(base_frame, frame_id, stamp_ns).as_matrix()
-            return T_map_base @ T_base_sensor, T_base_sensor
+            return T_map_base @ T_base_sensor, T_base_sensor, float(T_map_base[2, 3])
         T_map_sensor = self.ctx.lookup_transform(map_frame, frame_id, stamp_ns).as_matrix()
         T_map_base = self.ctx.lookup_transform(map_frame, base_frame, stamp_ns).as_matrix()
-        return T_map_sensor, np.linalg.inv(T_map_base) @ T_map_sensor
+        T_base_sensor = np.linalg.inv(T_map_base) @ T_map_sensor
+        return T_map_sensor, T_base_sensor, float(T_map_base[2, 3])
 
     def _odom_pose(self, stamp_ns: int) -> FloatArray:
         """The odometry's base pose at ``stamp_ns`` (interpolated).
@@ -527,14 +530,13 @@ class OccupancyMapNode(Node):
         T[:3, 3] = (1 - f) * T0[:3, 3] + f * T1[:3, 3]
         return T
 
-    def _insert(self, item: _Pending, T_map_sensor: FloatArray, T_base_sensor: FloatArray) -> None:
+    def _insert(
+        self, item: _Pending, T_map_sensor: FloatArray, T_base_sensor: FloatArray, base_z: float
+    ) -> None:
         start = time.perf_counter()
         origin = T_map_sensor[:3, 3]
         points = _transform(T_map_sensor, item.points)
         no_return = _transform(T_map_sensor, item.no_return) if item.no_return.size else None
-        # The base frame's height in the map: the sensor's map z less its z in the base.
-        T_map_base = T_map_sensor @ np.linalg.inv(T_base_sensor)
-        base_z = float(T_map_base[2, 3])
         heights = None
         if self.param_str("height_reference") == "base_frame":
             heights = item.points.astype(np.float64) @ T_base_sensor[2, :3] + T_base_sensor[2, 3]
