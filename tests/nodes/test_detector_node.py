@@ -228,6 +228,9 @@ def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_p
     detector = g.host.node._detector  # type: ignore[attr-defined]
     assert g.set_parameters({"score_threshold": 0.95, "tracking": False}) is None
     assert g.host.node._detector is detector  # type: ignore[attr-defined]
+    assert g.set_parameters({"tile_scale": 1.5}) is None  # tiling needs no reload either
+    assert g.host.node._detector is detector  # type: ignore[attr-defined]
+    assert detector.config.tile_scale == 1.5
     frame(g, 1)
     assert g.outputs("detections")[-1].detections == ()  # type: ignore[attr-defined]
     assert "unknown class name" in (g.set_parameters({"classes": "bus"}) or "")

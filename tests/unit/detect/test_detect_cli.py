@@ -129,3 +129,19 @@ def test_detect_with_a_missing_model_is_one_error(
     )
     assert status == 1
     assert "no such model file" in caplog.text
+
+
+def test_detect_tile_scale_is_passed_on_and_checked(
+    model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((64, 64, 3), np.uint8))
+    whole, tiled = tmp_path / "whole.json", tmp_path / "tiled.json"
+    args = ["detect", str(folder), "--model", str(model)]
+    assert main([*args, "--out", str(whole)]) == 0
+    assert main([*args, "--out", str(tiled), "--tile-scale", "1.5"]) == 0
+    # The constant model finds its boxes again in every tile: more detections.
+    assert len(json.loads(tiled.read_text())) > len(json.loads(whole.read_text()))
+    assert main([*args, "--out", str(tmp_path / "bad.json"), "--tile-scale", "9"]) == 1
+    assert "tile_scale" in caplog.text

@@ -11,7 +11,8 @@ torch is needed.
 The model does NOT reach the mAP@0.5 >= 0.9 that issue 8 asks for: after 90 minutes of
 training on two CPU cores it scores 0.68 here at its NMS operating point (0.73 on the
 model card's 100 held-out frames); most of the boxes are cartons on racks, many small or
-partly hidden. The floors below are what it measured, less a small margin, so a
+partly hidden. Tiled inference (``tile_scale`` 1.5, five inferences a frame) raises it
+(see ``MODEL_CARD.md``). The floors below are what it measured, less a small margin, so a
 regression of the shipped model or of the pipeline fails this test.
 """
 
@@ -48,10 +49,14 @@ GT_TOPIC = "/ground_truth/left/detections_2d"
 # one pallet more or less moves it by 0.02 (at NMS 0.45: 0.706 / 0.363).
 MAP50_FLOOR = 0.65  # measured 0.681; the target was 0.9
 MAP_FLOOR = 0.32  # measured 0.350
+TILED_MAP50_FLOOR = 0.72  # measured 0.756 (mAP@0.5:0.95 0.407) with tile_scale 1.5
+
+
+Frames = tuple[list[Image], list[Detection2DArray]]
 
 
 @pytest.fixture(scope="module")
-def metrics(tmp_path_factory: pytest.TempPathFactory) -> CocoMetrics:
+def frames(tmp_path_factory: pytest.TempPathFactory) -> Frames:
     root = tmp_path_factory.mktemp("shipped")
     config = SynthConfig(
         seed=HELD_OUT_SEED,
@@ -75,12 +80,19 @@ def metrics(tmp_path_factory: pytest.TempPathFactory) -> CocoMetrics:
                 truth.append(obj)
     assert len(images) == len(truth) == 12
     assert images[0].encoding == "mono8"
+    return images, truth
+
+
+def score(frames: Frames, tile_scale: float = 1.0) -> CocoMetrics:
+    """COCO metrics of the shipped model on the frames, at its NMS operating point."""
+    images, truth = frames
     detector = Detector(
         DetectorConfig(
             resolve_model_path(SHIPPED_MODEL_URL),
             "onnxruntime",
             score_threshold=0.001,
             iou_threshold=SHIPPED_NMS_IOU,
+            tile_scale=tile_scale,
         )
     )
     found: list[Detection2DArray] = []
@@ -110,13 +122,20 @@ def metrics(tmp_path_factory: pytest.TempPathFactory) -> CocoMetrics:
     assert unmatched == 0
     result = evaluate_coco(gt, dets)
     logger.info(
-        "shipped model on seed %d: mAP@0.5 %.3f, mAP@0.5:0.95 %.3f, AP50 per class %s",
+        "shipped model on seed %d, tile_scale %.2f: mAP@0.5 %.3f, mAP@0.5:0.95 %.3f, "
+        "AP50 per class %s",
         HELD_OUT_SEED,
+        tile_scale,
         result.stats["map_50"],
         result.stats["map"],
         {k: round(v, 3) for k, v in result.per_class_ap50.items()},
     )
     return result
+
+
+@pytest.fixture(scope="module")
+def metrics(frames: Frames) -> CocoMetrics:
+    return score(frames)
 
 
 def test_shipped_model_resolves_inside_the_package_with_its_labels() -> None:
@@ -132,6 +151,13 @@ def test_shipped_model_map_on_a_held_out_seed(metrics: CocoMetrics) -> None:
     # Measured with the shipped model: see MODEL_CARD.md (12 frames, seed 950).
     assert metrics.stats["map_50"] >= MAP50_FLOOR
     assert metrics.stats["map"] >= MAP_FLOOR
+
+
+def test_tiles_find_more_on_the_held_out_seed(frames: Frames, metrics: CocoMetrics) -> None:
+    # tile_scale 1.5 (chosen on validation seeds 800-807: 0.740 -> 0.797) on seed 950.
+    tiled = score(frames, tile_scale=1.5)
+    assert tiled.stats["map_50"] >= TILED_MAP50_FLOOR
+    assert tiled.stats["map_50"] > metrics.stats["map_50"]
     assert np.isfinite(list(metrics.per_class_ap50.values())).all()
 
 

@@ -54,6 +54,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--score-threshold", type=float, default=0.001, help="default 0.001")
     p.add_argument("--iou-threshold", type=float, default=0.45, help="NMS IoU, default 0.45")
     p.add_argument("--max-detections", type=int, default=100, help="per image, default 100")
+    p.add_argument(
+        "--tile-scale",
+        type=float,
+        default=1.0,
+        help="also detect in half-overlapping tiles of the image enlarged by this factor "
+        "(1.5 for the shipped model's small objects); default 1: whole image only",
+    )
     p.add_argument("--classes", default="", help="allow-list: names or indices, comma-separated")
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="TensorRT")
     p.add_argument("--batch", type=int, default=1, help="images per inference call")
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         score_threshold=args.score_threshold,
         iou_threshold=args.iou_threshold,
         max_detections=args.max_detections,
+        tile_scale=args.tile_scale,
         classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()),
         labels_path=args.labels,
         options=BackendOptions(

@@ -257,7 +257,9 @@ class DetectorNode(Node):
             min_value=32,
             max_value=8192,
         ),
-        *_DETECTOR_PARAMETERS.select("score_threshold", "iou_threshold", "max_detections"),
+        *_DETECTOR_PARAMETERS.select(
+            "score_threshold", "iou_threshold", "max_detections", "tile_scale"
+        ),
         Parameter(
             "classes",
             "string",
@@ -390,6 +392,7 @@ class DetectorNode(Node):
                     iou_threshold=config.iou_threshold,
                     max_detections=config.max_detections,
                     classes=config.classes,
+                    tile_scale=config.tile_scale,
                 )
             except DetectionError as err:
                 return str(err)

@@ -26,6 +26,8 @@ def evaluate_model(
     data: Dataset,
     min_visibility: float = MIN_VISIBILITY,
     iou_threshold: float = SHIPPED_NMS_IOU,
+    *,
+    tile_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Score an ONNX model on frames with ``percept.detect`` and COCO mAP.
 
@@ -36,14 +38,19 @@ def evaluate_model(
     repeats them with the objects seen less than ``min_visibility`` turned into ignore
     regions (COCO ``iscrowd``: a detection on one is neither right nor wrong), as
     KITTI's difficulty levels and CityPersons' "reasonable" subset leave out heavily
-    occluded objects; it is None otherwise.
+    occluded objects; it is None otherwise. ``tile_scale`` above 1 adds tiled inference
+    (:class:`percept.detect.detector.DetectorConfig`).
     """
     from percept.detect.detector import Detector, DetectorConfig
     from percept.eval.detection import BoxSet, CocoGroundTruth, evaluate_coco
 
     detector = Detector(
         DetectorConfig(
-            model_path, backend="onnxruntime", score_threshold=0.001, iou_threshold=iou_threshold
+            model_path,
+            backend="onnxruntime",
+            score_threshold=0.001,
+            iou_threshold=iou_threshold,
+            tile_scale=tile_scale,
         )
     )
     g_img, g_cat, g_box = [], [], []

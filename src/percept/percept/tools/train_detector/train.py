@@ -559,6 +559,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"NMS IoU when scoring, default {SHIPPED_NMS_IOU}",
     )
     parser.add_argument(
+        "--tile-scale",
+        type=float,
+        default=1.0,
+        help="with --evaluate: also detect in tiles of the image enlarged by this factor "
+        "(DetectorConfig.tile_scale), default 1 (whole image only)",
+    )
+    parser.add_argument(
         "--min-visibility",
         type=float,
         default=MIN_VISIBILITY,
@@ -604,6 +611,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.iou_threshold <= 1.0 or not 0.0 <= args.min_visibility <= 1.0:
         parser.error("--iou-threshold and --min-visibility must lie in [0, 1]")
+    if not 1.0 <= args.tile_scale <= 4.0:
+        parser.error(f"--tile-scale must lie in [1, 4], got {args.tile_scale}")
     if args.evaluate is not None and not args.evaluate.is_file():
         parser.error(f"--evaluate: no such model file: {args.evaluate}")
     if (args.out is None) == (args.resume is None):
@@ -635,9 +644,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if args.evaluate is not None:
-        scores = evaluate_model(args.evaluate, test_set(), args.min_visibility, args.iou_threshold)
+        scores = evaluate_model(
+            args.evaluate,
+            test_set(),
+            args.min_visibility,
+            args.iou_threshold,
+            tile_scale=args.tile_scale,
+        )
         log_metrics(scores)
-        scored = {"model": str(args.evaluate), "test_seeds": config.test_seeds, "test": scores}
+        scored = {
+            "model": str(args.evaluate),
+            "test_seeds": config.test_seeds,
+            "tile_scale": args.tile_scale,
+            "test": scores,
+        }
         (out / "eval_report.json").write_text(json.dumps(scored, indent=2), encoding="utf-8")
         return 0
     train_data = render_dataset(
