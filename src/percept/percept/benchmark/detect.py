@@ -14,6 +14,11 @@ local runtime (message decode, letterbox and normalisation, inference, decoding,
 tracking, publish) and a bare ``session.run`` of the node's own ONNX Runtime session
 on the same pre-processed tensor, so machine load affects both alike. The median of the
 paired ratios says what the node costs on top of inference (target <= 1.10).
+
+With ``tile_scale`` above 1 the node also detects in tiles of the enlarged frame
+(:mod:`percept.detect.tiling`); the bare baseline is then ``session.run`` on the same
+crops (the whole frame and each tile, letterboxed), so the ratio is what tiling's
+resize, cropping, merge and fusion cost on top of its inferences.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from percept.benchmark.common import (
 )
 from percept.detect.ort import OnnxRuntimeBackend
 from percept.detect.preprocess import make_batch
+from percept.detect.tiling import tile_grid
 from percept.domain import Detection2DArray, Header, Image
 from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.msgtypes import IMAGE
@@ -43,7 +49,12 @@ from percept.nodes.detector import DetectorNode
 from percept.runtime.local import Envelope, LocalRuntime
 from percept.runtime.params import resolve_parameters
 
-__all__ = ["build_benchmark_model", "format_detect_report", "run_detect_benchmark"]
+__all__ = [
+    "build_benchmark_model",
+    "detect_prefix",
+    "format_detect_report",
+    "run_detect_benchmark",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +159,31 @@ def _frame(rng: np.random.Generator) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.resize(small, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC))
 
 
+def _crops(frame: npt.NDArray[np.uint8], tile_scale: float) -> list[npt.NDArray[np.uint8]]:
+    """The images the detector runs on for one frame: the frame, then its tiles."""
+    import cv2
+
+    if tile_scale <= 1.0:
+        return [frame]
+    size = round(SIZE * tile_scale)
+    big: npt.NDArray[np.uint8] = np.asarray(
+        cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
+    tiles = tile_grid(size, size, SIZE, SIZE)
+    return [frame, *(big[t.y : t.y + t.height, t.x : t.x + t.width] for t in tiles)]
+
+
+def detect_prefix(tile_scale: float = 1.0) -> str:
+    """Name prefix of the results: ``detect_640x640`` or ``detect_640x640_tiles1.5``."""
+    base = f"detect_{SIZE}x{SIZE}"
+    return base if tile_scale <= 1.0 else f"{base}_tiles{tile_scale:g}"
+
+
 def run_detect_benchmark(
-    repeats: int = 30, threads: int = 0, model_path: Path | None = None
+    repeats: int = 30,
+    threads: int = 0,
+    model_path: Path | None = None,
+    tile_scale: float = 1.0,
 ) -> dict[str, float]:
     """Time the detector node per 640x640 frame against a bare ONNX Runtime run.
 
@@ -159,11 +193,14 @@ def run_detect_benchmark(
             the bare run uses the node's own session, so the same.
         model_path: a 640x640 ONNX detector to time instead of the built one (an
             Ultralytics export, say).
+        tile_scale: the node's ``tile_scale``; above 1 the bare baseline runs the
+            session on the whole frame and each tile, one ``run`` per crop.
 
     Returns:
-        ``detect_640x640.node_ms`` (median ms per frame through the local runtime),
-        ``.bare_ort_ms`` (median ms of ``session.run`` on the node's pre-processed
-        tensor), ``.node_vs_ort`` (median of the paired ratios), ``.detections``
+        ``<prefix>.node_ms`` (:func:`detect_prefix`; median ms per frame through the
+        local runtime), ``.bare_ort_ms`` (median ms of ``session.run`` on the node's
+        pre-processed tensor), ``.node_vs_ort`` (median of the paired ratios),
+        ``.inferences`` (crops per frame), ``.detections``
         (mean detections per frame), plus ``repeats`` and ``threads``.
 
     Raises:
@@ -177,7 +214,12 @@ def run_detect_benchmark(
         runtime = LocalRuntime(publish_diagnostics=False)
         params = resolve_parameters(DetectorNode, DetectorNode.NAME)
         params.update(
-            {"model_path": str(model), "backend": "onnxruntime", "inference_threads": threads}
+            {
+                "model_path": str(model),
+                "backend": "onnxruntime",
+                "inference_threads": threads,
+                "tile_scale": tile_scale,
+            }
         )
         host = runtime.add_node(DetectorNode, params)
         node = host.node
@@ -203,11 +245,14 @@ def run_detect_benchmark(
             runtime.feed_and_spin(topic, IMAGE, stamp, obj=msg)
             return time.perf_counter() - start
 
+        crops = [_crops(f, tile_scale) for f in frames]
+
         def bare(i: int) -> float:
-            tensor, _ = make_batch([frames[i % 4]], [True], SIZE, SIZE)
-            feed = backend.feeds(tensor)
+            tensor, _ = make_batch(crops[i % 4], [True] * len(crops[i % 4]), SIZE, SIZE)
+            feeds = [backend.feeds(tensor[k : k + 1]) for k in range(tensor.shape[0])]
             start = time.perf_counter()
-            session.run(None, feed)  # type: ignore[attr-defined]
+            for feed in feeds:
+                session.run(None, feed)  # type: ignore[attr-defined]
             return time.perf_counter() - start
 
         through_node(0)
@@ -221,14 +266,16 @@ def run_detect_benchmark(
             if isinstance(obj, Detection2DArray):
                 counts.append(len(obj.detections))
         detector.close()
-    prefix = f"detect_{SIZE}x{SIZE}"
+    prefix = detect_prefix(tile_scale)
     results = {
         f"{prefix}.node_ms": median_ms(node_times),
         f"{prefix}.bare_ort_ms": median_ms(bare_times),
         f"{prefix}.node_vs_ort": paired_ratio(node_times, bare_times),
         f"{prefix}.detections": float(np.mean(counts)) if counts else 0.0,
+        f"{prefix}.inferences": float(len(crops[0])),
         "repeats": float(repeats),
         "threads": float(threads),
+        "tile_scale": float(tile_scale),
     }
     logger.debug("detect benchmark: %s", results)
     return results
@@ -236,13 +283,14 @@ def run_detect_benchmark(
 
 def format_detect_report(results: dict[str, float]) -> str:
     """A text table of :func:`run_detect_benchmark` results."""
-    prefix = f"detect_{SIZE}x{SIZE}"
+    prefix = detect_prefix(results.get("tile_scale", 1.0))
     lines = [
-        f"{'payload':<20} {'node ms':>10} {'bare ORT ms':>12} {'x ORT':>8} {'dets':>6}",
-        f"{prefix:<20} {results[prefix + '.node_ms']:>10.2f} "
+        f"{'payload':<26} {'node ms':>10} {'bare ORT ms':>12} {'x ORT':>8} {'dets':>6}",
+        f"{prefix:<26} {results[prefix + '.node_ms']:>10.2f} "
         f"{results[prefix + '.bare_ort_ms']:>12.2f} {results[prefix + '.node_vs_ort']:>8.3f} "
         f"{results[prefix + '.detections']:>6.1f}",
-        f"(median of {int(results['repeats'])} frames, ONNX Runtime threads "
+        f"(median of {int(results['repeats'])} frames, "
+        f"{int(results[prefix + '.inferences'])} inference(s) a frame, ONNX Runtime threads "
         f"{int(results['threads']) or 'default'}; target ratio <= 1.10)",
     ]
     return "\n".join(lines)

@@ -76,6 +76,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "instead of the built one",
     )
     p.add_argument(
+        "--tile-scale",
+        type=float,
+        default=1.0,
+        help="detect: the node's tile_scale (1.5: the frame and four tiles, five "
+        "inferences, timed against five bare runs); default 1",
+    )
+    p.add_argument(
         "--seconds",
         type=float,
         default=5.0,
@@ -131,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
         from percept.benchmark.detect import format_detect_report, run_detect_benchmark
 
         results = run_detect_benchmark(
-            repeats=repeats, threads=args.threads or 0, model_path=args.model
+            repeats=repeats,
+            threads=args.threads or 0,
+            model_path=args.model,
+            tile_scale=args.tile_scale,
         )
         report = format_detect_report(results)
     elif args.target == "stereo":
