@@ -770,13 +770,17 @@ def write_robot_files(
             # image, whose pixels the ground-truth boxes are in; /detections is what
             # `percept eval` scores against /ground_truth/left/detections_2d. Tiles at
             # 1.5x find the small cartons (validation seeds 800-807: mAP@0.5 0.740 ->
-            # 0.797); the tracker's threshold for them was chosen on seeds 810-812.
+            # 0.797); the tracker's settings for them were chosen on seeds 810-812.
             nodes.append(
                 {
                     "type": "detector",
                     "namespace": "stereo",
                     "threads": 1,
-                    "parameters": {"tile_scale": 1.5, "track_high_score": 0.65},
+                    "parameters": {
+                        "tile_scale": 1.5,
+                        "track_high_score": 0.65,
+                        "track_min_hits": 1,
+                    },
                     "remappings": {
                         "image": "left/image_raw",
                         "camera_info": "left/camera_info",
