@@ -59,8 +59,9 @@ class DetectorConfig:
         options: backend settings.
         tile_scale: above 1, each image is also enlarged by this factor and detected in
             network-sized tiles overlapping by half (:mod:`percept.detect.tiling`),
-            merged with the whole image's detections by NMS; 1 detects the whole image
-            only. 1.5 costs five inferences a frame and finds more small objects.
+            merged with the whole image's detections by NMS, each kept box moved to the
+            score-weighted mean of those it suppressed; 1 detects the whole image only.
+            1.5 costs five inferences a frame and finds more small objects.
     """
 
     model_path: Path
@@ -396,7 +397,7 @@ class Detector:
         threshold: float,
         timing: _Timing,
     ) -> list[Detections]:
-        """Whole images plus tiles of each enlarged image, merged per image by NMS."""
+        """Whole images plus tiles of each enlarged image, merged per image by NMS + fusion."""
         t0 = time.perf_counter()
         crops: list[npt.NDArray[np.uint8]] = []
         crop_orders: list[bool] = []
