@@ -121,6 +121,13 @@ def test_tiles_keep_images_apart_and_nms_merges_and_fuses_the_views(tmp_path: Pa
     assert [20, 4, 44, 28] in np.round(apart.boxes_xyxy, 4).tolist()
 
 
+def test_an_empty_image_fails_as_it_does_without_tiles(model: Path) -> None:
+    for scale in (1.0, 1.5):
+        detector = Detector(DetectorConfig(model, backend="onnxruntime", tile_scale=scale))
+        with pytest.raises(ValueError, match="sizes must be > 0"):
+            detector.detect([np.zeros((0, 0, 3), np.uint8)])
+
+
 def test_tile_scale_out_of_range_is_refused(model: Path) -> None:
     with pytest.raises(DetectionError, match="tile_scale"):
         DetectorConfig(model, tile_scale=0.5)

@@ -407,6 +407,8 @@ class Detector:
             crop_orders.append(order)
             owners.append((index, None, (1.0, 1.0)))
             height, width = image.shape[:2]
+            if height < 1 or width < 1:
+                continue  # the whole-image pass refuses it, naming its size
             fit = min(self.input_width / width, self.input_height / height)
             factor = fit * self.config.tile_scale
             size = (max(round(width * factor), 1), max(round(height * factor), 1))
