@@ -236,14 +236,15 @@ def test_model_problems_fail_at_start_up_or_refuse_the_change(model: Path, tmp_p
     assert "unknown class name" in (g.set_parameters({"classes": "bus"}) or "")
 
 
-def test_300_malformed_images_never_break_the_node(model: Path) -> None:
+@pytest.mark.parametrize("tile_scale", [1.0, 1.5])
+def test_300_malformed_images_never_break_the_node(model: Path, tile_scale: float) -> None:
     from percept import codecs
     from percept.io.typestore import RosbagsFactory
 
     from .malformed import mutate
 
     rng = np.random.default_rng(3)
-    g = detector_node(model_path=str(model), backend="onnxruntime")
+    g = detector_node(model_path=str(model), backend="onnxruntime", tile_scale=tile_scale)
     factory = RosbagsFactory()
     for k in range(300):
         stamp = 1_000_000_000 + 2 * k * FRAME_NS
