@@ -56,3 +56,16 @@ def test_resume_needs_a_checkpoint(tmp_path: Path) -> None:
         train.main(["--resume", str(tmp_path)])
     with pytest.raises(SystemExit):
         train.main(["--out", str(tmp_path), "--resume", str(tmp_path)])
+
+
+def test_tile_scale_is_for_evaluate_only_and_in_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(tmp_path), "--tile-scale", "1.5"])
+    assert "--tile-scale applies to --evaluate only" in capsys.readouterr().err
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(tmp_path), "--evaluate", str(model), "--tile-scale", "0.5"])
+    assert "--tile-scale must lie in [1, 4]" in capsys.readouterr().err

@@ -613,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--iou-threshold and --min-visibility must lie in [0, 1]")
     if not 1.0 <= args.tile_scale <= 4.0:
         parser.error(f"--tile-scale must lie in [1, 4], got {args.tile_scale}")
+    if args.tile_scale != 1.0 and args.evaluate is None:
+        parser.error("--tile-scale applies to --evaluate only (training validates untiled)")
     if args.evaluate is not None and not args.evaluate.is_file():
         parser.error(f"--evaluate: no such model file: {args.evaluate}")
     if (args.out is None) == (args.resume is None):
