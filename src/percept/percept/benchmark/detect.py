@@ -41,7 +41,7 @@ from percept.benchmark.common import (
 )
 from percept.detect.ort import OnnxRuntimeBackend
 from percept.detect.preprocess import make_batch
-from percept.detect.tiling import tile_grid
+from percept.detect.tiling import enlarge_and_cut
 from percept.domain import Detection2DArray, Header, Image
 from percept.io.typestore import RosbagsFactory, get_typestore
 from percept.msgtypes import IMAGE
@@ -161,16 +161,10 @@ def _frame(rng: np.random.Generator) -> npt.NDArray[np.uint8]:
 
 def _crops(frame: npt.NDArray[np.uint8], tile_scale: float) -> list[npt.NDArray[np.uint8]]:
     """The images the detector runs on for one frame: the frame, then its tiles."""
-    import cv2
-
     if tile_scale <= 1.0:
         return [frame]
-    size = round(SIZE * tile_scale)
-    big: npt.NDArray[np.uint8] = np.asarray(
-        cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
-    )
-    tiles = tile_grid(size, size, SIZE, SIZE)
-    return [frame, *(big[t.y : t.y + t.height, t.x : t.x + t.width] for t in tiles)]
+    tiles, _ = enlarge_and_cut(frame, SIZE, SIZE, tile_scale)
+    return [frame, *(crop for _, crop in tiles)]
 
 
 def detect_prefix(tile_scale: float = 1.0) -> str:

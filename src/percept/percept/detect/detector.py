@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +29,7 @@ from percept.detect.decode import (
 from percept.detect.labels import load_labels
 from percept.detect.nms import batched_nms
 from percept.detect.preprocess import Letterbox, make_batch, scale_boxes
-from percept.detect.tiling import Tile, drop_cut, fuse_clusters, tile_grid
+from percept.detect.tiling import Tile, drop_cut, enlarge_and_cut, fuse_clusters
 from percept.errors import DetectionError
 from percept.params import param
 
@@ -409,28 +408,24 @@ class Detector:
             height, width = image.shape[:2]
             if height < 1 or width < 1:
                 continue  # the whole-image pass refuses it, naming its size
-            fit = min(self.input_width / width, self.input_height / height)
-            factor = fit * self.config.tile_scale
-            size = (max(round(width * factor), 1), max(round(height * factor), 1))
-            big: npt.NDArray[np.uint8] = np.asarray(
-                cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+            tiles, factors = enlarge_and_cut(
+                image, self.input_width, self.input_height, self.config.tile_scale
             )
-            for tile in tile_grid(size[0], size[1], self.input_width, self.input_height):
-                crops.append(big[tile.y : tile.y + tile.height, tile.x : tile.x + tile.width])
+            for tile, view in tiles:
+                crops.append(view)
                 crop_orders.append(order)
-                # Per-axis scale the resize really applied, as scale_boxes does.
-                owners.append((index, tile, (size[0] / width, size[1] / height)))
+                owners.append((index, tile, factors))
         timing.preprocess_ms += (time.perf_counter() - t0) * 1e3
         found = self._detect(crops, crop_orders, threshold, timing)
         t1 = time.perf_counter()
         parts: list[list[Detections]] = [[] for _ in images]
-        for dets, (index, crop, (sx, sy)) in zip(found, owners, strict=True):
-            if crop is None:
+        for dets, (index, placed, (sx, sy)) in zip(found, owners, strict=True):
+            if placed is None:
                 parts[index].append(dets)
                 continue
-            dets = dets.select(drop_cut(dets.boxes_xyxy, crop))
+            dets = dets.select(drop_cut(dets.boxes_xyxy, placed))
             scale = np.array([sx, sy, sx, sy], dtype=np.float32)
-            offset = np.array([crop.x, crop.y, crop.x, crop.y], dtype=np.float32)
+            offset = np.array([placed.x, placed.y, placed.x, placed.y], dtype=np.float32)
             boxes = ((dets.boxes_xyxy + offset) / scale).astype(np.float32)
             parts[index].append(Detections(boxes, dets.scores, dets.class_ids))
         results = []

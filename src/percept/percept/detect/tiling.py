@@ -27,10 +27,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EDGE_MARGIN", "Tile", "drop_cut", "fuse_clusters", "tile_grid"]
+from percept.geometry.boxes import iou_matrix
+
+__all__ = ["EDGE_MARGIN", "Tile", "drop_cut", "enlarge_and_cut", "fuse_clusters", "tile_grid"]
 
 #: A tile's detection closer than this to an inner edge (pixels) counts as cut off.
 EDGE_MARGIN = 2.0
@@ -88,6 +91,37 @@ def tile_grid(width: int, height: int, tile_width: int, tile_height: int) -> lis
     ]
 
 
+def enlarge_and_cut(
+    image: npt.NDArray[np.uint8], tile_width: int, tile_height: int, scale: float
+) -> tuple[list[tuple[Tile, npt.NDArray[np.uint8]]], tuple[float, float]]:
+    """Tiles of ``image`` enlarged to ``scale`` times the size that fits one tile.
+
+    Args:
+        image: (H, W, C) image, H and W at least 1.
+        tile_width: network input width.
+        tile_height: network input height.
+        scale: enlargement over the letterbox fit (``tile_scale``).
+
+    Returns:
+        ((tile, crop view) per tile of :func:`tile_grid`, the (x, y) factors the resize
+        really applied: enlarged size over image size, per axis, as ``scale_boxes``
+        uses).
+
+    >>> tiles, factors = enlarge_and_cut(np.zeros((480, 640, 3), np.uint8), 640, 480, 1.5)
+    >>> [(t.x, t.y, c.shape) for t, c in tiles][:2], factors
+    ([(0, 0, (480, 640, 3)), (320, 0, (480, 640, 3))], (1.5, 1.5))
+    """
+    height, width = image.shape[:2]
+    factor = min(tile_width / width, tile_height / height) * scale
+    size = (max(round(width * factor), 1), max(round(height * factor), 1))
+    big: npt.NDArray[np.uint8] = np.asarray(
+        cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
+    tiles = tile_grid(size[0], size[1], tile_width, tile_height)
+    crops = [(t, big[t.y : t.y + t.height, t.x : t.x + t.width]) for t in tiles]
+    return crops, (size[0] / width, size[1] / height)
+
+
 def drop_cut(boxes_xyxy: npt.NDArray[np.float32], tile: Tile) -> npt.NDArray[np.bool_]:
     """Mask of a tile's boxes (tile pixels) that touch none of its inner edges."""
     left, top, right, bottom = tile.inner
@@ -127,12 +161,7 @@ def fuse_clusters(
         return np.zeros((0, 4), dtype=np.float32)
     b = boxes_xyxy.astype(np.float64)
     k = b[kept]
-    low = np.maximum(k[:, None, :2], b[None, :, :2])
-    high = np.minimum(k[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(high - low, 0, None).prod(axis=2)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area[kept][:, None] + area[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    iou = iou_matrix(k, b)
     member = (iou > iou_threshold) & (class_ids[kept][:, None] == class_ids[None, :])
     member[np.arange(kept.size), kept] = True  # a kept box is in its own cluster
     weight = member * scores.astype(np.float64)[None, :]

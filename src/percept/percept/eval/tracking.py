@@ -35,7 +35,7 @@ import numpy.typing as npt
 from percept.domain import Detection2DArray, Header
 from percept.errors import EvalError
 from percept.eval.difficulty import DifficultyLevel
-from percept.track.bytetrack import iou_matrix
+from percept.geometry.boxes import iou_matrix
 
 __all__ = [
     "TrackingMetrics",

@@ -1,4 +1,4 @@
-"""Geometry: rigid transforms (SO(3)/SE(3) helpers, ``Pose``) and camera models."""
+"""Geometry: rigid transforms (SO(3)/SE(3) helpers, ``Pose``), camera models and box IoU."""
 
 from percept.geometry import se3, so3
 from percept.geometry.camera import DISTORTION_MODELS, CameraModel, RegionOfInterest
