@@ -67,10 +67,14 @@ def test_metrics_json_and_report_carry_them(scored: tuple) -> None:
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["tracking"]["num_switches"] == 0
     assert doc["tracking"]["mota"] == pytest.approx(0.8)
+    # the missed barrel has no box near it; the false track is on the background
+    assert doc["tracking"]["miss_causes"]["undetected"] == 14
+    assert doc["tracking"]["fp_causes"]["background"] == 10
     assert doc["detection_3d"]["by_range"]["2-4m"]["median_m"] == pytest.approx(0.2)
     assert doc["detection_3d"]["by_range"]["4-6m"]["median_m"] is None  # NaN: no objects
     page = (out / "report.html").read_text()
     assert "<h2>Tracking</h2>" in page
+    assert "Why boxes are missed or false" in page
     assert "<h2>3D detection error</h2>" in page
     assert (out / "detection_3d_error.png").is_file()
     text = format_summary(result)

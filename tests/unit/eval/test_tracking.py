@@ -9,7 +9,8 @@ import pytest
 
 from percept.domain import Detection2D, Detection2DArray, Header, ObjectHypothesis
 from percept.errors import EvalError
-from percept.eval.tracking import evaluate_tracking, iou_distances, pair_frames
+from percept.eval.difficulty import DIFFICULTY_LEVELS
+from percept.eval.tracking import attribute_errors, evaluate_tracking, iou_distances, pair_frames
 
 pytest.importorskip("motmetrics")
 
@@ -133,3 +134,69 @@ def test_without_motmetrics_the_reason_is_given(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "motmetrics", None)  # import fails
     with pytest.raises(EvalError, match="motmetrics is not installed"):
         evaluate_tracking(_truth(3), _truth(3))
+
+
+def test_every_miss_and_false_positive_gets_one_cause() -> None:
+    # object 0 (x 20): frame 0 tracked; frame 1 published without a track id; frame 2
+    # tracked 4 px off (IoU 60/140: mislocalised, a miss and a false positive); frame 3
+    # tracked as class b (wrong class, both ways); frame 4 nothing near it (undetected).
+    # Object 1 (x 60) is tracked throughout; frame 4 adds a second track on it
+    # (duplicate) and one on the background.
+    object0 = [(20.0, "5", "a"), (20.0, "", "a"), (24.0, "5", "a"), (20.0, "5", "b"), None]
+    run = []
+    for k, box in enumerate(object0):
+        boxes = [(60.0, "6", "a")]
+        if box is not None:
+            boxes.append(box)
+        if k == 4:
+            boxes += [(61.0, "8", "a"), (200.0, "9", "a")]
+        run.append(_frame(k, boxes))
+    m, _, _ = evaluate_tracking(_truth(5), run)
+    assert dict(m.miss_causes) == {
+        "untracked": 1,
+        "taken": 0,
+        "mislocalised": 1,
+        "wrong_class": 1,
+        "undetected": 1,
+    }
+    assert dict(m.fp_causes) == {
+        "duplicate": 1,
+        "mislocalised": 1,
+        "wrong_class": 1,
+        "background": 1,
+    }
+    assert sum(dict(m.miss_causes).values()) == m.num_misses == 4
+    assert sum(dict(m.fp_causes).values()) == m.num_false_positives == 4
+    doc = m.as_dict()
+    assert doc["miss_causes"] == dict(m.miss_causes)
+    assert doc["fp_causes"] == dict(m.fp_causes)
+    # class-agnostic matching: the class-b box matches, no cause is "wrong class"
+    m, _, _ = evaluate_tracking(_truth(5), run, same_class=False)
+    assert dict(m.miss_causes)["wrong_class"] == 0
+    assert sum(dict(m.miss_causes).values()) == m.num_misses == 3
+
+
+def test_a_box_matched_to_a_neighbour_is_taken() -> None:
+    # two objects 2 px apart, one tracked box between them: one matched, one "taken"
+    truth = [_frame(k, [(20.0, "0", "a"), (22.0, "1", "a")]) for k in range(2)]
+    run = [_frame(k, [(21.0, "5", "a")]) for k in range(2)]
+    m, _, _ = evaluate_tracking(truth, run)
+    assert dict(m.miss_causes)["taken"] == m.num_misses == 2
+
+
+def test_cause_counts_stay_off_the_difficulty_levels() -> None:
+    run = [_frame(k, [(20.0, "5", "a")]) for k in range(3)]
+    vis = _truth(3)
+    m, _, _ = evaluate_tracking(_truth(3), run, level=DIFFICULTY_LEVELS[0], visibility=vis)
+    assert (m.miss_causes, m.fp_causes) == ((), ())
+    assert "miss_causes" not in m.as_dict()
+
+
+def test_attribute_errors_with_nothing_published() -> None:
+    gt = np.array([[0.0, 0, 10, 10]])
+    none = np.zeros((0, 4))
+    miss, fp = attribute_errors(
+        gt, ["a"], np.array([True]), none, [], np.zeros(0, bool), np.zeros(0, bool)
+    )
+    assert miss.tolist() == [0, 0, 0, 0, 1]
+    assert fp.tolist() == [0, 0, 0, 0]

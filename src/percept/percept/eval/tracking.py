@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,11 @@ from percept.eval.difficulty import DifficultyLevel
 from percept.geometry.boxes import iou_matrix
 
 __all__ = [
+    "FP_CAUSES",
+    "MISS_CAUSES",
+    "NEAR_IOU",
     "TrackingMetrics",
+    "attribute_errors",
     "box_arrays",
     "evaluate_tracking",
     "iou_distances",
@@ -71,6 +75,20 @@ _MM_METRICS: tuple[str, ...] = (
     "precision",
     "recall",
 )
+
+
+#: Why a ground-truth box went unmatched, in the order they are tried (first fits wins):
+#: a published detection of its class covers it but carries no track id; a tracked box of
+#: its class covers it but was matched to another object; the nearest box of its class
+#: overlaps it by ``NEAR_IOU`` up to the match IoU; a box of another class covers it;
+#: no published box is near it.
+MISS_CAUSES: tuple[str, ...] = ("untracked", "taken", "mislocalised", "wrong_class", "undetected")
+#: Why a tracked run box matched nothing, in the same manner: it covers a ground-truth box
+#: of its class that another track was matched to; it overlaps one by ``NEAR_IOU`` up to
+#: the match IoU; it covers one of another class; it is on the background.
+FP_CAUSES: tuple[str, ...] = ("duplicate", "mislocalised", "wrong_class", "background")
+#: Least IoU of a "mislocalised" box: the same object, placed too far off to match.
+NEAR_IOU = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,8 @@ class TrackingMetrics:
         ignored_gt: ground-truth boxes left out as distractors (outside the level).
         ignored_run: run boxes left out with them (on a distractor, or too low).
         levels: the same metrics per difficulty level (on the ``all`` result only).
+        miss_causes: misses per cause (:data:`MISS_CAUSES`; on the ``all`` result only).
+        fp_causes: false positives per cause (:data:`FP_CAUSES`; ``all`` only).
     """
 
     mota: float
@@ -139,14 +159,19 @@ class TrackingMetrics:
     ignored_gt: int = 0
     ignored_run: int = 0
     levels: tuple[TrackingMetrics, ...] = field(default=())
+    miss_causes: tuple[tuple[str, int], ...] = field(default=())
+    fp_causes: tuple[tuple[str, int], ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
         """The metrics.json section (switch events as a list of dicts, levels by name)."""
         doc: dict[str, object] = {
             name: getattr(self, name)
             for name in self.__dataclass_fields__
-            if name not in ("switch_events", "class_aware", "levels")
+            if name not in ("switch_events", "class_aware", "levels", "miss_causes", "fp_causes")
         }
+        if self.miss_causes or self.fp_causes:
+            doc["miss_causes"] = dict(self.miss_causes)
+            doc["fp_causes"] = dict(self.fp_causes)
         doc["class_aware"] = self.class_aware
         doc["switch_events"] = [
             {"stamp_s": s / 1e9, "gt_id": g, "from_track": a, "to_track": b}
@@ -212,6 +237,84 @@ def iou_distances(
         )
         dist[~same] = np.nan
     return dist
+
+
+def attribute_errors(
+    gt_xyxy: npt.NDArray[np.float64],
+    gt_classes: Sequence[str],
+    missed: npt.NDArray[np.bool_],
+    run_xyxy: npt.NDArray[np.float64],
+    run_classes: Sequence[str],
+    tracked: npt.NDArray[np.bool_],
+    false_positive: npt.NDArray[np.bool_],
+    max_iou_distance: float = 0.5,
+    class_aware: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Counts of one frame's misses and false positives by cause.
+
+    The causes and their order are :data:`MISS_CAUSES` and :data:`FP_CAUSES`; a box takes
+    the first that fits. "Covers" is the match rule (``1 - IoU <= max_iou_distance``),
+    "near" an IoU from :data:`NEAR_IOU` up to it.
+
+    Args:
+        gt_xyxy: (G, 4) ground-truth boxes.
+        gt_classes: (G,) their classes.
+        missed: (G,) the ground-truth boxes the tracking left unmatched.
+        run_xyxy: (R, 4) every published run box, with or without a track id.
+        run_classes: (R,) their classes.
+        tracked: (R,) which carry a track id.
+        false_positive: (R,) the tracked boxes left unmatched.
+        max_iou_distance: largest ``1 - IoU`` of a match.
+        class_aware: whether a match needs the same class (else no box is "wrong class").
+
+    Returns:
+        ((len(MISS_CAUSES),) miss counts, (len(FP_CAUSES),) false-positive counts).
+
+    >>> gt = np.array([[0., 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]])
+    >>> run = np.array([[0., 0, 10, 10], [24, 0, 36, 10], [60, 0, 70, 10]])
+    >>> m, f = attribute_errors(gt, ["a"] * 3, np.ones(3, bool), run, ["a"] * 3,
+    ...     np.array([False, True, True]), np.array([False, True, True]))
+    >>> dict(zip(MISS_CAUSES, m.tolist())), dict(zip(FP_CAUSES, f.tolist()))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ({'untracked': 1, 'taken': 0, 'mislocalised': 1, 'wrong_class': 0, 'undetected': 1},
+     {'duplicate': 0, 'mislocalised': 1, 'wrong_class': 0, 'background': 1})
+    """
+    g = gt_xyxy.reshape(-1, 4)
+    r = run_xyxy.reshape(-1, 4)
+    iou = iou_matrix(g, r)  # (G, R)
+    cover = (1.0 - iou) <= max_iou_distance
+    near = (iou >= NEAR_IOU) & ~cover
+    if class_aware and iou.size:
+        same = (
+            np.asarray(gt_classes, dtype=object)[:, None]
+            == np.asarray(run_classes, dtype=object)[None, :]
+        )
+    else:
+        same = np.ones(iou.shape, dtype=bool)
+    trk = np.asarray(tracked, dtype=bool)[None, :]
+    miss_tests = np.stack(
+        [
+            (cover & same & ~trk).any(axis=1),
+            (cover & same & trk).any(axis=1),
+            (near & same).any(axis=1),
+            (cover & ~same).any(axis=1),
+            np.ones(g.shape[0], dtype=bool),
+        ]
+    )  # (causes, G): the first true row is the cause
+    fp_tests = np.stack(
+        [
+            (cover & same).any(axis=0),
+            (near & same).any(axis=0),
+            (cover & ~same).any(axis=0),
+            np.ones(r.shape[0], dtype=bool),
+        ]
+    )
+    miss_cause = np.argmax(miss_tests, axis=0)[np.asarray(missed, dtype=bool)]
+    fp_cause = np.argmax(fp_tests, axis=0)[np.asarray(false_positive, dtype=bool)]
+    return (
+        np.bincount(miss_cause, minlength=len(MISS_CAUSES)).astype(np.int64),
+        np.bincount(fp_cause, minlength=len(FP_CAUSES)).astype(np.int64),
+    )
 
 
 class _Stamped(Protocol):
@@ -419,6 +522,21 @@ def evaluate_tracking(
             switch_events.append((stamps[int(f)], obj, last.get(obj, ""), hyp))
         last[obj] = hyp
 
+    miss_causes: tuple[tuple[str, int], ...] = ()
+    fp_causes: tuple[tuple[str, int], ...] = ()
+    if level is None:
+        miss_n, fp_n = _error_causes(
+            pairs,
+            frames,
+            (frame_of, kinds, oids, hids),
+            gt_names,
+            run_names,
+            max_iou_distance,
+            class_aware,
+        )
+        miss_causes = tuple(zip(MISS_CAUSES, miss_n.tolist(), strict=True))
+        fp_causes = tuple(zip(FP_CAUSES, fp_n.tolist(), strict=True))
+
     mh = mm.metrics.create()
     summary = mh.compute(acc, metrics=list(_MM_METRICS), name="run")
     row = {k: summary[k].iloc[0] for k in _MM_METRICS}
@@ -467,8 +585,50 @@ def evaluate_tracking(
         level_rule="every box" if level is None else level.describe(bool(visibility)),
         ignored_gt=ignored_gt,
         ignored_run=ignored_run,
+        miss_causes=miss_causes,
+        fp_causes=fp_causes,
     )
     return metrics, per_frame, notes
+
+
+def _error_causes(
+    pairs: Sequence[tuple[Detection2DArray, Detection2DArray | None]],
+    frames: Sequence[_Pair],
+    events: tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[Any], npt.NDArray[Any]],
+    gt_names: Sequence[str],
+    run_names: Sequence[str],
+    max_iou_distance: float,
+    class_aware: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Misses and false positives of the whole run by cause (:func:`attribute_errors`)."""
+    frame_of, kinds, oids, hids = events
+    miss_n = np.zeros(len(MISS_CAUSES), dtype=np.int64)
+    fp_n = np.zeros(len(FP_CAUSES), dtype=np.int64)
+    is_miss, is_fp = kinds == "MISS", kinds == "FP"
+    for i, ((g_boxes, g_ids, g_cls), _) in enumerate(frames):
+        here = frame_of == i
+        missed_ids = {gt_names[int(o)] for o in oids[here & is_miss]}
+        fp_ids = {run_names[int(h)] for h in hids[here & is_fp]}
+        if not missed_ids and not fp_ids:
+            continue
+        run = pairs[i][1]
+        r_boxes, r_ids, r_cls = (
+            box_arrays(run, tracked_only=False) if run is not None else (np.zeros((0, 4)), [], [])
+        )
+        m, f = attribute_errors(
+            g_boxes,
+            g_cls,
+            np.array([o in missed_ids for o in g_ids], dtype=bool),
+            r_boxes,
+            r_cls,
+            np.array([bool(h) for h in r_ids], dtype=bool),
+            np.array([bool(h) and h in fp_ids for h in r_ids], dtype=bool),
+            max_iou_distance,
+            class_aware,
+        )
+        miss_n += m
+        fp_n += f
+    return miss_n, fp_n
 
 
 _Boxes = tuple[npt.NDArray[np.float64], list[str], list[str]]

@@ -11,7 +11,7 @@ from percept.eval.frames import FrameScore
 from percept.eval.html import fmt, table
 from percept.eval.metrics.base import Collector, Metric, RunContext, SummaryRow
 from percept.eval.metrics.detection import DETECTIONS, GT_DETECTIONS, GT_VISIBILITY, Detections
-from percept.eval.tracking import TrackingMetrics, evaluate_tracking
+from percept.eval.tracking import NEAR_IOU, TrackingMetrics, evaluate_tracking
 from percept.units import NS_PER_S
 
 if TYPE_CHECKING:
@@ -149,6 +149,8 @@ class TrackingMetric(Metric):
             ]
             header = ["level", "rule", "MOTA", "IDF1", "ID switches", "recall", "precision"]
             parts.append(table([*header, "boxes", "ignored"], level_rows))
+        if tr.miss_causes or tr.fp_causes:
+            parts.append(_causes_section(tr))
         if tr.switch_events:
             frames = result.frames.get("tracking", [])
             t0 = min(f.stamp_ns for f in frames) if frames else 0
@@ -158,3 +160,48 @@ class TrackingMetric(Metric):
             parts.append("<h3>ID switches</h3>")
             parts.append(table(["t [s]", "true id", "from track", "to track"], rows))
         return "".join(parts)
+
+
+#: What each cause means, for the report (misses, then false positives).
+_MISS_TEXT = {
+    "untracked": "a published detection of its class covers it, without a track id "
+    "(below the birth score, or not taken by a track)",
+    "taken": "a tracked box of its class covers it, matched to another object",
+    "mislocalised": f"the nearest box of its class overlaps it by IoU {NEAR_IOU:g} up to "
+    "the match IoU",
+    "wrong_class": "a box of another class covers it",
+    "undetected": "no published box near it",
+}
+_FP_TEXT = {
+    "duplicate": "covers an object of its class that another track matched",
+    "mislocalised": f"overlaps an object of its class by IoU {NEAR_IOU:g} up to the match IoU",
+    "wrong_class": "covers an object of another class",
+    "background": "overlaps no object enough",
+}
+
+
+def _causes_section(tr: TrackingMetrics) -> str:
+    """Misses and false positives by cause: what limits MOTA."""
+
+    def rows(
+        causes: tuple[tuple[str, int], ...], total: int, text: dict[str, str]
+    ) -> list[list[object]]:
+        return [
+            [name, n, f"{n / total:.0%}" if total else "-", text.get(name, "")]
+            for name, n in causes
+        ]
+
+    head = ["cause", "boxes", "share", "meaning"]
+    return "".join(
+        [
+            "<h3>Why boxes are missed or false</h3><p>Each miss and false positive above, "
+            "by the first cause that fits, judged on every box the run published (tracked "
+            "or not). Published detections are only those above the node's score "
+            "threshold or claimed by a track, so an undetected box may still have had a "
+            "weaker detection.</p>",
+            f"<p>Misses ({tr.num_misses}):</p>",
+            table(head, rows(tr.miss_causes, tr.num_misses, _MISS_TEXT)),
+            f"<p>False positives ({tr.num_false_positives}):</p>",
+            table(head, rows(tr.fp_causes, tr.num_false_positives, _FP_TEXT)),
+        ]
+    )
