@@ -79,7 +79,7 @@ _MM_METRICS: tuple[str, ...] = (
 
 #: Why a ground-truth box went unmatched, in the order they are tried (first fits wins):
 #: a published detection of its class covers it but carries no track id; a tracked box of
-#: its class covers it but was matched to another object; the nearest box of its class
+#: its class covers it but was matched to another object; a box of its class
 #: overlaps it by ``NEAR_IOU`` up to the match IoU; a box of another class covers it;
 #: no published box is near it.
 MISS_CAUSES: tuple[str, ...] = ("untracked", "taken", "mislocalised", "wrong_class", "undetected")

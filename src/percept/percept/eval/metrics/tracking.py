@@ -167,8 +167,7 @@ _MISS_TEXT = {
     "untracked": "a published detection of its class covers it, without a track id "
     "(below the birth score, or not taken by a track)",
     "taken": "a tracked box of its class covers it, matched to another object",
-    "mislocalised": f"the nearest box of its class overlaps it by IoU {NEAR_IOU:g} up to "
-    "the match IoU",
+    "mislocalised": f"a box of its class overlaps it by IoU {NEAR_IOU:g} up to the match IoU",
     "wrong_class": "a box of another class covers it",
     "undetected": "no published box near it",
 }
