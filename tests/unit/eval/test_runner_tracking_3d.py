@@ -79,6 +79,8 @@ def test_metrics_json_and_report_carry_them(scored: tuple) -> None:
     assert (out / "detection_3d_error.png").is_file()
     text = format_summary(result)
     assert "MOTA" in text
+    assert "(14 undetected)" in text
+    assert "(10 background)" in text
     assert "3D centre error median" in text
 
 

@@ -82,6 +82,12 @@ class TrackingMetric(Metric):
             ("IDF1", fmt(tr.idf1), ""),
             ("ID switches", str(tr.num_switches), f"({tr.gt_tracks} true tracks)"),
         ]
+        if tr.miss_causes:
+            causes = ", ".join(f"{n} {name}" for name, n in tr.miss_causes if n)
+            rows.append(("tracking misses", str(tr.num_misses), f"({causes})"))
+        if tr.fp_causes:
+            causes = ", ".join(f"{n} {name}" for name, n in tr.fp_causes if n)
+            rows.append(("tracking false positives", str(tr.num_false_positives), f"({causes})"))
         for lv in tr.levels:
             rows.append((f"MOTA {lv.level}", fmt(lv.mota), f"({lv.level_rule})"))
             rows.append((f"IDF1 {lv.level}", fmt(lv.idf1), ""))
