@@ -604,11 +604,13 @@ def _error_causes(
     frame_of, kinds, oids, hids = events
     miss_n = np.zeros(len(MISS_CAUSES), dtype=np.int64)
     fp_n = np.zeros(len(FP_CAUSES), dtype=np.int64)
-    is_miss, is_fp = kinds == "MISS", kinds == "FP"
+    # one pass over the events: each frame's slice of them, by frame id
+    order = np.argsort(frame_of, kind="stable")
+    bounds = np.searchsorted(frame_of[order], np.arange(len(frames) + 1))
     for i, ((g_boxes, g_ids, g_cls), _) in enumerate(frames):
-        here = frame_of == i
-        missed_ids = {gt_names[int(o)] for o in oids[here & is_miss]}
-        fp_ids = {run_names[int(h)] for h in hids[here & is_fp]}
+        here = order[bounds[i] : bounds[i + 1]]
+        missed_ids = {gt_names[int(o)] for o in oids[here[kinds[here] == "MISS"]]}
+        fp_ids = {run_names[int(h)] for h in hids[here[kinds[here] == "FP"]]}
         if not missed_ids and not fp_ids:
             continue
         run = pairs[i][1]

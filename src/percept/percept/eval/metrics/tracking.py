@@ -82,12 +82,13 @@ class TrackingMetric(Metric):
             ("IDF1", fmt(tr.idf1), ""),
             ("ID switches", str(tr.num_switches), f"({tr.gt_tracks} true tracks)"),
         ]
-        if tr.miss_causes:
-            causes = ", ".join(f"{n} {name}" for name, n in tr.miss_causes if n)
-            rows.append(("tracking misses", str(tr.num_misses), f"({causes})"))
-        if tr.fp_causes:
-            causes = ", ".join(f"{n} {name}" for name, n in tr.fp_causes if n)
-            rows.append(("tracking false positives", str(tr.num_false_positives), f"({causes})"))
+        for label, total, causes in (
+            ("tracking misses", tr.num_misses, tr.miss_causes),
+            ("tracking false positives", tr.num_false_positives, tr.fp_causes),
+        ):
+            if causes:
+                named = ", ".join(f"{n} {name}" for name, n in causes if n)
+                rows.append((label, str(total), f"({named})"))
         for lv in tr.levels:
             rows.append((f"MOTA {lv.level}", fmt(lv.mota), f"({lv.level_rule})"))
             rows.append((f"IDF1 {lv.level}", fmt(lv.idf1), ""))
